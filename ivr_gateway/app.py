@@ -1,0 +1,46 @@
+"""The app factory: the single way to build the web application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+
+from ivr_gateway.clock import Clock, SystemClock
+from ivr_gateway.config import Settings, load_settings
+from ivr_gateway.db import Database
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the gateway's Flask app from settings (read from the environment if not given)."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # rota uploads; webhooks are tiny
+    app.extensions["settings"] = settings
+    app.extensions["database"] = database or Database(settings.database_url)
+    app.extensions["clock"] = clock or SystemClock()
+
+    from ivr_gateway.api.views import blueprint as api_blueprint
+    from ivr_gateway.health import blueprint as health_blueprint
+    from ivr_gateway.ivr.views import blueprint as ivr_blueprint
+
+    app.register_blueprint(health_blueprint)
+    app.register_blueprint(ivr_blueprint)
+    app.register_blueprint(api_blueprint)
+
+    @app.errorhandler(404)
+    def _not_found(_error: Any) -> Any:
+        return jsonify(error={"code": "not_found", "message": "No such page."}), 404
+
+    @app.errorhandler(405)
+    def _method_not_allowed(_error: Any) -> Any:
+        return jsonify(
+            error={"code": "method_not_allowed", "message": "That method is not allowed here."}
+        ), 405
+
+    return app

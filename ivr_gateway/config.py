@@ -1,0 +1,157 @@
+"""Settings: read once from the environment into one typed object (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+# Local-only defaults. A production start refuses to run with any of these (see check_production).
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a public, local-only value
+DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
+DEV_TWILIO_PHONE_NUMBER = "+441632960000"  # Ofcom's drama range: never a real line
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable gateway; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class KpiWindows:
+    """Minutes that turn times into outcomes (DESIGN.md defaults; the council's Schedule 2 may differ)."""
+
+    late_after: int = 30
+    missed_after: int = 120
+    log_out_chase_after: int = 15
+    short_tolerance: int = 0
+    match_window: int = 180
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway reads from its environment, with safe local defaults."""
+
+    environment: str = "development"
+    database_url: str = ""
+    secret_key: str = DEV_SECRET_KEY
+    twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
+    twilio_auth_token: str = DEV_TWILIO_AUTH_TOKEN
+    twilio_phone_number: str = DEV_TWILIO_PHONE_NUMBER
+    public_base_url: str = ""
+    ecc_api_url: str = ""
+    ecc_api_token: str = ""
+    timezone: str = "Europe/London"
+    staff_number_digits: int = 4
+    pin_digits: int = 4
+    client_number_digits: int = 6
+    kpi: KpiWindows = field(default_factory=KpiWindows)
+    pin_lockout_failures: int = 5
+    pin_lockout_minutes: int = 15
+    callflow_dir: Path = PROJECT_ROOT / "callflows"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The zone times are shown and spoken in."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_production(self) -> bool:
+        """True when running for real carers, where local defaults are refused."""
+        return self.environment == "production"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests, the demo)."""
+        return replace(self, **changes)
+
+
+def default_sqlite_url() -> str:
+    """The embedded database: a file under instance/, created on first use."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'ivr-gateway.sqlite3'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the postgres:// URLs hosting platforms hand out and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment once; raise ConfigurationError naming what is wrong."""
+    env = os.environ if env is None else env
+    kpi = KpiWindows(
+        late_after=_int(env, "KPI_LATE_AFTER_MINUTES", 30),
+        missed_after=_int(env, "KPI_MISSED_AFTER_MINUTES", 120),
+        log_out_chase_after=_int(env, "KPI_LOG_OUT_CHASE_AFTER_MINUTES", 15),
+        short_tolerance=_int(env, "KPI_SHORT_TOLERANCE_MINUTES", 0),
+        match_window=_int(env, "MATCH_WINDOW_MINUTES", 180),
+    )
+    timezone = env.get("TIMEZONE") or "Europe/London"
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        raise ConfigurationError(f"TIMEZONE {timezone!r} is not a known IANA zone") from None
+    settings = Settings(
+        environment=env.get("IVR_GATEWAY_ENV", "development"),
+        database_url=normalise_database_url(env.get("DATABASE_URL") or default_sqlite_url()),
+        secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
+        twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or DEV_TWILIO_ACCOUNT_SID,
+        twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_TWILIO_AUTH_TOKEN,
+        twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or DEV_TWILIO_PHONE_NUMBER,
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/"),
+        ecc_api_url=env.get("ECC_API_URL", ""),
+        ecc_api_token=env.get("ECC_API_TOKEN", ""),
+        timezone=timezone,
+        staff_number_digits=_int(env, "STAFF_NUMBER_DIGITS", 4),
+        pin_digits=_int(env, "PIN_DIGITS", 4),
+        client_number_digits=_int(env, "CLIENT_NUMBER_DIGITS", 6),
+        kpi=kpi,
+        pin_lockout_failures=_int(env, "PIN_LOCKOUT_FAILURES", 5),
+        pin_lockout_minutes=_int(env, "PIN_LOCKOUT_MINUTES", 15),
+    )
+    check_production(settings)
+    return settings
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to run for real carers on local defaults: name every missing secret at once."""
+    if not settings.is_production:
+        return
+    problems = []
+    if settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
+        problems.append("SECRET_KEY (at least 32 random characters)")
+    if settings.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
+        problems.append("TWILIO_AUTH_TOKEN")
+    if settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:
+        problems.append("TWILIO_ACCOUNT_SID")
+    if not settings.public_base_url.startswith("https://"):
+        problems.append("PUBLIC_BASE_URL (the https:// address Twilio calls)")
+    if settings.database_url.startswith("sqlite"):
+        problems.append("DATABASE_URL (PostgreSQL in production)")
+    if problems:
+        raise ConfigurationError(
+            "IVR_GATEWAY_ENV=production needs these set: " + ", ".join(problems)
+        )

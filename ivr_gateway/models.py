@@ -1,0 +1,400 @@
+"""The tables: people and the rota, evidence (calls and log events), derived visits, audit.
+
+Evidence tables (call_steps, log_events) are append-only: a correction is a new row that points
+at the one it supersedes, never an update of what a carer keyed.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ivr_gateway.db import Base, UTCDateTime
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native ENUM type) so both engines and future values migrate alike.
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Rag(enum.StrEnum):
+    """The council's risk rating of a client: red clients are chased sooner."""
+
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+
+
+class VisitStatus(enum.StrEnum):
+    """What the rota says of a planned visit."""
+
+    PLANNED = "planned"
+    CANCELLED = "cancelled"
+
+
+class Channel(enum.StrEnum):
+    """How a log event reached us."""
+
+    IVR = "ivr"
+    SMS = "sms"
+    OFFICE = "office"
+
+
+class LogKind(enum.StrEnum):
+    """Arrival or departure."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class Verification(enum.StrEnum):
+    """How presence at the client's home was proven."""
+
+    CALLER_ID = "caller_id"
+    TOKEN_CODE = "token_code"
+    SHEET_CODE = "sheet_code"
+    OFFICE = "office"
+    UNVERIFIED = "unverified"
+
+
+class ActualVisitState(enum.StrEnum):
+    """Where a carer's actual visit stands."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    MISSING_LOG_OUT = "missing_log_out"
+
+
+class ExceptionCode(enum.StrEnum):
+    """What the office should look at (names follow Sandata's exception list where they exist)."""
+
+    UNVERIFIED_LOCATION = "unverified_location"
+    CALLER_ID_NOT_LANDLINE = "caller_id_not_landline"
+    SUBSTITUTION = "substitution"
+    UNPLANNED_VISIT = "unplanned_visit"
+    MISSING_LOG_OUT = "missing_log_out"
+    MISSING_LOG_IN = "missing_log_in"
+    OVERLAPPING_VISIT = "overlapping_visit"
+    CARER_CORRECTED_DIRECTION = "carer_corrected_direction"
+    CONCERN_REPORTED = "concern_reported"
+
+
+class ApiToken(Base):
+    """A bearer token for a rostering system; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Adult(Base):
+    """A client ("service user" in council terms)."""
+
+    __tablename__ = "adults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    client_number: Mapped[str] = mapped_column(String(16), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(Text, default="")
+    postcode: Mapped[str] = mapped_column(String(16), default="")
+    rag: Mapped[Rag] = mapped_column(_enum(Rag), default=Rag.GREEN)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    landlines: Mapped[list[AdultLandline]] = relationship(
+        back_populates="adult", cascade="all, delete-orphan", order_by="AdultLandline.id"
+    )
+
+    @property
+    def initials(self) -> str:
+        """What carers hear and read: initials only, never the full name."""
+        return initials_of(self.given_name, self.family_name)
+
+
+def initials_of(given_name: str, family_name: str) -> str:
+    """'Joan Smith' -> 'J.S.' (hyphenated family names keep one initial)."""
+    parts = [p for p in (given_name.strip(), family_name.strip()) if p]
+    return "".join(p[0].upper() + "." for p in parts)
+
+
+class AdultLandline(Base):
+    """A landline registered at a client's home: a call from it proves presence.
+
+    One number may belong to two clients in one household, so the number is not unique.
+    """
+
+    __tablename__ = "adult_landlines"
+    __table_args__ = (UniqueConstraint("adult_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adult_id: Mapped[int] = mapped_column(ForeignKey("adults.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20), index=True)
+
+    adult: Mapped[Adult] = relationship(back_populates="landlines")
+
+
+class CareWorker(Base):
+    """A carer: keys their staff number and PIN to log visits."""
+
+    __tablename__ = "care_workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_number: Mapped[str] = mapped_column(String(16), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    branch: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    mobiles: Mapped[list[CareWorkerMobile]] = relationship(
+        back_populates="care_worker", cascade="all, delete-orphan", order_by="CareWorkerMobile.id"
+    )
+
+    @property
+    def initials(self) -> str:
+        """The carer's initials."""
+        return initials_of(self.given_name, self.family_name)
+
+
+class CareWorkerMobile(Base):
+    """A carer's own mobile, for texts to and from them."""
+
+    __tablename__ = "care_worker_mobiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    care_worker_id: Mapped[int] = mapped_column(ForeignKey("care_workers.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+
+    care_worker: Mapped[CareWorker] = relationship(back_populates="mobiles")
+
+
+class PinFailure(Base):
+    """One wrong PIN (or unknown carer number) keyed: the lockout counts these."""
+
+    __tablename__ = "pin_failures"
+    __table_args__ = (Index("ix_pin_failures_staff_number_at", "staff_number", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_number: Mapped[str] = mapped_column(String(16))
+    call_sid: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlannedVisitCareWorker(Base):
+    """A carer assigned to a planned visit (two rows for a double-up)."""
+
+    __tablename__ = "planned_visit_care_workers"
+
+    planned_visit_id: Mapped[int] = mapped_column(
+        ForeignKey("planned_visits.id", ondelete="CASCADE"), primary_key=True
+    )
+    care_worker_id: Mapped[int] = mapped_column(ForeignKey("care_workers.id"), primary_key=True)
+
+
+class PlannedVisit(Base):
+    """A visit on the rota: the commissioned time at a client's home."""
+
+    __tablename__ = "planned_visits"
+    __table_args__ = (Index("ix_planned_visits_adult_start", "adult_id", "planned_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    adult_id: Mapped[int] = mapped_column(ForeignKey("adults.id"))
+    planned_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    planned_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus), default=VisitStatus.PLANNED)
+    cancel_reason: Mapped[str | None] = mapped_column(String(64))
+    cancel_note: Mapped[str | None] = mapped_column(Text)
+    time_critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    adult: Mapped[Adult] = relationship()
+    care_workers: Mapped[list[CareWorker]] = relationship(
+        secondary="planned_visit_care_workers", order_by="CareWorker.id"
+    )
+
+
+class Call(Base):
+    """One inbound phone call and where its flow stands (the engine's state, not evidence)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    state: Mapped[str] = mapped_column(String(64))
+    next_seq: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str | None] = mapped_column(String(32))
+
+
+class CallStep(Base):
+    """Evidence: one webhook request of a call, stored before it is answered.
+
+    (call_sid, seq) is unique: Twilio's retry of a step finds its row and gets the same answer.
+    PIN digits are never stored, only that they were keyed.
+    """
+
+    __tablename__ = "call_steps"
+    __table_args__ = (UniqueConstraint("call_sid", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(64))
+    from_number: Mapped[str] = mapped_column(String(32))
+    digits: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    response: Mapped[str] = mapped_column(Text, default="")
+
+
+class LogEvent(Base):
+    """Evidence: a carer's log-in or log-out, as captured. Never edited; superseded if corrected."""
+
+    __tablename__ = "log_events"
+    __table_args__ = (
+        Index("ix_log_events_care_worker_time", "care_worker_id", "event_time"),
+        UniqueConstraint("source_sid", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    kind: Mapped[LogKind] = mapped_column(_enum(LogKind))
+    care_worker_id: Mapped[int] = mapped_column(ForeignKey("care_workers.id"))
+    adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
+    planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
+    actual_visit_id: Mapped[int | None] = mapped_column(ForeignKey("actual_visits.id"))
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verification: Mapped[Verification] = mapped_column(_enum(Verification))
+    source_sid: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("log_events.id"))
+    superseded_reason: Mapped[str | None] = mapped_column(Text)
+
+    care_worker: Mapped[CareWorker] = relationship()
+    adult: Mapped[Adult | None] = relationship()
+
+
+class ActualVisit(Base):
+    """A carer's visit as delivered: the paired in/out events, matched to a planned visit or not."""
+
+    __tablename__ = "actual_visits"
+    __table_args__ = (
+        Index("ix_actual_visits_care_worker_state", "care_worker_id", "state"),
+        Index("ix_actual_visits_planned_visit", "planned_visit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    care_worker_id: Mapped[int] = mapped_column(ForeignKey("care_workers.id"))
+    adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
+    planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
+    state: Mapped[ActualVisitState] = mapped_column(_enum(ActualVisitState))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    in_verification: Mapped[Verification | None] = mapped_column(_enum(Verification))
+    out_verification: Mapped[Verification | None] = mapped_column(_enum(Verification))
+    match_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    care_worker: Mapped[CareWorker] = relationship()
+    adult: Mapped[Adult | None] = relationship()
+    planned_visit: Mapped[PlannedVisit | None] = relationship()
+    exceptions: Mapped[list[VisitException]] = relationship(
+        back_populates="actual_visit", order_by="VisitException.id"
+    )
+
+
+class VisitException(Base):
+    """Something the office must review on a visit (unverified presence, substitution, ...)."""
+
+    __tablename__ = "visit_exceptions"
+    __table_args__ = (
+        UniqueConstraint("actual_visit_id", "code", "log_event_id"),
+        Index("ix_visit_exceptions_planned_visit", "planned_visit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actual_visit_id: Mapped[int | None] = mapped_column(ForeignKey("actual_visits.id"))
+    planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
+    log_event_id: Mapped[int | None] = mapped_column(ForeignKey("log_events.id"))
+    code: Mapped[ExceptionCode] = mapped_column(_enum(ExceptionCode))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+
+    actual_visit: Mapped[ActualVisit | None] = relationship(back_populates="exceptions")
+
+
+class ConcernRecording(Base):
+    """A spoken concern a carer recorded at log-out, for the office to hear."""
+
+    __tablename__ = "concern_recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    actual_visit_id: Mapped[int | None] = mapped_column(ForeignKey("actual_visits.id"))
+    care_worker_id: Mapped[int | None] = mapped_column(ForeignKey("care_workers.id"))
+    adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    recording_url: Mapped[str] = mapped_column(Text)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who changed what, when, through which door (API token, CLI, office user)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_entity", "entity", "entity_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_ref: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

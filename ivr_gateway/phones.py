@@ -1,0 +1,54 @@
+"""Phone numbers: normalise what Twilio or a rota gives us to E.164, the one form we store."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+DEFAULT_REGION = "GB"
+
+# What Twilio puts in From when the caller withholds their number (plus the empty string).
+WITHHELD = {"", "anonymous", "restricted", "unknown", "private", "unavailable", "+266696687"}
+
+
+class InvalidPhoneNumber(ValueError):
+    """A number that is not a valid phone number; the message says why, for a person."""
+
+
+def is_withheld(raw: str | None) -> bool:
+    """True when the caller ID is withheld or absent."""
+    return (raw or "").strip().lower() in WITHHELD
+
+
+def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
+    """'01632 960 001' or '+44 1632 960001' -> '+441632960001'; raise InvalidPhoneNumber otherwise."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhoneNumber("the phone number is empty")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except NumberParseException as error:
+        raise InvalidPhoneNumber(f"{text!r} is not a phone number ({error})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhoneNumber(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalise(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
+    """Normalise, or None when the number is withheld or invalid."""
+    if raw is None or is_withheld(raw):
+        return None
+    try:
+        return normalise(raw, region)
+    except InvalidPhoneNumber:
+        return None
+
+
+def is_mobile(e164: str) -> bool:
+    """True for a mobile number (a call from one proves nothing about where the carer is)."""
+    parsed = phonenumbers.parse(e164, DEFAULT_REGION)
+    return phonenumbers.number_type(parsed) in (
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.PAGER,
+        PhoneNumberType.PERSONAL_NUMBER,
+    )

@@ -1,0 +1,1 @@
+"""Twilio adapter: webhook signatures, TwiML building, outbound senders."""

@@ -1,0 +1,29 @@
+"""The liveness endpoint and the migrations it stands on."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy import inspect
+
+from ivr_gateway.db import Base, Database
+
+
+def test_healthz_reports_ok_with_a_database_round_trip(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_unhealthy_when_the_database_is_unreachable(client: FlaskClient) -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    unreachable = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    client.application.extensions["database"] = unreachable
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unhealthy", "database": "OperationalError"}
+
+
+def test_migrations_create_every_table_the_models_declare(database: Database) -> None:
+    tables = set(inspect(database.engine).get_table_names())
+    assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    assert "alembic_version" in tables
