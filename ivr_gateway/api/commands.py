@@ -1,0 +1,5 @@
+"""CLI commands of the API: api-token."""
+
+import click
+
+commands: list[click.Command] = []

@@ -1,0 +1,1 @@
+"""Rota in: upserts of adults, care workers and planned visits, shared by the API and CSV import."""

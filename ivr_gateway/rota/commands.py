@@ -1,0 +1,5 @@
+"""CLI commands of the rota: import-rota."""
+
+import click
+
+commands: list[click.Command] = []

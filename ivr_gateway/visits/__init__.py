@@ -1,0 +1,1 @@
+"""Visit domain rules: matching log events to planned visits, outcomes, exceptions."""

@@ -1,0 +1,52 @@
+"""Read models of visits: what the API, the dashboard and the reports show of a day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class CarerActual:
+    """One carer's actual visit: their log-in and log-out as matched."""
+
+    care_worker_ref: str
+    state: str  # open | closed | missing_log_out
+    started_at: datetime | None
+    ended_at: datetime | None
+    in_verification: str | None
+    out_verification: str | None
+    match_reason: str
+
+
+@dataclass(frozen=True)
+class ExceptionSummary:
+    """An exception the office should review."""
+
+    code: str
+    detail: str
+    care_worker_ref: str | None
+    created_at: datetime
+    reviewed: bool
+
+
+@dataclass(frozen=True)
+class VisitSummary:
+    """A planned visit (or an unplanned actual one) with what happened and what it means."""
+
+    ref: str | None  # None for an unplanned visit
+    adult_ref: str | None
+    adult_initials: str | None
+    care_worker_refs: list[str]
+    planned_start: datetime | None
+    planned_end: datetime | None
+    status: str  # planned | cancelled | unplanned
+    cancel_reason: str | None
+    time_critical: bool
+    outcome: str  # see ivr_gateway.visits.outcomes.Outcome
+    minutes_late: int | None
+    short: bool
+    actual_start: datetime | None
+    actual_end: datetime | None
+    actuals: list[CarerActual] = field(default_factory=list)
+    exceptions: list[ExceptionSummary] = field(default_factory=list)
