@@ -89,7 +89,6 @@ class ExceptionCode(enum.StrEnum):
     """What the office should look at (names follow Sandata's exception list where they exist)."""
 
     UNVERIFIED_LOCATION = "unverified_location"
-    CALLER_ID_NOT_LANDLINE = "caller_id_not_landline"
     SUBSTITUTION = "substitution"
     UNPLANNED_VISIT = "unplanned_visit"
     MISSING_LOG_OUT = "missing_log_out"

@@ -1,0 +1,342 @@
+"""Recording log-ins and log-outs: evidence first, then the actual visit derived from it.
+
+Used by every channel (IVR now; SMS and office corrections later): each gives a LogRequest and
+gets a LogResult to read back. Direction (in or out) is worked out, not asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.config import KpiWindows
+from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
+    Adult,
+    CareWorker,
+    Channel,
+    ExceptionCode,
+    LogEvent,
+    LogKind,
+    PlannedVisit,
+    PlannedVisitCareWorker,
+    Verification,
+    VisitException,
+    VisitStatus,
+)
+from ivr_gateway.visits.matching import (
+    Candidate,
+    Match,
+    MatchKind,
+    match_log_in,
+    match_log_out_without_log_in,
+)
+
+# An open visit older than this is treated as a forgotten log-out, so the next call from the
+# same client's home is a new log-in (visits are at most 12 hours: live-in care is out of scope).
+STALE_OPEN_VISIT = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """A log-in or log-out as a channel captured it."""
+
+    channel: Channel
+    care_worker_id: int
+    adult_id: int
+    event_time: datetime
+    received_at: datetime
+    verification: Verification
+    source_sid: str | None = None
+    seq: int = 1
+    from_number: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    unverified_reason: str = ""
+    kind: LogKind | None = None  # None: work it out
+
+
+@dataclass(frozen=True)
+class LogResult:
+    """What was recorded, in the terms a read-back needs."""
+
+    log_event_id: int
+    kind: LogKind
+    actual_visit_id: int
+    event_time: datetime
+    adult_initials: str
+    planned_visit_ref: str | None
+    match_kind: MatchKind
+    minutes_late: int | None  # at log-in: minutes past planned start, when past the late window
+    duration_minutes: int | None  # at log-out, when the log-in is known
+    exceptions: list[ExceptionCode]
+
+
+def _lock_care_worker(session: Session, care_worker_id: int) -> CareWorker:
+    # Serialises one carer's log events across web workers (row lock on PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already serialises writers).
+    return session.execute(
+        select(CareWorker).where(CareWorker.id == care_worker_id).with_for_update()
+    ).scalar_one()
+
+
+def _open_visits(session: Session, care_worker_id: int) -> list[ActualVisit]:
+    return list(session.scalars(
+        select(ActualVisit)
+        .where(ActualVisit.care_worker_id == care_worker_id,
+               ActualVisit.state == ActualVisitState.OPEN)
+        .order_by(ActualVisit.started_at)
+    ))
+
+
+def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: datetime
+                     ) -> LogKind:
+    """Log-out if this carer has a recent open visit at this client, otherwise log-in."""
+    for visit in _open_visits(session, care_worker_id):
+        if (visit.adult_id == adult_id and visit.started_at is not None
+                and at - visit.started_at < STALE_OPEN_VISIT):
+            return LogKind.OUT
+    return LogKind.IN
+
+
+def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
+                ) -> list[Candidate]:
+    visits = session.scalars(
+        select(PlannedVisit).where(
+            PlannedVisit.adult_id == adult_id,
+            PlannedVisit.status == VisitStatus.PLANNED,
+            PlannedVisit.planned_start >= at - window - timedelta(hours=12),
+            PlannedVisit.planned_start <= at + window,
+        )
+    ).all()
+    if not visits:
+        return []
+    ids = [v.id for v in visits]
+    assigned: dict[int, set[int]] = {i: set() for i in ids}
+    for pv_id, cw_id in session.execute(
+        select(PlannedVisitCareWorker.planned_visit_id, PlannedVisitCareWorker.care_worker_id)
+        .where(PlannedVisitCareWorker.planned_visit_id.in_(ids))
+    ):
+        assigned[pv_id].add(cw_id)
+    logged: dict[int, set[int]] = {i: set() for i in ids}
+    for pv_id, cw_id in session.execute(
+        select(ActualVisit.planned_visit_id, ActualVisit.care_worker_id)
+        .where(ActualVisit.planned_visit_id.in_(ids), ActualVisit.started_at.is_not(None))
+    ):
+        if pv_id is not None:
+            logged[pv_id].add(cw_id)
+    return [Candidate(v.id, v.ref, v.planned_start, v.planned_end, frozenset(assigned[v.id]),
+                      frozenset(logged[v.id])) for v in visits]
+
+
+def _add_exception(session: Session, visit: ActualVisit, code: ExceptionCode, detail: str,
+                   event: LogEvent | None, now: datetime) -> None:
+    session.add(VisitException(actual_visit_id=visit.id, planned_visit_id=visit.planned_visit_id,
+                               log_event_id=event.id if event else None, code=code,
+                               detail=detail, created_at=now))
+
+
+def _new_event(session: Session, request: LogRequest, kind: LogKind) -> LogEvent:
+    event = LogEvent(channel=request.channel, kind=kind, care_worker_id=request.care_worker_id,
+                     adult_id=request.adult_id, event_time=request.event_time,
+                     received_at=request.received_at, verification=request.verification,
+                     source_sid=request.source_sid, seq=request.seq,
+                     from_number=request.from_number, raw=dict(request.raw))
+    if request.unverified_reason:
+        event.raw["unverified_reason"] = request.unverified_reason
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
+    """Store the evidence and derive the actual visit; the caller commits."""
+    _lock_care_worker(session, request.care_worker_id)
+    kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
+                                            request.event_time)
+    event = _new_event(session, request, kind)
+    if kind == LogKind.IN:
+        return _log_in(session, request, event, windows)
+    return _log_out(session, request, event, windows)
+
+
+def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows
+            ) -> LogResult:
+    at = request.event_time
+    adult = session.get_one(Adult, request.adult_id)
+    # A carer still logged in anywhere forgot to log out: close it without inventing an end time.
+    for stale in _open_visits(session, request.care_worker_id):
+        stale.state = ActualVisitState.MISSING_LOG_OUT
+        _add_exception(session, stale, ExceptionCode.MISSING_LOG_OUT,
+                       "closed without a log-out: the carer logged in again at "
+                       f"{at.isoformat()}", event, at)
+
+    window = timedelta(minutes=windows.match_window)
+    match = match_log_in(request.care_worker_id, at,
+                         _candidates(session, request.adult_id, at, window), window)
+    visit = ActualVisit(care_worker_id=request.care_worker_id, adult_id=request.adult_id,
+                        planned_visit_id=match.candidate.planned_visit_id if match.candidate else None,
+                        state=ActualVisitState.OPEN, started_at=at,
+                        in_verification=request.verification, match_reason=match.reason,
+                        created_at=request.received_at)
+    session.add(visit)
+    session.flush()
+    event.actual_visit_id = visit.id
+    event.planned_visit_id = visit.planned_visit_id
+
+    codes = _flag_log_in(session, visit, event, match, request)
+    minutes_late = None
+    if match.candidate is not None:
+        lateness = at - match.candidate.planned_start
+        if lateness > timedelta(minutes=windows.late_after):
+            minutes_late = _minutes(lateness)
+    return LogResult(event.id, LogKind.IN, visit.id, at, adult.initials,
+                     match.candidate.ref if match.candidate else None, match.kind, minutes_late,
+                     None, codes)
+
+
+def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: Match,
+                 request: LogRequest) -> list[ExceptionCode]:
+    at = request.event_time
+    flags: list[tuple[ExceptionCode, str]] = []
+    if request.verification == Verification.UNVERIFIED:
+        flags.append((ExceptionCode.UNVERIFIED_LOCATION,
+                      request.unverified_reason or "presence at the client's home not proven"))
+    if match.kind == MatchKind.SUBSTITUTION:
+        flags.append((ExceptionCode.SUBSTITUTION, match.reason))
+    elif match.kind == MatchKind.UNPLANNED:
+        flags.append((ExceptionCode.UNPLANNED_VISIT, match.reason))
+    overlapping = session.scalars(
+        select(ActualVisit).where(
+            ActualVisit.care_worker_id == request.care_worker_id,
+            ActualVisit.id != visit.id,
+            ActualVisit.started_at <= at,
+            ActualVisit.ended_at > at,
+        )
+    ).first()
+    if overlapping is not None:
+        flags.append((ExceptionCode.OVERLAPPING_VISIT,
+                      f"overlaps actual visit {overlapping.id} of the same carer"))
+    for code, detail in flags:
+        _add_exception(session, visit, code, detail, event, at)
+    return [code for code, _ in flags]
+
+
+def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows
+             ) -> LogResult:
+    at = request.event_time
+    adult = session.get_one(Adult, request.adult_id)
+    open_here = [v for v in _open_visits(session, request.care_worker_id)
+                 if v.adult_id == request.adult_id]
+    codes: list[ExceptionCode] = []
+    if open_here:
+        visit = open_here[-1]
+        visit.state = ActualVisitState.CLOSED
+        visit.ended_at = at
+        visit.out_verification = request.verification
+        match_kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
+        duration = _minutes(at - visit.started_at) if visit.started_at else None
+    else:
+        window = timedelta(minutes=windows.match_window)
+        match = match_log_out_without_log_in(
+            request.care_worker_id, at, _candidates(session, request.adult_id, at, window), window)
+        visit = ActualVisit(
+            care_worker_id=request.care_worker_id, adult_id=request.adult_id,
+            planned_visit_id=match.candidate.planned_visit_id if match.candidate else None,
+            state=ActualVisitState.CLOSED, started_at=None, ended_at=at,
+            out_verification=request.verification, match_reason=match.reason,
+            created_at=request.received_at)
+        session.add(visit)
+        session.flush()
+        _add_exception(session, visit, ExceptionCode.MISSING_LOG_IN,
+                       "log-out with no log-in for this client", event, at)
+        codes.append(ExceptionCode.MISSING_LOG_IN)
+        match_kind = match.kind
+        duration = None
+    event.actual_visit_id = visit.id
+    event.planned_visit_id = visit.planned_visit_id
+    if request.verification == Verification.UNVERIFIED:
+        _add_exception(session, visit, ExceptionCode.UNVERIFIED_LOCATION,
+                       request.unverified_reason or "presence at the client's home not proven",
+                       event, at)
+        codes.append(ExceptionCode.UNVERIFIED_LOCATION)
+    planned_ref = session.get_one(PlannedVisit, visit.planned_visit_id).ref \
+        if visit.planned_visit_id else None
+    return LogResult(event.id, LogKind.OUT, visit.id, at, adult.initials, planned_ref,
+                     match_kind, None, duration, codes)
+
+
+def correct_direction(session: Session, log_event_id: int, received_at: datetime,
+                      windows: KpiWindows, seq: int) -> LogResult:
+    """The carer pressed 9: the event was the other direction. Supersede it and re-derive.
+
+    The first event stays as evidence, marked superseded; what it derived is undone (a visit it
+    opened is removed, visits it closed are reopened) and the opposite event is recorded.
+    """
+    original = session.get_one(LogEvent, log_event_id)
+    if original.superseded_by_id is not None:
+        raise ValueError("that log event was already corrected")
+    _lock_care_worker(session, original.care_worker_id)
+    visit = session.get_one(ActualVisit, original.actual_visit_id)
+    if original.kind == LogKind.IN:
+        # Undo the log-in: reopen what it closed as missing log-out, drop the visit it opened.
+        closed_by_it = session.scalars(select(VisitException).where(
+            VisitException.log_event_id == original.id,
+            VisitException.code == ExceptionCode.MISSING_LOG_OUT)).all()
+        for exception in closed_by_it:
+            reopened = session.get_one(ActualVisit, exception.actual_visit_id)
+            reopened.state = ActualVisitState.OPEN
+            session.delete(exception)
+        for exception in visit.exceptions:
+            session.delete(exception)
+        original.actual_visit_id = None
+        original.planned_visit_id = None
+        session.flush()
+        session.delete(visit)
+        new_kind = LogKind.OUT
+    else:
+        # Undo the log-out: the visit it closed is open again (the new log-in will close it as a
+        # missing log-out, which is what the carer is telling us).
+        if visit.started_at is None:
+            for exception in visit.exceptions:
+                session.delete(exception)
+            original.actual_visit_id = None
+            original.planned_visit_id = None
+            session.flush()
+            session.delete(visit)
+        else:
+            visit.state = ActualVisitState.OPEN
+            visit.ended_at = None
+            visit.out_verification = None
+            for exception in visit.exceptions:
+                if exception.log_event_id == original.id:
+                    session.delete(exception)
+        new_kind = LogKind.IN
+    session.flush()
+    request = LogRequest(
+        channel=original.channel, care_worker_id=original.care_worker_id,
+        adult_id=original.adult_id or 0, event_time=original.event_time, received_at=received_at,
+        verification=original.verification, source_sid=original.source_sid, seq=seq,
+        from_number=original.from_number, raw={**original.raw, "corrects": original.id},
+        unverified_reason=str(original.raw.get("unverified_reason", "")), kind=new_kind)
+    result = record_log_event(session, request, windows)
+    original.superseded_by_id = result.log_event_id
+    original.superseded_reason = "carer pressed 9: it was a log-" + new_kind.value
+    corrected = session.get_one(ActualVisit, result.actual_visit_id)
+    session.add(VisitException(
+        actual_visit_id=corrected.id, planned_visit_id=corrected.planned_visit_id,
+        log_event_id=result.log_event_id, code=ExceptionCode.CARER_CORRECTED_DIRECTION,
+        detail=f"the carer changed a log-{original.kind.value} to a log-{new_kind.value}",
+        created_at=received_at))
+    return LogResult(result.log_event_id, result.kind, result.actual_visit_id, result.event_time,
+                     result.adult_initials, result.planned_visit_ref, result.match_kind,
+                     result.minutes_late, result.duration_minutes,
+                     [*result.exceptions, ExceptionCode.CARER_CORRECTED_DIRECTION])
