@@ -16,7 +16,7 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a public, local-only value
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
-DEV_TWILIO_PHONE_NUMBER = "+441632960000"  # Ofcom's drama range: never a real line
+DEV_TWILIO_PHONE_NUMBER = "+441134960000"  # Ofcom's drama range: never a real line
 
 
 class ConfigurationError(RuntimeError):

@@ -33,7 +33,7 @@ def pin_hash(pin: str) -> str:
 
 
 def make_adult(session: Session, *, given_name: str = "Joan", family_name: str = "Smith",
-               landlines: tuple[str, ...] = ("+441632960001",), rag: Rag = Rag.GREEN,
+               landlines: tuple[str, ...] = ("+441134960001",), rag: Rag = Rag.GREEN,
                ref: str | None = None, client_number: str | None = None) -> Adult:
     """An active client with registered landlines."""
     n = next(_seq)

@@ -1,0 +1,293 @@
+"""The actions a call flow's states name: each judges one input and returns a result word.
+
+Actions hold the business decisions of a call (who is calling, from where, is the PIN right,
+log in or out); the flow file decides what is said and where each result leads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ivr_gateway import phones
+from ivr_gateway.config import Settings
+from ivr_gateway.hashing import hash_pin, verify_pin
+from ivr_gateway.models import (
+    ActualVisit,
+    Adult,
+    AdultLandline,
+    Call,
+    CareWorker,
+    Channel,
+    ConcernRecording,
+    ExceptionCode,
+    LogKind,
+    PinFailure,
+    Verification,
+    VisitException,
+)
+from ivr_gateway.visits.matching import MatchKind
+from ivr_gateway.visits.recording import LogRequest, LogResult, correct_direction, record_log_event
+
+MAX_ATTEMPTS = 3  # per call, for each question (client choice, client number, carer number + PIN)
+
+
+
+@cache
+def _dummy_pin_hash() -> str:
+    # A PIN check against a made-up hash when the carer number is unknown, so that a wrong carer
+    # number takes as long as a wrong PIN and timing does not tell which numbers exist.
+    return hash_pin("not a pin")
+
+
+@dataclass
+class StepContext:
+    """What an action sees of one webhook request, and what it leaves for the prompts."""
+
+    session: Session
+    call: Call
+    settings: Settings
+    now: datetime
+    seq: int
+    digits: str
+    form: dict[str, str]
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A value kept on the call between steps."""
+        return self.call.data.get(key, default)
+
+    def put(self, **values: Any) -> None:
+        """Keep values on the call between steps (JSON; reassigned so SQLAlchemy sees it)."""
+        self.call.data = {**self.call.data, **values}
+
+    def set_vars(self, **values: Any) -> None:
+        """Values for the {placeholders} of the prompts that follow."""
+        self.put(vars={**self.get("vars", {}), **values})
+
+    def notice(self, key: str, **values: Any) -> None:
+        """Say a short notice before the next prompt (e.g. 'Not a choice.')."""
+        self.notices.append((key, values))
+
+    def count(self, name: str) -> int:
+        """Add one to a per-call counter and return it."""
+        counters = dict(self.get("counters", {}))
+        counters[name] = counters.get(name, 0) + 1
+        self.put(counters=counters)
+        return int(counters[name])
+
+
+Action = Callable[[StepContext], str]
+ACTIONS: dict[str, Action] = {}
+
+
+def action(fn: Action) -> Action:
+    """Register a function as a flow action under its own name."""
+    ACTIONS[fn.__name__] = fn
+    return fn
+
+
+def spoken_initials(initials: str) -> str:
+    """'J.S.' -> 'J. S.', so text-to-speech says each letter."""
+    return " ".join(f"{ch}." for ch in initials.replace(".", ""))
+
+
+def spoken_time(at: datetime, settings: Settings) -> str:
+    """An instant as the carer's clock shows it: '7:02', '19:45' (Europe/London)."""
+    local = at.astimezone(settings.tz)
+    return f"{local.hour}:{local.minute:02d}"
+
+
+@action
+def locate_by_caller_id(ctx: StepContext) -> str:
+    """Match the caller ID to clients' registered landlines."""
+    raw_from = ctx.form.get("From", "")
+    if phones.is_withheld(raw_from):
+        ctx.put(verification=Verification.UNVERIFIED.value, unverified_reason="caller ID withheld")
+        return "unknown_line"
+    number = phones.try_normalise(raw_from)
+    adults: list[Adult] = []
+    if number is not None:
+        adults = list(ctx.session.scalars(
+            select(Adult).join(AdultLandline)
+            .where(AdultLandline.number == number, Adult.active.is_(True))
+            .order_by(Adult.family_name, Adult.given_name, Adult.id)))
+    if len(adults) == 1:
+        ctx.put(adult_id=adults[0].id, verification=Verification.CALLER_ID.value)
+        return "one_client"
+    if len(adults) > 1:
+        choices = [{"digit": i, "adult_id": a.id, "initials": spoken_initials(a.initials)}
+                   for i, a in enumerate(adults[:9], start=1)]
+        ctx.put(choices=choices, verification=Verification.CALLER_ID.value)
+        return "several_clients"
+    if number is None:
+        reason = f"caller ID {raw_from!r} is not a valid phone number"
+    elif phones.is_mobile(number):
+        reason = f"called from mobile {number}, not a client's landline"
+    else:
+        reason = f"called from {number}, not registered to any client"
+    ctx.put(verification=Verification.UNVERIFIED.value, unverified_reason=reason)
+    return "unknown_line"
+
+
+@action
+def choose_client(ctx: StepContext) -> str:
+    """The carer picks which client of a shared landline they are with."""
+    for choice in ctx.get("choices", []):
+        if ctx.digits == str(choice["digit"]):
+            ctx.put(adult_id=choice["adult_id"])
+            return "ok"
+    if ctx.count("choose_client") >= MAX_ATTEMPTS:
+        return "give_up"
+    ctx.notice("invalid_choice")
+    return "retry"
+
+
+@action
+def check_client_number(ctx: StepContext) -> str:
+    """An unknown line: the carer keys the client number from the care plan."""
+    adult = ctx.session.scalars(
+        select(Adult).where(Adult.client_number == ctx.digits, Adult.active.is_(True))
+    ).first()
+    if adult is not None:
+        ctx.put(adult_id=adult.id, client_number=ctx.digits)
+        return "ok"
+    if ctx.count("client_number") >= MAX_ATTEMPTS:
+        return "give_up"
+    ctx.notice("client_not_found")
+    return "retry"
+
+
+@action
+def take_staff_number(ctx: StepContext) -> str:
+    """Keep the carer number for the PIN step; speak on in the carer's language."""
+    ctx.put(staff_number=ctx.digits)
+    carer = ctx.session.scalars(
+        select(CareWorker).where(CareWorker.staff_number == ctx.digits,
+                                 CareWorker.active.is_(True))
+    ).first()
+    if carer is not None:
+        ctx.call.language = carer.language
+    return "ok"
+
+
+def _recent_failures(session: Session, staff_number: str, since: datetime) -> int:
+    return int(session.scalar(
+        select(func.count()).select_from(PinFailure)
+        .where(PinFailure.staff_number == staff_number, PinFailure.at > since)) or 0)
+
+
+@action
+def check_pin(ctx: StepContext) -> str:
+    """Check carer number + PIN: 3 tries a call; 5 failures in 15 minutes lock the number."""
+    staff_number = str(ctx.get("staff_number", ""))
+    carer = ctx.session.scalars(
+        select(CareWorker).where(CareWorker.staff_number == staff_number,
+                                 CareWorker.active.is_(True)).with_for_update()
+    ).first()
+    if carer is not None and carer.locked_until is not None and carer.locked_until > ctx.now:
+        remaining = (carer.locked_until - ctx.now).total_seconds() / 60
+        ctx.set_vars(minutes=max(1, math.ceil(remaining)))
+        return "locked"
+    if carer is not None and verify_pin(carer.pin_hash, ctx.digits):
+        ctx.put(care_worker_id=carer.id)
+        return "ok"
+    if carer is None:
+        verify_pin(_dummy_pin_hash(), ctx.digits)
+    ctx.session.add(PinFailure(staff_number=staff_number, call_sid=ctx.call.call_sid, at=ctx.now))
+    ctx.session.flush()
+    window = timedelta(minutes=ctx.settings.pin_lockout_minutes)
+    if (carer is not None
+            and _recent_failures(ctx.session, staff_number, ctx.now - window)
+            >= ctx.settings.pin_lockout_failures):
+        carer.locked_until = ctx.now + window
+        ctx.set_vars(minutes=ctx.settings.pin_lockout_minutes)
+        return "locked"
+    if ctx.count("pin") >= MAX_ATTEMPTS:
+        return "give_up"
+    ctx.notice("not_recognised")
+    return "retry"
+
+
+def _readback(ctx: StepContext, result: LogResult) -> None:
+    notes = []
+    if result.kind == LogKind.IN and result.minutes_late:
+        notes.append(("late", {"minutes": result.minutes_late}))
+    if result.kind == LogKind.OUT and result.duration_minutes is not None:
+        notes.append(("duration", {"minutes": result.duration_minutes}))
+    if ExceptionCode.MISSING_LOG_IN in result.exceptions:
+        notes.append(("missing_log_in", {}))
+    if result.match_kind == MatchKind.UNPLANNED and result.kind == LogKind.IN:
+        notes.append(("unplanned", {}))
+    if result.match_kind == MatchKind.SUBSTITUTION and result.kind == LogKind.IN:
+        notes.append(("substitution", {}))
+    if ExceptionCode.UNVERIFIED_LOCATION in result.exceptions:
+        notes.append(("unverified", {}))
+    ctx.set_vars(time=spoken_time(result.event_time, ctx.settings),
+                 initials=spoken_initials(result.adult_initials), notes=notes,
+                 what="corrected_" + result.kind.value)
+    ctx.put(log_event_id=result.log_event_id, actual_visit_id=result.actual_visit_id)
+
+
+@action
+def record_log(ctx: StepContext) -> str:
+    """Record the log-in or log-out (worked out, not asked) at the moment of the call."""
+    request = LogRequest(
+        channel=Channel.IVR, care_worker_id=int(ctx.get("care_worker_id")),
+        adult_id=int(ctx.get("adult_id")), event_time=ctx.call.started_at, received_at=ctx.now,
+        verification=Verification(ctx.get("verification")), source_sid=ctx.call.call_sid,
+        seq=ctx.seq, from_number=ctx.call.from_number,
+        raw={"client_number_keyed": ctx.get("client_number")} if ctx.get("client_number") else {},
+        unverified_reason=str(ctx.get("unverified_reason", "")))
+    result = record_log_event(ctx.session, request, ctx.settings.kpi)
+    _readback(ctx, result)
+    return "logged_in" if result.kind == LogKind.IN else "logged_out"
+
+
+def _correct(ctx: StepContext) -> str:
+    result = correct_direction(ctx.session, int(ctx.get("log_event_id")), ctx.now,
+                               ctx.settings.kpi, ctx.seq)
+    _readback(ctx, result)
+    return "correct"
+
+
+@action
+def after_log_in(ctx: StepContext) -> str:
+    """After the log-in read-back: 9 means it should have been a log-out."""
+    return _correct(ctx) if ctx.digits == "9" else "done"
+
+
+@action
+def after_log_out(ctx: StepContext) -> str:
+    """After the log-out read-back: 1 records a concern, 9 means it was a log-in."""
+    if ctx.digits == "1":
+        return "concern"
+    return _correct(ctx) if ctx.digits == "9" else "done"
+
+
+@action
+def save_concern(ctx: StepContext) -> str:
+    """Keep the recorded concern for the office, flagged on the visit."""
+    url = ctx.form.get("RecordingUrl", "")
+    visit_id = ctx.get("actual_visit_id")
+    visit = ctx.session.get(ActualVisit, visit_id) if visit_id else None
+    if url:
+        duration = ctx.form.get("RecordingDuration", "")
+        ctx.session.add(ConcernRecording(
+            call_sid=ctx.call.call_sid, actual_visit_id=visit_id,
+            care_worker_id=ctx.get("care_worker_id"), adult_id=ctx.get("adult_id"),
+            recording_sid=ctx.form.get("RecordingSid") or None, recording_url=url,
+            duration_seconds=int(duration) if duration.isdigit() else None, created_at=ctx.now))
+        if visit is not None:
+            ctx.session.add(VisitException(
+                actual_visit_id=visit.id, planned_visit_id=visit.planned_visit_id,
+                log_event_id=ctx.get("log_event_id"), code=ExceptionCode.CONCERN_REPORTED,
+                detail=f"the carer recorded a concern ({duration or '?'} s)", created_at=ctx.now))
+    return "saved"

@@ -1,0 +1,174 @@
+"""The engine that runs a call flow: one webhook request in, one TwiML answer out.
+
+Each request is a numbered step of the call. The step is stored as evidence, with the answer
+given, in the same transaction that changes anything; Twilio's retry of a step (same CallSid,
+same number) gets the stored answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.ivr.actions import ACTIONS, StepContext
+from ivr_gateway.ivr.flow import Flow, State, cached_flow
+from ivr_gateway.models import Call, CallStep
+from ivr_gateway.telephony import twiml
+
+FLOW_NAME = "carer_log"
+NOTE_PROMPTS = frozenset({"late", "unplanned", "substitution", "unverified", "duration",
+                          "missing_log_in", "choice", "silence", "corrected_in", "corrected_out"})
+# Inputs never kept as evidence in clear: only that something was keyed.
+SECRET_STATES = frozenset({"pin"})
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    """One webhook request of a call, as plain values."""
+
+    call_sid: str
+    seq: int
+    form: dict[str, str]
+    silence: bool  # the <Gather> timed out with nothing keyed
+
+
+def carer_flow(settings: Settings) -> Flow:
+    """The carer's log-in/log-out flow, loaded and checked once."""
+    return cached_flow(settings.callflow_dir, FLOW_NAME, frozenset(ACTIONS), NOTE_PROMPTS)
+
+
+class CallEngine:
+    """Runs the flow for each step of each call."""
+
+    def __init__(self, database: Database, settings: Settings,
+                 step_url: Callable[[int, bool], str]) -> None:
+        self.database = database
+        self.settings = settings
+        self.flow = carer_flow(settings)
+        self.step_url = step_url
+
+    def handle(self, request: StepRequest, now: datetime) -> str:
+        """Answer a step with TwiML, exactly once per (CallSid, step)."""
+        try:
+            with self.database.unit_of_work() as session:
+                return self._handle(session, request, now)
+        except IntegrityError:
+            # A concurrent duplicate of this very step won the race: give its answer.
+            with self.database.unit_of_work() as session:
+                stored = self._stored_answer(session, request)
+                if stored is None:
+                    raise
+                return stored
+
+    def _stored_answer(self, session: Session, request: StepRequest) -> str | None:
+        return session.scalar(select(CallStep.response).where(
+            CallStep.call_sid == request.call_sid, CallStep.seq == request.seq))
+
+    def _handle(self, session: Session, request: StepRequest, now: datetime) -> str:
+        call = session.scalars(
+            select(Call).where(Call.call_sid == request.call_sid).with_for_update()).first()
+        stored = self._stored_answer(session, request)
+        if stored is not None:
+            return stored
+        if call is None:
+            if request.seq != 0:
+                return self._end_unknown_call()
+            call = Call(call_sid=request.call_sid, from_number=request.form.get("From", ""),
+                        to_number=request.form.get("To", ""), started_at=now,
+                        language=self.flow.default_language, state=self.flow.start, next_seq=1,
+                        data={})
+            session.add(call)
+            session.flush()
+        elif request.seq != call.next_seq:
+            # Not the step we handed out (a forged or very stale URL): end politely, keep nothing.
+            return self._end_unknown_call()
+
+        state = self.flow.states[call.state]
+        step = CallStep(call_sid=call.call_sid, seq=request.seq, state=state.name,
+                        from_number=request.form.get("From", ""),
+                        digits=self._evidence_digits(state, request),
+                        received_at=now, raw=self._evidence_form(state, request.form))
+        session.add(step)
+        session.flush()  # the evidence exists (and the unique key is taken) before we decide
+
+        ctx = StepContext(session=session, call=call, settings=self.settings, now=now,
+                          seq=request.seq, digits=request.form.get("Digits", ""),
+                          form=request.form)
+        if request.seq == 0:
+            next_state = state
+        elif request.silence:
+            next_state = self._after_silence(ctx, state)
+            step.outcome = "silence"
+        else:
+            result = ACTIONS[state.action or ""](ctx)
+            step.outcome = result
+            next_state = self.flow.states[state.next[result]]
+        answer = self._enter(ctx, next_state, request.seq + 1)
+        step.response = answer
+        call.next_seq = request.seq + 1
+        return answer
+
+    def _after_silence(self, ctx: StepContext, state: State) -> State:
+        if state.on_silence == "hangup":
+            return self.flow.states["goodbye"]
+        if ctx.count("silences") >= self.flow.max_silences:
+            return self.flow.states["goodbye_silence"]
+        ctx.notice("silence")
+        return state
+
+    def _enter(self, ctx: StepContext, state: State, next_seq: int) -> str:
+        """Run states that need no input until one speaks and waits, or hangs up."""
+        for _ in range(len(self.flow.states) + 1):
+            if state.waits or state.hangup:
+                break
+            result = ACTIONS[state.action or ""](ctx)
+            state = self.flow.states[state.next[result]]
+        ctx.call.state = state.name
+        prompts = self.flow.prompts_for(ctx.call.language)
+        values: dict[str, Any] = dict(ctx.get("vars", {}))
+        values["notes"] = "".join(prompts.render(k, v) for k, v in values.get("notes", []))
+        if "what" in values:
+            values["what"] = prompts.render(values["what"], {})
+        values["choices"] = ", ".join(prompts.render("choice", c) for c in ctx.get("choices", []))
+        texts = [prompts.render(key, vals) for key, vals in ctx.notices]
+        if state.prompt:
+            texts.append(prompts.render(state.prompt, values))
+        voice = {"language": prompts.voice.language, "voice": prompts.voice.voice}
+        if state.hangup:
+            ctx.call.ended_at = ctx.now
+            return twiml.say_and_hang_up(texts, **voice)
+        if state.record is not None:
+            return twiml.record(texts, **voice, max_length=state.record.max_length,
+                                finish_on_key=state.record.finish_on_key,
+                                action_url=self.step_url(next_seq, False))
+        assert state.gather is not None
+        digits = state.gather.digits
+        num_digits = digits if isinstance(digits, int) else int(getattr(self.settings, digits))
+        return twiml.gather(texts, **voice, num_digits=num_digits, timeout=state.gather.timeout,
+                            action_url=self.step_url(next_seq, False),
+                            silence_url=self.step_url(next_seq, True))
+
+    def _evidence_digits(self, state: State, request: StepRequest) -> str | None:
+        digits = request.form.get("Digits")
+        if digits is None:
+            return None
+        return "*" * len(digits) if state.name in SECRET_STATES else digits
+
+    def _evidence_form(self, state: State, form: dict[str, str]) -> dict[str, str]:
+        kept = {k: v for k, v in form.items() if k != "Digits"}
+        if "Digits" in form:
+            kept["Digits"] = self._evidence_digits(state, StepRequest("", 0, form, False)) or ""
+        return kept
+
+    def _end_unknown_call(self) -> str:
+        prompts = self.flow.prompts_for(self.flow.default_language)
+        return twiml.say_and_hang_up([prompts.render("goodbye_not_recognised", {})],
+                                     language=prompts.voice.language, voice=prompts.voice.voice)
