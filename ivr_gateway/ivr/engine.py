@@ -7,6 +7,7 @@ same number) gets the stored answer and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,10 @@ from ivr_gateway.ivr.flow import Flow, State, cached_flow
 from ivr_gateway.models import Call, CallStep
 from ivr_gateway.telephony import twiml
 
+log = logging.getLogger(__name__)
+
 FLOW_NAME = "carer_log"
-NOTE_PROMPTS = frozenset({"late", "unplanned", "substitution", "unverified", "duration",
+NOTE_PROMPTS = frozenset({"fault", "late", "unplanned", "substitution", "unverified", "duration",
                           "missing_log_in", "choice", "silence", "corrected_in", "corrected_out"})
 # Inputs never kept as evidence in clear: only that something was keyed.
 SECRET_STATES = frozenset({"pin"})
@@ -61,12 +64,34 @@ class CallEngine:
             with self.database.unit_of_work() as session:
                 return self._handle(session, request, now)
         except IntegrityError:
-            # A concurrent duplicate of this very step won the race: give its answer.
+            return self._answer_duplicate(request, now)
+        except Exception:
+            # A fault of ours must not lose what the carer keyed, nor leave them in silence:
+            # keep the step as evidence, apologise, and let the office see it in the log.
+            log.exception("call %s step %s failed", request.call_sid, request.seq)
+            return self._answer_after_fault(request, now)
+
+    def _answer_after_fault(self, request: StepRequest, now: datetime) -> str:
+        prompts = self.flow.prompts_for(self.flow.default_language)
+        answer = twiml.say_and_hang_up([prompts.render("fault", {})],
+                                       language=prompts.voice.language, voice=prompts.voice.voice)
+        try:
             with self.database.unit_of_work() as session:
-                stored = self._stored_answer(session, request)
-                if stored is None:
-                    raise
-                return stored
+                session.add(CallStep(call_sid=request.call_sid, seq=request.seq, state="fault",
+                                     from_number=request.form.get("From", ""),
+                                     digits="*" * len(request.form.get("Digits", "")) or None,
+                                     received_at=now,
+                                     raw={k: v for k, v in request.form.items() if k != "Digits"},
+                                     outcome="fault", response=answer))
+        except Exception:
+            log.exception("could not store the faulted step %s/%s", request.call_sid, request.seq)
+        return answer
+
+    def _answer_duplicate(self, request: StepRequest, now: datetime) -> str:
+        # A concurrent duplicate of this very step won the race: give its answer.
+        with self.database.unit_of_work() as session:
+            stored = self._stored_answer(session, request)
+        return stored if stored is not None else self._answer_after_fault(request, now)
 
     def _stored_answer(self, session: Session, request: StepRequest) -> str | None:
         return session.scalar(select(CallStep.response).where(

@@ -1,0 +1,33 @@
+"""POST /twilio/status: Twilio's call (and later message) status callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from ivr_gateway import extensions
+from ivr_gateway.models import Call
+from ivr_gateway.telephony.signature import twilio_signed
+
+blueprint = Blueprint("telephony", __name__)
+
+FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+@blueprint.post("/twilio/status")
+@twilio_signed
+def status_callback() -> Any:
+    """Record how a call ended; unknown SIDs are acknowledged and ignored (Twilio retries 5xx)."""
+    call_sid = request.form.get("CallSid", "")
+    call_status = request.form.get("CallStatus", "")
+    if call_sid and call_status:
+        now = extensions.clock().now()
+        with extensions.database().unit_of_work() as session:
+            call = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
+            if call is not None:
+                call.status = call_status
+                if call_status in FINAL_CALL_STATUSES and call.ended_at is None:
+                    call.ended_at = now
+    return Response(status=204)
