@@ -1,0 +1,165 @@
+"""The OpenAPI 3.1 document of /api/v1, generated from the models the API validates with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ivr_gateway.api.schemas import (
+    AdultResponse,
+    CareWorkerResponse,
+    ErrorResponse,
+    LockoutsResponse,
+    PlannedVisitResponse,
+    VisitsResponse,
+)
+from ivr_gateway.rota.schemas import (
+    AdultIn,
+    AdultView,
+    CareWorkerIn,
+    CareWorkerView,
+    PlannedVisitIn,
+    PlannedVisitView,
+)
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+_ERRORS = {
+    400: "The body is not a JSON object sent as application/json.",
+    401: "No bearer token, or one that is unknown or revoked.",
+    404: "No record with that reference.",
+    409: "A concurrent request changed the same record; send it again.",
+    422: "The input is not valid; error.fields names each field that is wrong.",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One path and method of the API, with its request and response models."""
+
+    path: str  # OpenAPI form: /adults/{ref}
+    method: str
+    operation_id: str
+    summary: str
+    tag: str
+    ok: dict[int, type[BaseModel] | None]
+    request: type[BaseModel] | None = None
+    errors: tuple[int, ...] = (401,)
+    query: list[dict[str, Any]] = field(default_factory=list)
+    authenticated: bool = True
+
+
+_PUT_ERRORS = (400, 401, 409, 422)
+
+OPERATIONS: list[Operation] = [
+    Operation("/adults/{ref}", "put", "putAdult",
+              "Create or update a client (adult) by your reference", "adults",
+              {200: AdultResponse, 201: AdultResponse}, AdultIn, _PUT_ERRORS),
+    Operation("/adults/{ref}", "get", "getAdult", "Read a client by your reference", "adults",
+              {200: AdultView}, errors=(401, 404)),
+    Operation("/care-workers/{ref}", "put", "putCareWorker",
+              "Create or update a care worker; a pin given is set, never returned",
+              "care-workers", {200: CareWorkerResponse, 201: CareWorkerResponse}, CareWorkerIn,
+              _PUT_ERRORS),
+    Operation("/care-workers/{ref}", "get", "getCareWorker",
+              "Read a care worker with any PIN lockout", "care-workers", {200: CareWorkerView},
+              errors=(401, 404)),
+    Operation("/care-workers/{ref}/unlock", "post", "unlockCareWorker",
+              "Lift a care worker's PIN lockout", "care-workers", {200: CareWorkerResponse},
+              errors=(401, 404)),
+    Operation("/lockouts", "get", "listLockouts",
+              "Care workers locked out now after too many wrong PINs", "care-workers",
+              {200: LockoutsResponse}),
+    Operation("/planned-visits/{ref}", "put", "putPlannedVisit",
+              "Create or replace a planned visit by your reference", "planned-visits",
+              {200: PlannedVisitResponse, 201: PlannedVisitResponse}, PlannedVisitIn,
+              _PUT_ERRORS),
+    Operation("/planned-visits/{ref}", "get", "getPlannedVisit",
+              "Read a planned visit by your reference", "planned-visits",
+              {200: PlannedVisitView}, errors=(401, 404)),
+    Operation("/visits", "get", "listVisits",
+              "A local day's visits with actual times, outcomes and exceptions", "visits",
+              {200: VisitsResponse}, errors=(401, 422),
+              query=[{"name": "date", "in": "query", "required": True,
+                      "description": "The local day (TIMEZONE, default Europe/London).",
+                      "schema": {"type": "string", "format": "date"}}]),
+    Operation("/openapi.json", "get", "getOpenApi", "This document", "meta", {200: None},
+              errors=(), authenticated=False),
+]
+
+_OK_TEXT = {200: "OK", 201: "Created"}
+
+
+def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    inputs = {op.request for op in OPERATIONS if op.request is not None}
+    outputs = {m for op in OPERATIONS for m in op.ok.values() if m is not None} | {ErrorResponse}
+    keys: list[tuple[type[BaseModel], Any]] = [
+        *((m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)),
+        *((m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)),
+    ]
+    mapping, top = models_json_schema(keys, ref_template=REF_TEMPLATE)
+    refs = {model: schema["$ref"] for (model, _mode), schema in mapping.items()}
+    return {m.__name__: {"$ref": refs[m]} for m, _ in keys}, top.get("$defs", {})
+
+
+def _content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built once; it depends only on code)."""
+    refs, components = _schemas()
+    error_ref = refs["ErrorResponse"]
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {}
+        for status, model in op.ok.items():
+            schema = refs[model.__name__] if model is not None else {"type": "object"}
+            responses[str(status)] = {"description": _OK_TEXT[status],
+                                      "content": _content(schema)}
+        for status in op.errors:
+            responses[str(status)] = {"description": _ERRORS[status],
+                                      "content": _content(error_ref)}
+        operation: dict[str, Any] = {
+            "operationId": op.operation_id, "summary": op.summary, "tags": [op.tag],
+            "responses": responses,
+        }
+        parameters = list(op.query)
+        if "{ref}" in op.path:
+            parameters.insert(0, {"name": "ref", "in": "path", "required": True,
+                                  "description": "Your own reference for the record.",
+                                  "schema": {"type": "string", "maxLength": 64}})
+        if parameters:
+            operation["parameters"] = parameters
+        if op.request is not None:
+            operation["requestBody"] = {"required": True,
+                                        "content": _content(refs[op.request.__name__])}
+        if not op.authenticated:
+            operation["security"] = []
+        paths.setdefault(op.path, {})[op.method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ivr-gateway rostering API",
+            "version": "1.0.0",
+            "description": (
+                "Upsert adults, care workers and planned visits by your own references, and read "
+                "the visits of a day with their actual times, outcomes and exceptions. Times are "
+                "ISO 8601 in UTC ('Z'); days are local days in the gateway's TIMEZONE "
+                "(Europe/London). A PUT sent twice with the same body reports 'unchanged'."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "ivr-gateway api-token create"}},
+        },
+    }

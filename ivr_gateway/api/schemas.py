@@ -1,0 +1,116 @@
+"""Response models of the API (requests reuse ivr_gateway.rota.schemas): the OpenAPI source."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ivr_gateway.rota.schemas import AdultView, CareWorkerView, LockoutView, PlannedVisitView
+
+ChangeKind = Literal["created", "updated", "unchanged"]
+
+
+class FieldError(BaseModel):
+    """One field that is wrong, as a path into the request (``landlines[0]``)."""
+
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong and what to do about it."""
+
+    code: str = Field(description="validation_error, bad_request, unauthorized, not_found, ...")
+    message: str
+    fields: list[FieldError] | None = Field(
+        default=None, description="Present on validation_error: each field that is wrong."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: ErrorDetail
+
+
+class AdultResponse(BaseModel):
+    """The result of a PUT of an adult."""
+
+    change: ChangeKind
+    adult: AdultView
+
+
+class CareWorkerResponse(BaseModel):
+    """The result of a PUT of a care worker, or of an unlock."""
+
+    change: ChangeKind
+    care_worker: CareWorkerView
+
+
+class PlannedVisitResponse(BaseModel):
+    """The result of a PUT of a planned visit."""
+
+    change: ChangeKind
+    planned_visit: PlannedVisitView
+
+
+class LockoutsResponse(BaseModel):
+    """Carers currently locked out after too many wrong PINs."""
+
+    lockouts: list[LockoutView]
+
+
+class CarerActualOut(BaseModel):
+    """One carer's actual visit: their log-in and log-out as matched."""
+
+    care_worker_ref: str
+    state: str = Field(description="open, closed or missing_log_out")
+    started_at: datetime | None
+    ended_at: datetime | None
+    in_verification: str | None = Field(
+        description="caller_id, token_code, sheet_code, office or unverified")
+    out_verification: str | None
+    match_reason: str
+
+
+class ExceptionOut(BaseModel):
+    """An exception on a visit for the office to review."""
+
+    code: str
+    detail: str
+    care_worker_ref: str | None
+    created_at: datetime
+    reviewed: bool
+
+
+class VisitOut(BaseModel):
+    """A planned visit (or an unplanned actual one) with its actual times, outcome, exceptions."""
+
+    ref: str | None = Field(description="The planned visit's ref; null for an unplanned visit.")
+    adult_ref: str | None
+    adult_initials: str | None
+    care_worker_refs: list[str]
+    planned_start: datetime | None
+    planned_end: datetime | None
+    status: str = Field(description="planned, cancelled or unplanned")
+    cancel_reason: str | None
+    time_critical: bool
+    outcome: str = Field(
+        description="scheduled, late_start, missed, in_progress, completed, incomplete, cancelled"
+    )
+    minutes_late: int | None
+    short: bool
+    actual_start: datetime | None
+    actual_end: datetime | None
+    actuals: list[CarerActualOut]
+    exceptions: list[ExceptionOut]
+
+
+class VisitsResponse(BaseModel):
+    """The visits of one local day (Europe/London unless TIMEZONE says otherwise)."""
+
+    date: str = Field(description="The local day asked for, YYYY-MM-DD.")
+    timezone: str
+    visits: list[VisitOut]
