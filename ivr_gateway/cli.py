@@ -2,26 +2,165 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from datetime import date
+
 import click
 
 from ivr_gateway.api.commands import commands as api_commands
+from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
 from ivr_gateway.rota.commands import commands as rota_commands
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
 def migrate() -> None:
     """Bring the database (DATABASE_URL, default instance/ SQLite) to the newest schema."""
-    from ivr_gateway.config import load_settings
     from ivr_gateway.migrate import upgrade_database
 
-    settings = load_settings()
+    settings = _settings()
     upgrade_database(settings.database_url)
     click.echo("Database is at the newest schema.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def web(host: str, port: int) -> None:
+    """Run the web app on one process (development). In production use the Procfile's gunicorn."""
+    from ivr_gateway.app import create_app
+
+    create_app(_settings()).run(host=host, port=port, threaded=True)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the scheduler process (Procfile `scheduler`). Stop with Ctrl-C."""
+    from ivr_gateway.clock import SystemClock
+    from ivr_gateway.db import Database
+    from ivr_gateway.scheduler import build_scheduler
+
+    settings = _settings()
+    click.echo(f"Scheduler running in {settings.timezone}. Ctrl-C to stop.")
+    try:
+        build_scheduler(settings, Database(settings.database_url), SystemClock()).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the demo data and stop (for scripts).")
+def demo(port: int, no_serve: bool) -> None:
+    """Start the gateway on a fresh demo SQLite database with today's rota, and show how to try it."""
+    from ivr_gateway.app import create_app
+    from ivr_gateway.clock import SystemClock
+    from ivr_gateway.db import Database
+    from ivr_gateway.demo import load_demo_rota
+    from ivr_gateway.migrate import upgrade_database
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("The demo wipes its database; it does not run in production.")
+    path = INSTANCE_DIR / "demo.sqlite3"
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    base_url = f"http://127.0.0.1:{port}"
+    settings = settings.with_overrides(database_url=url, public_base_url=base_url)
+    upgrade_database(url)
+    database = Database(url)
+    clock = SystemClock()
+    with database.unit_of_work() as session:
+        info = load_demo_rota(session, clock.now(), settings)
+
+    today = clock.now().astimezone(settings.tz).date()
+    click.echo(_demo_banner(info, base_url, url, today))
+    if no_serve:
+        return
+    create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
+
+
+def _demo_banner(info: object, base_url: str, url: str, today: date) -> str:
+    from ivr_gateway.demo import DemoInfo
+
+    assert isinstance(info, DemoInfo)
+    carers = "\n".join(f"    {c.name:<12} carer number {c.staff_number}  PIN {c.pin}"
+                       f"{'  (hears Polish)' if c.language == 'pl' else ''}" for c in info.carers)
+    homes = "\n".join(f"    {n}  {who}" for n, who in info.landlines.items())
+    sim = ".venv/bin/ivr-gateway simulate call" if sys.prefix.endswith(".venv") else \
+        "ivr-gateway simulate call"
+    return f"""
+ivr-gateway demo: {base_url}  (database {url})
+
+Carers:
+{carers}
+Client landlines:
+{homes}
+
+In another terminal, Amy arrives at Joan Smith's home and logs in, then (call again) logs out:
+    {sim} --from 01134960001 --keys 1234,5678
+A withheld number: key the client number from the care plan (100001), then carer number and PIN:
+    {sim} --from anonymous --keys 100001,1234,5678
+A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
+    {sim} --from 01134960002 --keys 1,2345,6789
+
+See today's visits with their actual times and outcomes:
+    curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
+
+Ctrl-C stops the gateway.
+"""
+
+
+@main.group()
+def simulate() -> None:
+    """Play a call against a running gateway exactly as Twilio would."""
+
+
+@simulate.command("call")
+@click.option("--from", "from_number", required=True,
+              help="Caller ID: a client's landline, 'anonymous' for withheld, any number.")
+@click.option("--keys", default="", help="Digits for each prompt in turn, comma-separated: "
+              "1234,5678 is carer number 1234 then PIN 5678.")
+@click.option("--concern", "concern_seconds", default=0, type=int,
+              help="If the carer presses 1 to report a concern, speak for this many seconds.")
+@click.option("--url", "base_url", default=None,
+              help="The gateway's base URL (default PUBLIC_BASE_URL or http://127.0.0.1:5000).")
+def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: str | None) -> None:
+    """Ring the gateway and print what the carer hears."""
+    from ivr_gateway.simulator import PhoneSimulator, SimulatorError
+
+    settings = _settings()
+    base_url = base_url or settings.public_base_url or "http://127.0.0.1:5000"
+    simulator = PhoneSimulator(base_url, settings.twilio_auth_token,
+                               account_sid=settings.twilio_account_sid,
+                               gateway_number=settings.twilio_phone_number, echo=click.echo)
+    groups = [k.strip() for k in keys.split(",") if k.strip()]
+    click.echo(f"Calling {base_url} from {from_number} ...")
+    try:
+        transcript = simulator.call(from_number, groups, record_concern_seconds=concern_seconds)
+    except SimulatorError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"Could not reach the gateway at {base_url}: {error}. "
+                                   "Is `ivr-gateway demo` running?") from None
+    click.echo(f"Call ended: {transcript.words_heard()} words heard, "
+               f"{transcript.keys_pressed()} keys pressed.")
 
 
 for _command in [*api_commands, *rota_commands]:

@@ -1,0 +1,36 @@
+"""The scheduler process (Procfile `scheduler`): short, idempotent jobs on an explicit zone.
+
+Never started inside web workers. Each job reads and writes the database only, so a restart
+loses nothing; the escalation and council-forwarding jobs join this process as they land.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from ivr_gateway.clock import Clock
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.housekeeping import purge_pin_failures
+
+log = logging.getLogger(__name__)
+
+
+def run_housekeeping(database: Database, clock: Clock) -> int:
+    """One housekeeping tick."""
+    with database.unit_of_work() as session:
+        purged = purge_pin_failures(session, clock.now())
+    if purged:
+        log.info("purged %d old wrong-PIN records", purged)
+    return purged
+
+
+def build_scheduler(settings: Settings, database: Database, clock: Clock) -> BlockingScheduler:
+    """The scheduler with every job, in the configured time zone."""
+    scheduler = BlockingScheduler(timezone=settings.tz)
+    scheduler.add_job(run_housekeeping, "interval", hours=1, args=[database, clock],
+                      id="housekeeping", max_instances=1, coalesce=True,
+                      next_run_time=clock.now())
+    return scheduler
