@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -65,7 +66,9 @@ def scheduler() -> None:
 @main.command()
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Load the demo data and stop (for scripts).")
-def demo(port: int, no_serve: bool) -> None:
+@click.option("--database", "database_path", type=click.Path(dir_okay=False), default=None,
+              help="The demo's SQLite file (default instance/demo.sqlite3); wiped at start.")
+def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     """Start the gateway on a fresh demo SQLite database with today's rota, and show how to try it."""
     from ivr_gateway.app import create_app
     from ivr_gateway.clock import SystemClock
@@ -76,8 +79,8 @@ def demo(port: int, no_serve: bool) -> None:
     settings = _settings()
     if settings.is_production:
         raise click.ClickException("The demo wipes its database; it does not run in production.")
-    path = INSTANCE_DIR / "demo.sqlite3"
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = Path(database_path) if database_path else INSTANCE_DIR / "demo.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
     url = f"sqlite:///{path}"
