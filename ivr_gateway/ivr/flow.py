@@ -121,9 +121,10 @@ def load_flow(directory: Path, name: str, actions: set[str], required_prompts: s
                 on_silence=raw.get("on_silence", "repeat"), hangup=bool(raw.get("hangup", False)))
         except TypeError as error:
             raise FlowError(f"{path}: state {state_name}: {error}") from None
-    prompts = {p.language: p for p in map(load_prompts, sorted((directory / "prompts").glob("*.toml")))}
-    flow = Flow(name=name, start=data.get("start", ""), max_silences=int(data.get("max_silences", 3)),
-                states=states, prompts=prompts)
+    prompt_files = sorted((directory / "prompts").glob("*.toml"))
+    prompts = {p.language: p for p in map(load_prompts, prompt_files)}
+    flow = Flow(name=name, start=data.get("start", ""),
+                max_silences=int(data.get("max_silences", 3)), states=states, prompts=prompts)
     problems = check_flow(flow, actions, required_prompts)
     if problems:
         raise FlowError(f"{path}: " + "; ".join(problems))

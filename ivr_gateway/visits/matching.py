@@ -50,7 +50,8 @@ def match_log_in(care_worker_id: int, at: datetime, candidates: list[Candidate],
     A visit this carer has already logged into is not offered again.
     """
     near = [c for c in candidates
-            if abs(c.planned_start - at) <= window and care_worker_id not in c.care_workers_logged_in]
+            if abs(c.planned_start - at) <= window
+            and care_worker_id not in c.care_workers_logged_in]
     own = [c for c in near if care_worker_id in c.assigned_care_worker_ids]
     if own:
         best = min(own, key=lambda c: (abs(c.planned_start - at), c.planned_start))

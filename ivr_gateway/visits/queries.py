@@ -59,16 +59,18 @@ def visits_for_day(session: Session, day: date, settings: Settings, now: datetim
         select(ActualVisit)
         .where(or_(
             ActualVisit.planned_visit_id.in_(planned_ids),
+            # Half-open [start, end): a visit begun at local midnight belongs to one day only.
             (ActualVisit.planned_visit_id.is_(None)
-             & or_(ActualVisit.started_at.between(start, end),
-                   ActualVisit.started_at.is_(None) & ActualVisit.ended_at.between(start, end))),
+             & or_((ActualVisit.started_at >= start) & (ActualVisit.started_at < end),
+                   ActualVisit.started_at.is_(None)
+                   & (ActualVisit.ended_at >= start) & (ActualVisit.ended_at < end))),
         ))
         .options(selectinload(ActualVisit.exceptions), selectinload(ActualVisit.adult))
         .order_by(ActualVisit.started_at)
     ).all()
     carer_ids = {a.care_worker_id for a in actuals}
-    refs = dict(session.execute(select(CareWorker.id, CareWorker.ref)
-                                .where(CareWorker.id.in_(carer_ids))).tuples().all())
+    refs: dict[int, str] = {care_worker_id: ref for care_worker_id, ref in session.execute(
+        select(CareWorker.id, CareWorker.ref).where(CareWorker.id.in_(carer_ids)))}
     by_planned: dict[int | None, list[ActualVisit]] = defaultdict(list)
     for actual in actuals:
         by_planned[actual.planned_visit_id].append(actual)

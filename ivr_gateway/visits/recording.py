@@ -123,12 +123,12 @@ def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
     ):
         assigned[pv_id].add(cw_id)
     logged: dict[int, set[int]] = {i: set() for i in ids}
-    for pv_id, cw_id in session.execute(
+    for logged_pv_id, cw_id in session.execute(
         select(ActualVisit.planned_visit_id, ActualVisit.care_worker_id)
         .where(ActualVisit.planned_visit_id.in_(ids), ActualVisit.started_at.is_not(None))
     ):
-        if pv_id is not None:
-            logged[pv_id].add(cw_id)
+        if logged_pv_id is not None:
+            logged[logged_pv_id].add(cw_id)
     return [Candidate(v.id, v.ref, v.planned_start, v.planned_end, frozenset(assigned[v.id]),
                       frozenset(logged[v.id])) for v in visits]
 
@@ -182,8 +182,9 @@ def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: Kpi
     window = timedelta(minutes=windows.match_window)
     match = match_log_in(request.care_worker_id, at,
                          _candidates(session, request.adult_id, at, window), window)
+    planned_visit_id = match.candidate.planned_visit_id if match.candidate else None
     visit = ActualVisit(care_worker_id=request.care_worker_id, adult_id=request.adult_id,
-                        planned_visit_id=match.candidate.planned_visit_id if match.candidate else None,
+                        planned_visit_id=planned_visit_id,
                         state=ActualVisitState.OPEN, started_at=at,
                         in_verification=request.verification, match_reason=match.reason,
                         created_at=request.received_at)
