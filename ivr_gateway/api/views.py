@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, TypeVar
 
@@ -209,6 +210,8 @@ def visits() -> Response:
 
     raw = request.args.get("date", "")
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError(raw)
         day = date.fromisoformat(raw)
     except ValueError:
         raise InvalidRota.of("date", f"give the day as ?date=YYYY-MM-DD, not {raw!r}") from None
