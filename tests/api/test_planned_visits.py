@@ -12,8 +12,9 @@ from tests.api.conftest import Api, adult_body, care_worker_body, count, visit_b
 def _rota(api: Api) -> None:
     assert api.put("/adults/A1", adult_body()).status_code == 201
     assert api.put("/care-workers/C1", care_worker_body()).status_code == 201
-    assert api.put("/care-workers/C2", care_worker_body(
-        staff_number="5902", given_name="Piotr", family_name="Nowak", mobiles=[])).status_code == 201
+    piotr = care_worker_body(staff_number="5902", given_name="Piotr", family_name="Nowak",
+                             mobiles=[])
+    assert api.put("/care-workers/C2", piotr).status_code == 201
 
 
 def test_planned_visit_is_created_and_read_back_in_utc(api: Api) -> None:
