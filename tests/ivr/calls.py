@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.models import ExceptionCode, VisitException
 from tests.twilio_client import TwilioClient, TwimlResponse
+
+T = TypeVar("T")
 
 _sids = itertools.count(1)
 
@@ -41,7 +48,8 @@ class PlayedCall:
 
     def start(self) -> TwimlResponse:
         """Twilio's first request: the call has been answered."""
-        return self._take(self.twilio.post_twiml("/twilio/voice", self.params(CallStatus="ringing")))
+        return self._take(self.twilio.post_twiml("/twilio/voice",
+                                                 self.params(CallStatus="ringing")))
 
     def press(self, digits: str) -> TwimlResponse:
         """Key digits into the current <Gather>."""
@@ -84,3 +92,28 @@ def play(twilio: TwilioClient, from_number: str, *key_groups: str) -> PlayedCall
     for group in key_groups:
         call.press(group)
     return call
+
+
+def rows(session: Session, model: type[T], *criteria: Any) -> list[T]:
+    """Fresh rows of a table (in id order), read in a transaction that is ended at once.
+
+    SQLite takes its write lock at BEGIN, so a test must not hold a transaction open while the
+    app answers the next webhook; committing keeps the loaded values (expire_on_commit=False).
+    """
+    session.rollback()
+    found = list(session.scalars(select(model).where(*criteria).order_by(model.id)))
+    session.commit()
+    return found
+
+
+def count(session: Session, model: type[Any], *criteria: Any) -> int:
+    """How many rows of a table match."""
+    session.rollback()
+    n = session.scalar(select(func.count()).select_from(model).where(*criteria)) or 0
+    session.commit()
+    return int(n)
+
+
+def exception_codes(session: Session, *criteria: Any) -> list[ExceptionCode]:
+    """The codes of the visit exceptions that match, in the order they were raised."""
+    return [e.code for e in rows(session, VisitException, *criteria)]
