@@ -217,11 +217,12 @@ class _RotaReader:
     """Turns one CSV row into validated inputs, or the row's problems."""
 
     def __init__(self, columns: list[str], settings: Settings) -> None:
-        self.columns = set(columns)
+        self.order = {column: index for index, column in enumerate(columns)}
         self.settings = settings
         self.visit_rows: dict[str, int] = {}
         self.adults: dict[str, tuple[int, AdultIn]] = {}
         self.carers: dict[str, tuple[int, CareWorkerIn]] = {}
+        self.failed: dict[str, int] = {}  # ref of an adult or carer -> its row that failed
 
     def read(self, number: int, values: dict[str, str]) -> tuple[_Row | None, list[RowProblem]]:
         problems: list[RowProblem] = []
@@ -247,7 +248,7 @@ class _RotaReader:
             "status": status,
             "cancel_reason": values.get("cancel_reason") or None,
             "cancel_note": values.get("cancel_note") or None,
-            "time_critical": values.get("time_critical", "").lower() or "no",
+            "time_critical": self._yes_no(number, values.get("time_critical", ""), problems),
         }
         visit, visit_problems = _validate(PlannedVisitIn, visit_data, self.settings,
                                           _VISIT_FIELD_COLUMN, number)
@@ -256,9 +257,20 @@ class _RotaReader:
         else:  # times already reported; don't report them again through placeholders
             problems += [p for p in visit_problems if p.column not in ("start", "end")]
         if problems or visit is None:
-            return None, problems
+            # In the order of the columns, as the person reads the row.
+            return None, sorted(problems, key=lambda p: self.order.get(p.column, len(self.order)))
         self.visit_rows[visit_ref] = number
         return _Row(number, visit_ref, values["adult_ref"], adult, carers, visit), []
+
+    @staticmethod
+    def _yes_no(number: int, raw: str, problems: list[RowProblem]) -> bool:
+        answer = raw.strip().lower()
+        if answer in ("", "no", "n", "false", "0"):
+            return False
+        if answer in ("yes", "y", "true", "1"):
+            return True
+        problems.append(RowProblem(number, "time_critical", f"{raw!r} is not yes or no"))
+        return False
 
     def remember(self, row: _Row) -> None:
         """Note a row's adult and carers as stored, so later rows with the same data skip them."""
@@ -270,6 +282,21 @@ class _RotaReader:
     def forget(self, row: _Row) -> None:
         """A row that was rolled back no longer claims its visit ref."""
         self.visit_rows.pop(row.visit_ref, None)
+
+    def note_failure(self, number: int, values: dict[str, str]) -> None:
+        """Remember the adult and carers whose details were on a failed row, for later hints."""
+        if any(values.get(column) for column in ADULT_COLUMNS):
+            self.failed.setdefault(values.get("adult_ref", ""), number)
+        if any(values.get(column) for column in CARER_COLUMNS):
+            for ref in _split(values.get("care_worker_refs", "")):
+                self.failed.setdefault(ref, number)
+
+    def hint(self, message: str) -> str:
+        """Point a 'no such ref' message at the earlier failed row that would have created it."""
+        match = re.search(r"with ref '([^']+)'", message)
+        if match and match[1] in self.failed:
+            return f"{message} (its details are on row {self.failed[match[1]]}, which has problems)"
+        return message
 
     def _times(self, number: int, values: dict[str, str], problems: list[RowProblem]
                ) -> tuple[datetime | None, datetime | None]:
@@ -430,6 +457,7 @@ def _import_row(session: Session, reader: _RotaReader, number: int, values: dict
                 report: ImportReport, settings: Settings, now: datetime, actor: str) -> None:
     row, problems = reader.read(number, values)
     if row is None:
+        reader.note_failure(number, values)
         report.problems += problems
         return
     changes: list[tuple[str, str]] = []
@@ -453,7 +481,9 @@ def _import_row(session: Session, reader: _RotaReader, number: int, values: dict
     except RotaError as error:
         savepoint.rollback()
         reader.forget(row)
-        fields = error.fields or [FieldProblem("ref", error.message)]
+        reader.note_failure(number, values)
+        fields = [FieldProblem(f.field, reader.hint(f.message))
+                  for f in error.fields or [FieldProblem("ref", error.message)]]
         report.problems += _column_problems(fields, columns, number, label)
         return
     savepoint.commit()
