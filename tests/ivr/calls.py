@@ -101,6 +101,7 @@ def rows(session: Session, model: type[T], *criteria: Any) -> list[T]:
     app answers the next webhook; committing keeps the loaded values (expire_on_commit=False).
     """
     session.rollback()
+    session.expire_all()  # rollback() outside a transaction expires nothing
     found = list(session.scalars(select(model).where(*criteria).order_by(model.id)))
     session.commit()
     return found
