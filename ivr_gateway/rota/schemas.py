@@ -60,15 +60,27 @@ def _exact_length(value: str, length: int, what: str) -> str:
     return value
 
 
-def _landline(raw: str) -> str:
+def _phone(raw: str) -> str:
     try:
         return normalise(raw)
     except InvalidPhoneNumber as error:
         raise PydanticCustomError("phone_number", "{reason}", {"reason": str(error)}) from None
 
 
+def _landline(raw: str) -> str:
+    number = _phone(raw)
+    # A call from a mobile proves nothing about where the carer is (DESIGN.md 1.3).
+    if is_mobile(number):
+        raise PydanticCustomError(
+            "not_a_landline",
+            "{number} is a mobile; only a landline in the client's home proves a carer is there",
+            {"number": number},
+        )
+    return number
+
+
 def _mobile(raw: str) -> str:
-    number = _landline(raw)
+    number = _phone(raw)
     if not is_mobile(number):
         raise PydanticCustomError(
             "not_a_mobile",

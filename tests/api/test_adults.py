@@ -133,3 +133,12 @@ def test_body_that_is_not_json_is_400_and_stores_nothing(api: Api, database: Dat
     assert broken.status_code == 400
     assert api.put("/adults/A1", ["a", "list"]).status_code == 400
     assert count(database, Adult) == 0
+
+
+def test_mobile_number_is_refused_as_a_landline(api: Api, database: Database) -> None:
+    response = api.put("/adults/A1", adult_body(landlines=["07400 123456"]))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == [{
+        "field": "landlines[0]", "message": "+447400123456 is a mobile; only a landline in the "
+        "client's home proves a carer is there"}]
+    assert count(database, Adult) == 0
