@@ -29,6 +29,7 @@ from ivr_gateway.models import ApiToken
 from ivr_gateway.rota import service
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import FieldProblem, InvalidRota, NotFound, RotaError
+from ivr_gateway.visits.queries import visits_for_day
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -206,8 +207,6 @@ def get_planned_visit(ref: str) -> Response:
 @blueprint.get("/visits")
 def visits() -> Response:
     """The visits of one local day with actual times, outcomes and exceptions."""
-    from ivr_gateway.visits.queries import visits_for_day
-
     raw = request.args.get("date", "")
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
