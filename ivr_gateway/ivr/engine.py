@@ -33,6 +33,15 @@ NOTE_PROMPTS = frozenset({"fault", "late", "unplanned", "substitution", "unverif
 SECRET_STATES = frozenset({"pin"})
 
 
+# The width of the from_number/to_number columns. Twilio's From is not always a phone number
+# (a SIP URI, "client:name"); the whole value stays in the step's raw form.
+NUMBER_FIELD_LENGTH = 32
+
+
+def _number_field(form: dict[str, str], key: str) -> str:
+    return form.get(key, "")[:NUMBER_FIELD_LENGTH]
+
+
 @dataclass(frozen=True)
 class StepRequest:
     """One webhook request of a call, as plain values."""
@@ -78,7 +87,7 @@ class CallEngine:
         try:
             with self.database.unit_of_work() as session:
                 session.add(CallStep(call_sid=request.call_sid, seq=request.seq, state="fault",
-                                     from_number=request.form.get("From", ""),
+                                     from_number=_number_field(request.form, "From"),
                                      digits="*" * len(request.form.get("Digits", "")) or None,
                                      received_at=now,
                                      raw={k: v for k, v in request.form.items() if k != "Digits"},
@@ -106,8 +115,8 @@ class CallEngine:
         if call is None:
             if request.seq != 0:
                 return self._end_unknown_call()
-            call = Call(call_sid=request.call_sid, from_number=request.form.get("From", ""),
-                        to_number=request.form.get("To", ""), started_at=now,
+            call = Call(call_sid=request.call_sid, from_number=_number_field(request.form, "From"),
+                        to_number=_number_field(request.form, "To"), started_at=now,
                         language=self.flow.default_language, state=self.flow.start, next_seq=1,
                         data={})
             session.add(call)
@@ -118,7 +127,7 @@ class CallEngine:
 
         state = self.flow.states[call.state]
         step = CallStep(call_sid=call.call_sid, seq=request.seq, state=state.name,
-                        from_number=request.form.get("From", ""),
+                        from_number=_number_field(request.form, "From"),
                         digits=self._evidence_digits(state, request),
                         received_at=now, raw=self._evidence_form(state, request.form))
         session.add(step)

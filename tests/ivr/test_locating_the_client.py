@@ -11,6 +11,7 @@ from ivr_gateway.clock import FixedClock
 from ivr_gateway.models import (
     ActualVisit,
     Adult,
+    CallStep,
     ExceptionCode,
     LogEvent,
     LogKind,
@@ -187,3 +188,17 @@ def test_inactive_client_is_not_found_by_client_number(
     call = play(twilio, "anonymous", "246810")
     assert call.heard[-1] == CLIENT_NUMBER_PROMPT
     assert call.last is not None and call.last.said()[0] == "Client number not found."
+
+
+def test_sip_caller_id_longer_than_a_phone_number_is_kept_and_unverified(
+    twilio: TwilioClient, session: Session
+) -> None:
+    _joan_and_amy(session)
+    sip_from = "sip:+441134960001@trunk-1.example.pstn.twilio.com"
+    call = play(twilio, sip_from, "246810", "1234", "5678")
+    assert call.heard[0] == CLIENT_NUMBER_PROMPT
+    assert "The office will check this phone." in call.heard[-1]
+    [event] = rows(session, LogEvent)
+    assert event.verification == Verification.UNVERIFIED
+    first_step = rows(session, CallStep, CallStep.seq == 0)[0]
+    assert first_step.raw["From"] == sip_from  # the whole caller ID stays in the evidence
