@@ -307,3 +307,29 @@ def test_press_1_at_log_out_records_a_concern_for_the_office(
     assert exception.actual_visit_id == visit.id
     assert exception.planned_visit_id == visit.planned_visit_id
     assert count(session, PlannedVisit) == 1
+
+
+def test_press_9_at_lunch_after_a_forgotten_morning_log_out_logs_in_to_the_lunch_visit(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan, amy = _joan(session), _amy(session)
+    morning = make_planned_visit(session, joan, [amy], start=NINE_AM, ref="V-MORNING")
+    lunch = make_planned_visit(session, joan, [amy], start=NINE_AM + timedelta(hours=4),
+                               ref="V-LUNCH")
+    session.commit()
+    _log(twilio)  # 9:00 log-in; the carer forgets to log out
+    clock.advance(hours=4)
+    call = play(twilio, LANDLINE, "1234", "5678")
+    assert call.heard[-1].startswith("Logged out at 13:00 from J. S. 240 minutes.")
+    call.press("9")
+    assert call.heard[-1] == "Changed. Logged in at 13:00 for J. S."
+
+    [morning_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id == morning.id)
+    assert morning_visit.state == ActualVisitState.MISSING_LOG_OUT
+    assert morning_visit.ended_at is None
+    [lunch_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id == lunch.id)
+    assert lunch_visit.state == ActualVisitState.OPEN
+    assert exception_codes(session, VisitException.actual_visit_id == lunch_visit.id) == [
+        ExceptionCode.CARER_CORRECTED_DIRECTION]
+    assert exception_codes(session, VisitException.actual_visit_id == morning_visit.id) == [
+        ExceptionCode.MISSING_LOG_OUT]
