@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from datetime import date
@@ -57,10 +58,8 @@ def scheduler() -> None:
 
     settings = _settings()
     click.echo(f"Scheduler running in {settings.timezone}. Ctrl-C to stop.")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         build_scheduler(settings, Database(settings.database_url), SystemClock()).start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 @main.command()
@@ -69,7 +68,7 @@ def scheduler() -> None:
 @click.option("--database", "database_path", type=click.Path(dir_okay=False), default=None,
               help="The demo's SQLite file (default instance/demo.sqlite3); wiped at start.")
 def demo(port: int, no_serve: bool, database_path: str | None) -> None:
-    """Start the gateway on a fresh demo SQLite database with today's rota, and show how to try it."""
+    """Run the gateway on a fresh demo SQLite database with today's rota; print how to try it."""
     from ivr_gateway.app import create_app
     from ivr_gateway.clock import SystemClock
     from ivr_gateway.db import Database
@@ -117,11 +116,11 @@ Client landlines:
 {homes}
 
 In another terminal, Amy arrives at Joan Smith's home and logs in, then (call again) logs out:
-    {sim} --from 01134960001 --keys 1234,5678
+    {sim} --from 01134960001 --keys 1234,4721
 A withheld number: key the client number from the care plan (100001), then carer number and PIN:
-    {sim} --from anonymous --keys 100001,1234,5678
+    {sim} --from anonymous --keys 100001,1234,4721
 A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
-    {sim} --from 01134960002 --keys 1,2345,6789
+    {sim} --from 01134960002 --keys 1,2345,6190
 
 See today's visits with their actual times and outcomes:
     curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"

@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 # Local-only defaults. A production start refuses to run with any of these (see check_production).
-DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - public, local-only
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a public, local-only value
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_TWILIO_PHONE_NUMBER = "+441134960000"  # Ofcom's drama range: never a real line
@@ -25,7 +25,7 @@ class ConfigurationError(RuntimeError):
 
 @dataclass(frozen=True)
 class KpiWindows:
-    """Minutes that turn times into outcomes (DESIGN.md defaults; the council's Schedule 2 may differ)."""
+    """Minutes that turn times into outcomes (DESIGN.md defaults; Schedule 2 may set others)."""
 
     late_after: int = 30
     missed_after: int = 120
@@ -100,7 +100,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings from the environment once; raise ConfigurationError naming what is wrong."""
+    """Read the settings from the environment once; ConfigurationError names what is wrong."""
     env = os.environ if env is None else env
     kpi = KpiWindows(
         late_after=_int(env, "KPI_LATE_AFTER_MINUTES", 30),

@@ -1,4 +1,4 @@
-"""Database plumbing: the engine for SQLite or PostgreSQL, the UTC datetime type, the unit of work."""
+"""Database plumbing: engines for SQLite and PostgreSQL, the UTC datetime type, unit of work."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def is_withheld(raw: str | None) -> bool:
 
 
 def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
-    """'01632 960 001' or '+44 1632 960001' -> '+441632960001'; raise InvalidPhoneNumber otherwise."""
+    """'0113 496 0001' or '+44 113 4960001' -> '+441134960001'; else InvalidPhoneNumber."""
     text = (raw or "").strip()
     if not text:
         raise InvalidPhoneNumber("the phone number is empty")

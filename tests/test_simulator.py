@@ -103,7 +103,7 @@ def test_demo_loads_todays_rota_and_prints_how_to_try_it(tmp_path: object) -> No
     path = Path(str(tmp_path)) / "demo.sqlite3"
     result = CliRunner().invoke(main, ["demo", "--no-serve", "--database", str(path)])
     assert result.exit_code == 0, result.output
-    assert "simulate call --from 01134960001 --keys 1234,5678" in result.output
+    assert "simulate call --from 01134960001 --keys 1234,4721" in result.output
     assert "Authorization: Bearer ivr_" in result.output
     database = Database(f"sqlite:///{path}")
     with database.sessionmaker() as session:

@@ -8,16 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.hashing import hash_api_token, hash_pin, new_api_token
-from ivr_gateway.models import (
-    Adult,
-    AdultLandline,
-    ApiToken,
-    CareWorker,
-    CareWorkerMobile,
-    PlannedVisit,
-    Rag,
-)
+from ivr_gateway.hashing import hash_api_token, new_api_token
+from ivr_gateway.models import ApiToken, Rag
+from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
+from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
 
 
 @dataclass(frozen=True)
@@ -46,9 +40,9 @@ BROWN_LANDLINE = "+441134960002"
 EDITH_LANDLINE = "+441134960003"
 
 CARERS = [
-    DemoCarer("Amy Jones", "1234", "5678", "en"),
-    DemoCarer("Kasia Nowak", "2345", "6789", "pl"),
-    DemoCarer("Ben Taylor", "3456", "4321", "en"),
+    DemoCarer("Amy Jones", "1234", "4721", "en"),
+    DemoCarer("Kasia Nowak", "2345", "6190", "pl"),
+    DemoCarer("Ben Taylor", "3456", "8052", "en"),
 ]
 
 
@@ -58,48 +52,49 @@ def _quarter_hour_after(now: datetime) -> datetime:
 
 
 def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoInfo:
-    """Adults, carers (one speaking Polish) and today's visits around now, with an API token."""
-    def adult(ref: str, given: str, family: str, number: str, rag: Rag, client_number: str,
-              landlines: list[str]) -> Adult:
-        row = Adult(ref=ref, client_number=client_number, given_name=given, family_name=family,
-                    address=f"{number} Demo Road, Chelmsford", postcode="CM1 1AA", rag=rag,
-                    active=True, created_at=now, updated_at=now)
-        row.landlines = [AdultLandline(number=n) for n in landlines]
-        session.add(row)
-        return row
+    """Adults, carers (one speaking Polish) and today's visits around now, with an API token.
 
-    joan = adult("ECC-1001", "Joan", "Smith", "1", Rag.GREEN, "100001", [JOAN_LANDLINE])
-    mary = adult("ECC-1002", "Mary", "Brown", "2", Rag.AMBER, "100002", [BROWN_LANDLINE])
-    peter = adult("ECC-1003", "Peter", "Brown", "2", Rag.RED, "100003", [BROWN_LANDLINE])
-    edith = adult("ECC-1004", "Edith", "Clarke", "3", Rag.RED, "100004", [EDITH_LANDLINE])
+    Loaded through the same rota service as the API and the CSV import, so the demo data obeys
+    the same rules (valid landlines, strong PINs, visits of at most 12 hours).
+    """
+    context = validation_context(settings)
+    actor = "demo"
+    adults = [
+        ("ECC-1001", "Joan", "Smith", "1", Rag.GREEN, "100001", JOAN_LANDLINE),
+        ("ECC-1002", "Mary", "Brown", "2", Rag.AMBER, "100002", BROWN_LANDLINE),
+        ("ECC-1003", "Peter", "Brown", "2", Rag.RED, "100003", BROWN_LANDLINE),
+        ("ECC-1004", "Edith", "Clarke", "3", Rag.RED, "100004", EDITH_LANDLINE),
+    ]
+    for ref, given, family, house, rag, client_number, landline in adults:
+        upsert_adult(session, ref, AdultIn.model_validate({
+            "given_name": given, "family_name": family,
+            "address": f"{house} Demo Road, Chelmsford", "postcode": "CM1 1AA",
+            "landlines": [landline], "rag": rag.value, "client_number": client_number,
+        }, context=context), settings=settings, now=now, actor=actor)
+    for i, carer in enumerate(CARERS):
+        given, family = carer.name.split()
+        upsert_care_worker(session, f"EMP-{carer.staff_number}", CareWorkerIn.model_validate({
+            "staff_number": carer.staff_number, "given_name": given, "family_name": family,
+            "pin": carer.pin, "mobiles": [f"+4479111234{50 + i}"], "language": carer.language,
+            "branch": "Chelmsford",
+        }, context=context), settings=settings, now=now, actor=actor)
 
-    carers = []
-    for i, c in enumerate(CARERS):
-        given, family = c.name.split()
-        row = CareWorker(ref=f"EMP-{c.staff_number}", staff_number=c.staff_number,
-                         given_name=given, family_name=family, pin_hash=hash_pin(c.pin),
-                         language=c.language, branch="Chelmsford", active=True,
-                         created_at=now, updated_at=now)
-        row.mobiles = [CareWorkerMobile(number=f"+4479111234{50 + i}")]
-        session.add(row)
-        carers.append(row)
-    amy, kasia, ben = carers
-
+    amy, kasia, ben = (f"EMP-{c.staff_number}" for c in CARERS)
     soon = _quarter_hour_after(now)
     visits = [
-        ("DEMO-1", joan, [amy], now - timedelta(minutes=1), 30),  # Amy is due now: log in on time
-        ("DEMO-2", edith, [amy], now - timedelta(minutes=45), 30),  # nobody there yet: late
-        ("DEMO-3", mary, [kasia, ben], soon, 45),  # a double-up in a shared household
-        ("DEMO-4", peter, [kasia], soon + timedelta(hours=1), 30),
-        ("DEMO-5", joan, [ben], soon + timedelta(hours=5), 30),
-        ("DEMO-6", edith, [kasia], soon + timedelta(hours=8), 30),
+        ("DEMO-1", "ECC-1001", [amy], now - timedelta(minutes=1), 30),  # Amy is due: on time
+        ("DEMO-2", "ECC-1004", [amy], now - timedelta(minutes=45), 30),  # nobody there: late
+        ("DEMO-3", "ECC-1002", [kasia, ben], soon, 45),  # a double-up in a shared household
+        ("DEMO-4", "ECC-1003", [kasia], soon + timedelta(hours=1), 30),
+        ("DEMO-5", "ECC-1001", [ben], soon + timedelta(hours=5), 30),
+        ("DEMO-6", "ECC-1004", [kasia], soon + timedelta(hours=8), 30),
     ]
-    for ref, who, team, start, minutes in visits:
-        visit = PlannedVisit(ref=ref, adult=who, planned_start=start,
-                             planned_end=start + timedelta(minutes=minutes),
-                             time_critical=ref == "DEMO-2", created_at=now, updated_at=now)
-        visit.care_workers = team
-        session.add(visit)
+    for ref, adult_ref, team, start, minutes in visits:
+        start = start.replace(second=0, microsecond=0)
+        upsert_planned_visit(session, ref, PlannedVisitIn.model_validate({
+            "adult_ref": adult_ref, "care_worker_refs": team, "planned_start": start,
+            "planned_end": start + timedelta(minutes=minutes), "time_critical": ref == "DEMO-2",
+        }, context=context), settings=settings, now=now, actor=actor)
 
     token = new_api_token()
     session.add(ApiToken(name="demo", token_hash=hash_api_token(token), created_at=now))
@@ -108,4 +103,4 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
         api_token=token, carers=CARERS,
         landlines={JOAN_LANDLINE: "J.S.", BROWN_LANDLINE: "M.B. and P.B.",
                    EDITH_LANDLINE: "E.C."},
-        client_numbers={a.client_number: a.initials for a in (joan, mary, peter, edith)})
+        client_numbers={"100001": "J.S.", "100002": "M.B.", "100003": "P.B.", "100004": "E.C."})
