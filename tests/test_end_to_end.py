@@ -1,4 +1,4 @@
-"""The newcomer's path: demo rota, a simulated log-in and log-out, the visit read through the API."""
+"""The newcomer's path: demo rota, a simulated log-in and log-out, the visit in the API."""
 
 from __future__ import annotations
 

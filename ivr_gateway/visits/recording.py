@@ -93,14 +93,42 @@ def _open_visits(session: Session, care_worker_id: int) -> list[ActualVisit]:
     ))
 
 
-def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: datetime
-                     ) -> LogKind:
-    """Log-out if this carer has a recent open visit at this client, otherwise log-in."""
+def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: datetime,
+                     windows: KpiWindows) -> LogKind:
+    """Log-out if this carer has a recent open visit at this client, otherwise log-in.
+
+    One exception: the open visit's planned time is long over and the carer's next planned visit
+    at the same client is due now. Then the morning log-out was forgotten and this call is the
+    lunch-time log-in (the carer can still press 9).
+    """
     for visit in _open_visits(session, care_worker_id):
         if (visit.adult_id == adult_id and visit.started_at is not None
                 and at - visit.started_at < STALE_OPEN_VISIT):
+            if _next_visit_due(session, visit, care_worker_id, at, windows):
+                return LogKind.IN
             return LogKind.OUT
     return LogKind.IN
+
+
+def _next_visit_due(session: Session, visit: ActualVisit, care_worker_id: int, at: datetime,
+                    windows: KpiWindows) -> bool:
+    if visit.planned_visit_id is None:
+        return False
+    current = session.get_one(PlannedVisit, visit.planned_visit_id)
+    early = timedelta(minutes=windows.late_after)
+    if at < current.planned_end + timedelta(minutes=windows.log_out_chase_after):
+        return False
+    following = session.scalar(
+        select(PlannedVisit.id)
+        .join(PlannedVisitCareWorker)
+        .where(PlannedVisit.adult_id == visit.adult_id,
+               PlannedVisit.status == VisitStatus.PLANNED,
+               PlannedVisitCareWorker.care_worker_id == care_worker_id,
+               PlannedVisit.planned_start >= current.planned_end,
+               PlannedVisit.planned_start <= at + early,
+               PlannedVisit.planned_end > at)
+        .limit(1))
+    return following is not None
 
 
 def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
@@ -161,7 +189,7 @@ def record_log_event(session: Session, request: LogRequest, windows: KpiWindows)
     """Store the evidence and derive the actual visit; the caller commits."""
     _lock_care_worker(session, request.care_worker_id)
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
-                                            request.event_time)
+                                            request.event_time, windows)
     event = _new_event(session, request, kind)
     if kind == LogKind.IN:
         return _log_in(session, request, event, windows)
@@ -275,6 +303,16 @@ def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: Kp
                      match_kind, None, duration, codes)
 
 
+def _drop_derived_visit(session: Session, visit: ActualVisit, event: LogEvent) -> None:
+    # The visit was derived from this one event only: remove it (the event stays as evidence).
+    for exception in visit.exceptions:
+        session.delete(exception)
+    event.actual_visit_id = None
+    event.planned_visit_id = None
+    session.flush()
+    session.delete(visit)
+
+
 def correct_direction(session: Session, log_event_id: int, received_at: datetime,
                       windows: KpiWindows, seq: int) -> LogResult:
     """The carer pressed 9: the event was the other direction. Supersede it and re-derive.
@@ -287,6 +325,7 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         raise ValueError("that log event was already corrected")
     _lock_care_worker(session, original.care_worker_id)
     visit = session.get_one(ActualVisit, original.actual_visit_id)
+    rejoin: ActualVisit | None = None
     if original.kind == LogKind.IN:
         # Undo the log-in: reopen what it closed as missing log-out, drop the visit it opened.
         closed_by_it = session.scalars(select(VisitException).where(
@@ -296,31 +335,25 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
             reopened = session.get_one(ActualVisit, exception.actual_visit_id)
             reopened.state = ActualVisitState.OPEN
             session.delete(exception)
-        for exception in visit.exceptions:
-            session.delete(exception)
-        original.actual_visit_id = None
-        original.planned_visit_id = None
-        session.flush()
-        session.delete(visit)
+        _drop_derived_visit(session, visit, original)
         new_kind = LogKind.OUT
-    else:
-        # Undo the log-out: the visit it closed is open again (the new log-in will close it as a
-        # missing log-out, which is what the carer is telling us).
-        if visit.started_at is None:
-            for exception in visit.exceptions:
-                session.delete(exception)
-            original.actual_visit_id = None
-            original.planned_visit_id = None
-            session.flush()
-            session.delete(visit)
-        else:
-            visit.state = ActualVisitState.OPEN
-            visit.ended_at = None
-            visit.out_verification = None
-            for exception in visit.exceptions:
-                if exception.log_event_id == original.id:
-                    session.delete(exception)
+    elif visit.started_at is None:
+        _drop_derived_visit(session, visit, original)
         new_kind = LogKind.IN
+    else:
+        # Undo the log-out: the visit it closed is open again.
+        visit.state = ActualVisitState.OPEN
+        visit.ended_at = None
+        visit.out_verification = None
+        for exception in visit.exceptions:
+            if exception.log_event_id == original.id:
+                session.delete(exception)
+        new_kind = LogKind.IN
+        if original.event_time - visit.started_at <= timedelta(minutes=windows.late_after):
+            # Logged in minutes ago and "logging in" again: the carer is still on that visit,
+            # which keeps its first log-in time. (Otherwise the new log-in closes it as a
+            # missing log-out, which is what the carer is telling us.)
+            rejoin = visit
     session.flush()
     request = LogRequest(
         channel=original.channel, care_worker_id=original.care_worker_id,
@@ -328,7 +361,10 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         verification=original.verification, source_sid=original.source_sid, seq=seq,
         from_number=original.from_number, raw={**original.raw, "corrects": original.id},
         unverified_reason=str(original.raw.get("unverified_reason", "")), kind=new_kind)
-    result = record_log_event(session, request, windows)
+    if rejoin is not None:
+        result = _repeat_log_in(session, request, rejoin)
+    else:
+        result = record_log_event(session, request, windows)
     original.superseded_by_id = result.log_event_id
     original.superseded_reason = "carer pressed 9: it was a log-" + new_kind.value
     corrected = session.get_one(ActualVisit, result.actual_visit_id)
@@ -341,3 +377,17 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
                      result.adult_initials, result.planned_visit_ref, result.match_kind,
                      result.minutes_late, result.duration_minutes,
                      [*result.exceptions, ExceptionCode.CARER_CORRECTED_DIRECTION])
+
+
+def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit) -> LogResult:
+    """Record a second log-in on a visit that is still open; the visit keeps its first time."""
+    event = _new_event(session, request, LogKind.IN)
+    event.actual_visit_id = visit.id
+    event.planned_visit_id = visit.planned_visit_id
+    assert visit.started_at is not None
+    adult = session.get_one(Adult, request.adult_id)
+    planned_ref = (session.get_one(PlannedVisit, visit.planned_visit_id).ref
+                   if visit.planned_visit_id else None)
+    kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
+    return LogResult(event.id, LogKind.IN, visit.id, visit.started_at, adult.initials,
+                     planned_ref, kind, None, None, [])

@@ -8,7 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.models import ActualVisit, ActualVisitState, CallStep, LogEvent, LogKind, Verification
+from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
+    CallStep,
+    LogEvent,
+    LogKind,
+    Verification,
+)
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play
 from tests.twilio_client import TwilioClient

@@ -247,35 +247,6 @@ def test_press_9_after_a_log_in_that_closed_a_visit_reopens_and_logs_it_out(
     assert ExceptionCode.MISSING_LOG_OUT not in exception_codes(session)
 
 
-def test_press_9_after_a_log_out_turns_it_into_a_log_in(
-    twilio: TwilioClient, session: Session, clock: FixedClock
-) -> None:
-    joan, amy = _joan(session), _amy(session)
-    make_planned_visit(session, joan, [amy], start=NINE_AM, ref="V1")
-    session.commit()
-    _log(twilio)
-    clock.advance(minutes=10)
-    call = play(twilio, LANDLINE, "1234", "5678")
-    assert call.heard[-1].startswith("Logged out at 9:10 from J. S. 10 minutes.")
-    call.press("9")
-    assert call.ended
-    assert call.heard[-1] == "Changed. Logged in at 9:10 for J. S."
-
-    first_in, wrong_out, right_in = rows(session, LogEvent)
-    assert [e.kind for e in (first_in, wrong_out, right_in)] == [
-        LogKind.IN, LogKind.OUT, LogKind.IN]
-    assert wrong_out.superseded_by_id == right_in.id
-    assert first_in.superseded_by_id is None and right_in.superseded_by_id is None
-    first_visit, second_visit = rows(session, ActualVisit)
-    # The carer says the first visit never got its log-out: no end time is invented for it.
-    assert first_visit.state == ActualVisitState.MISSING_LOG_OUT
-    assert first_visit.ended_at is None
-    assert second_visit.state == ActualVisitState.OPEN
-    assert second_visit.started_at == NINE_AM + timedelta(minutes=10)
-    assert ExceptionCode.CARER_CORRECTED_DIRECTION in exception_codes(
-        session, VisitException.actual_visit_id == second_visit.id)
-
-
 # --- Press 1: a concern at log-out -------------------------------------------------------------
 
 def test_press_1_at_log_out_records_a_concern_for_the_office(
@@ -309,13 +280,46 @@ def test_press_1_at_log_out_records_a_concern_for_the_office(
     assert count(session, PlannedVisit) == 1
 
 
-def test_press_9_at_lunch_after_a_forgotten_morning_log_out_logs_in_to_the_lunch_visit(
+def test_call_at_lunch_after_a_forgotten_morning_log_out_logs_in_to_the_lunch_visit(
     twilio: TwilioClient, session: Session, clock: FixedClock
 ) -> None:
     joan, amy = _joan(session), _amy(session)
     morning = make_planned_visit(session, joan, [amy], start=NINE_AM, ref="V-MORNING")
     lunch = make_planned_visit(session, joan, [amy], start=NINE_AM + timedelta(hours=4),
                                ref="V-LUNCH")
+    session.commit()
+    _log(twilio)  # 9:00 log-in; the carer forgets to log out
+    clock.advance(hours=3, minutes=55)
+    call = play(twilio, LANDLINE, "1234", "5678")
+    assert call.heard[-1] == "Logged in at 12:55 for J. S. Press 9 if wrong."
+
+    [morning_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id == morning.id)
+    assert morning_visit.state == ActualVisitState.MISSING_LOG_OUT
+    assert morning_visit.ended_at is None
+    [lunch_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id == lunch.id)
+    assert lunch_visit.state == ActualVisitState.OPEN
+    assert exception_codes(session, VisitException.actual_visit_id == lunch_visit.id) == []
+    assert exception_codes(session, VisitException.actual_visit_id == morning_visit.id) == [
+        ExceptionCode.MISSING_LOG_OUT]
+
+
+def test_long_visit_with_no_next_planned_visit_is_still_a_log_out(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan, amy = _joan(session), _amy(session)
+    make_planned_visit(session, joan, [amy], start=NINE_AM, ref="V-MORNING")
+    session.commit()
+    _log(twilio)
+    clock.advance(hours=4)
+    call = play(twilio, LANDLINE, "1234", "5678")
+    assert call.heard[-1].startswith("Logged out at 13:00 from J. S. 240 minutes.")
+
+
+def test_press_9_after_a_log_out_hours_later_makes_it_a_new_log_in(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan, amy = _joan(session), _amy(session)
+    morning = make_planned_visit(session, joan, [amy], start=NINE_AM, ref="V-MORNING")
     session.commit()
     _log(twilio)  # 9:00 log-in; the carer forgets to log out
     clock.advance(hours=4)
@@ -327,9 +331,31 @@ def test_press_9_at_lunch_after_a_forgotten_morning_log_out_logs_in_to_the_lunch
     [morning_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id == morning.id)
     assert morning_visit.state == ActualVisitState.MISSING_LOG_OUT
     assert morning_visit.ended_at is None
-    [lunch_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id == lunch.id)
-    assert lunch_visit.state == ActualVisitState.OPEN
-    assert exception_codes(session, VisitException.actual_visit_id == lunch_visit.id) == [
-        ExceptionCode.CARER_CORRECTED_DIRECTION]
+    [new_visit] = rows(session, ActualVisit, ActualVisit.planned_visit_id.is_(None))
+    assert new_visit.state == ActualVisitState.OPEN
+    assert exception_codes(session, VisitException.actual_visit_id == new_visit.id) == [
+        ExceptionCode.UNPLANNED_VISIT, ExceptionCode.CARER_CORRECTED_DIRECTION]
     assert exception_codes(session, VisitException.actual_visit_id == morning_visit.id) == [
         ExceptionCode.MISSING_LOG_OUT]
+
+
+def test_press_9_after_an_accidental_log_out_minutes_after_log_in_keeps_the_visit_open(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan, amy = _joan(session), _amy(session)
+    planned = make_planned_visit(session, joan, [amy], start=NINE_AM, ref="V-MORNING")
+    session.commit()
+    _log(twilio)  # 9:00 log-in
+    clock.advance(minutes=4)  # rings again, unsure the first call worked
+    call = play(twilio, LANDLINE, "1234", "5678")
+    assert call.heard[-1].startswith("Logged out at 9:04 from J. S. 4 minutes.")
+    call.press("9")
+    assert call.heard[-1] == "Changed. Logged in at 9:00 for J. S."
+
+    [visit] = rows(session, ActualVisit)
+    assert (visit.state, visit.planned_visit_id) == (ActualVisitState.OPEN, planned.id)
+    assert visit.started_at == NINE_AM and visit.ended_at is None
+    assert exception_codes(session) == [ExceptionCode.CARER_CORRECTED_DIRECTION]
+    events = rows(session, LogEvent)
+    assert [(e.kind, e.superseded_by_id is not None) for e in events] == [
+        (LogKind.IN, False), (LogKind.OUT, True), (LogKind.IN, False)]
