@@ -276,18 +276,19 @@ def after_log_out(ctx: StepContext) -> str:
 def save_concern(ctx: StepContext) -> str:
     """Keep the recorded concern for the office, flagged on the visit."""
     url = ctx.form.get("RecordingUrl", "")
+    if not url:
+        return "nothing_recorded"
     visit_id = ctx.get("actual_visit_id")
     visit = ctx.session.get(ActualVisit, visit_id) if visit_id else None
-    if url:
-        duration = ctx.form.get("RecordingDuration", "")
-        ctx.session.add(ConcernRecording(
-            call_sid=ctx.call.call_sid, actual_visit_id=visit_id,
-            care_worker_id=ctx.get("care_worker_id"), adult_id=ctx.get("adult_id"),
-            recording_sid=ctx.form.get("RecordingSid") or None, recording_url=url,
-            duration_seconds=int(duration) if duration.isdigit() else None, created_at=ctx.now))
-        if visit is not None:
-            ctx.session.add(VisitException(
-                actual_visit_id=visit.id, planned_visit_id=visit.planned_visit_id,
-                log_event_id=ctx.get("log_event_id"), code=ExceptionCode.CONCERN_REPORTED,
-                detail=f"the carer recorded a concern ({duration or '?'} s)", created_at=ctx.now))
+    duration = ctx.form.get("RecordingDuration", "")
+    ctx.session.add(ConcernRecording(
+        call_sid=ctx.call.call_sid, actual_visit_id=visit_id,
+        care_worker_id=ctx.get("care_worker_id"), adult_id=ctx.get("adult_id"),
+        recording_sid=ctx.form.get("RecordingSid") or None, recording_url=url,
+        duration_seconds=int(duration) if duration.isdigit() else None, created_at=ctx.now))
+    if visit is not None:
+        ctx.session.add(VisitException(
+            actual_visit_id=visit.id, planned_visit_id=visit.planned_visit_id,
+            log_event_id=ctx.get("log_event_id"), code=ExceptionCode.CONCERN_REPORTED,
+            detail=f"the carer recorded a concern ({duration or '?'} s)", created_at=ctx.now))
     return "saved"

@@ -63,11 +63,30 @@ class Prompts:
 
     language: str
     voice: Voice
-    texts: dict[str, str]
+    texts: dict[str, str | dict[str, str]]
 
     def render(self, key: str, values: dict[str, Any]) -> str:
-        """The prompt's text with its {placeholders} filled in."""
-        return self.texts[key].format(**values)
+        """The prompt's text with its {placeholders} filled in.
+
+        A prompt that depends on a number is a table of plural forms (one, few, many, other),
+        chosen by the language's rule for the value of {minutes}.
+        """
+        text = self.texts[key]
+        if isinstance(text, dict):
+            category = plural_category(self.language, int(values.get("minutes", 0)))
+            text = text.get(category) or text.get("other") or text["many"]
+        return text.format(**values)
+
+
+def plural_category(language: str, n: int) -> str:
+    """CLDR plural category of a whole number in English or Polish ('other' elsewhere)."""
+    if language == "pl":
+        if n == 1:
+            return "one"
+        if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+            return "few"
+        return "many"
+    return "one" if n == 1 else "other"
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,12 @@ def load_prompts(path: Path) -> Prompts:
     data = _load_toml(path)
     try:
         voice = Voice(**data["voice"])
-        texts = {str(k): str(v) for k, v in data["prompts"].items()}
+        texts: dict[str, str | dict[str, str]] = {
+            str(k): {str(c): str(t) for c, t in v.items()} if isinstance(v, dict) else str(v)
+            for k, v in data["prompts"].items()}
+        for key, forms in texts.items():
+            if isinstance(forms, dict) and "other" not in forms and "many" not in forms:
+                raise KeyError(f"plural prompt {key} needs an 'other' (or 'many') form")
     except (KeyError, TypeError) as error:
         raise FlowError(f"{path}: needs [voice] language/voice and [prompts] ({error})") from None
     return Prompts(path.stem, voice, texts)
@@ -168,8 +192,9 @@ def check_flow(flow: Flow, actions: set[str], required_prompts: set[str]) -> lis
     return problems
 
 
-def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in Formatter().parse(text) if name}
+def _fields(text: str | dict[str, str]) -> set[str]:
+    forms = text.values() if isinstance(text, dict) else [text]
+    return {name for form in forms for _, name, _, _ in Formatter().parse(form) if name}
 
 
 @cache

@@ -107,7 +107,7 @@ def test_lock_lifts_after_fifteen_minutes(
     play(twilio, LANDLINE, "1234", "0000", "1234", "0000")
     clock.advance(minutes=14, seconds=59)
     assert play(twilio, LANDLINE, "1234", "5678").heard[-1] == (
-        "This carer number is locked for 1 minutes after wrong PINs. Please ring the office.")
+        "This carer number is locked for 1 minute after wrong PINs. Please ring the office.")
     clock.advance(seconds=1)
     call = play(twilio, LANDLINE, "1234", "5678")
     assert call.heard[-1].startswith("Logged in at 9:15 for J. S.")

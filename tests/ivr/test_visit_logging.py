@@ -249,6 +249,25 @@ def test_press_9_after_a_log_in_that_closed_a_visit_reopens_and_logs_it_out(
 
 # --- Press 1: a concern at log-out -------------------------------------------------------------
 
+def test_a_concern_call_with_nothing_recorded_says_so_and_stores_no_recording(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan, amy = _joan(session), _amy(session)
+    make_planned_visit(session, joan, [amy], start=NINE_AM)
+    session.commit()
+    _log(twilio)
+    clock.advance(minutes=30)
+    call = play(twilio, LANDLINE, "1234", "5678", "1")
+    record = call.last.root.find("Record") if call.last else None
+    assert record is not None
+    # Twilio posts to the action with no RecordingUrl when nothing was recorded.
+    answer = call._take(twilio.post_twiml(record.attrib["action"], call.params()))
+    assert answer.said() == ["Nothing was recorded. Please ring the office."]
+    assert call.ended
+    assert count(session, ConcernRecording) == 0
+    assert ExceptionCode.CONCERN_REPORTED not in exception_codes(session)
+
+
 def test_press_1_at_log_out_records_a_concern_for_the_office(
     twilio: TwilioClient, session: Session, clock: FixedClock
 ) -> None:
