@@ -49,9 +49,10 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from ivr_gateway.config import DEV_PIN_PEPPER as PEPPER  # gunicorn runs without PIN_PEPPER
 from ivr_gateway.config import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_PHONE_NUMBER
 from ivr_gateway.config import normalise_database_url as normalise_url
-from ivr_gateway.hashing import hash_pin, verify_pin
+from ivr_gateway.hashing import hash_pin, peppered, verify_pin
 from ivr_gateway.migrate import upgrade_database
 from ivr_gateway.models import (
     ActualVisit,
@@ -154,11 +155,11 @@ def setup_database(server_url: str, db_name: str, carers: int, now: datetime,
     upgrade_database(normalise_url(url))
 
     if pin_hash_params is None:
-        pin_hash = hash_pin(PIN)  # once: argon2 is slow on purpose
+        pin_hash = hash_pin(PIN, PEPPER)  # once, shared by every bench carer
     else:  # what-if: argon2 verifies with the parameters stored in the hash
         memory_kib, passes = pin_hash_params
         pin_hash = PasswordHasher(time_cost=passes, memory_cost=memory_kib,
-                                  parallelism=1).hash(PIN)
+                                  parallelism=1).hash(peppered(PIN, PEPPER))
     engine = create_engine(normalise_url(url))
     rows: list[tuple[CareWorker, PlannedVisit, str]] = []
     with Session(engine) as session:
@@ -601,10 +602,10 @@ def report(gateway: AppRun, bare: AppRun, by_phase: bool) -> float:
 
 def argon2_cost(rounds: int = 10) -> float:
     """Seconds for one verify_pin (argon2id, the package's parameters), in this process."""
-    pin_hash = hash_pin(PIN)
+    pin_hash = hash_pin(PIN, PEPPER)
     started = time.perf_counter()
     for _ in range(rounds):
-        verify_pin(pin_hash, PIN)
+        verify_pin(pin_hash, PIN, PEPPER)
     return (time.perf_counter() - started) / rounds
 
 

@@ -15,6 +15,7 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 # Local-only defaults. A production start refuses to run with any of these (see check_production).
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - public, local-only
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a public, local-only value
+DEV_PIN_PEPPER = "dev-pin-pepper-not-for-production"
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_TWILIO_PHONE_NUMBER = "+441134960000"  # Ofcom's drama range: never a real line
 
@@ -41,6 +42,7 @@ class Settings:
     environment: str = "development"
     database_url: str = ""
     secret_key: str = DEV_SECRET_KEY
+    pin_pepper: str = DEV_PIN_PEPPER
     twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
     twilio_auth_token: str = DEV_TWILIO_AUTH_TOKEN
     twilio_phone_number: str = DEV_TWILIO_PHONE_NUMBER
@@ -118,6 +120,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         environment=env.get("IVR_GATEWAY_ENV", "development"),
         database_url=normalise_database_url(env.get("DATABASE_URL") or default_sqlite_url()),
         secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
+        pin_pepper=env.get("PIN_PEPPER") or DEV_PIN_PEPPER,
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or DEV_TWILIO_ACCOUNT_SID,
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_TWILIO_AUTH_TOKEN,
         twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or DEV_TWILIO_PHONE_NUMBER,
@@ -143,6 +146,8 @@ def check_production(settings: Settings) -> None:
     problems = []
     if settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
         problems.append("SECRET_KEY (at least 32 random characters)")
+    if settings.pin_pepper == DEV_PIN_PEPPER or len(settings.pin_pepper) < 32:
+        problems.append("PIN_PEPPER (at least 32 random characters; changing it voids every PIN)")
     if settings.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
         problems.append("TWILIO_AUTH_TOKEN")
     if settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:

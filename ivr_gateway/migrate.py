@@ -16,6 +16,6 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
+def upgrade_database(database_url: str, revision: str = "heads") -> None:
     """Bring the database to a revision (default: the newest)."""
     command.upgrade(alembic_config(database_url), revision)

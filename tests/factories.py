@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ivr_gateway.config import Settings
 from ivr_gateway.hashing import hash_pin
 from ivr_gateway.models import (
     Adult,
@@ -28,7 +29,7 @@ _pin_hashes: dict[str, str] = {}
 def pin_hash(pin: str) -> str:
     """A cached argon2 hash of a PIN."""
     if pin not in _pin_hashes:
-        _pin_hashes[pin] = hash_pin(pin)
+        _pin_hashes[pin] = hash_pin(pin, Settings().pin_pepper)
     return _pin_hashes[pin]
 
 

@@ -24,7 +24,8 @@ def test_production_names_every_missing_secret() -> None:
     with pytest.raises(ConfigurationError) as error:
         load_settings({"IVR_GATEWAY_ENV": "production"})
     message = str(error.value)
-    for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL",
+    for name in ("SECRET_KEY", "PIN_PEPPER", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID",
+                 "PUBLIC_BASE_URL",
                  "DATABASE_URL"):
         assert name in message
 
@@ -33,7 +34,8 @@ def test_production_starts_with_its_secrets() -> None:
     settings = load_settings({
         "IVR_GATEWAY_ENV": "production", "SECRET_KEY": "x" * 40,
         "TWILIO_AUTH_TOKEN": "a" * 32, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-        "PUBLIC_BASE_URL": "https://ivr.example.org/", "DATABASE_URL": "postgresql://db/ivr"})
+        "PUBLIC_BASE_URL": "https://ivr.example.org/", "DATABASE_URL": "postgresql://db/ivr",
+        "PIN_PEPPER": "p" * 40})
     assert settings.is_production
     assert settings.public_base_url == "https://ivr.example.org"
 
@@ -43,3 +45,12 @@ def test_production_starts_with_its_secrets() -> None:
 def test_a_malformed_setting_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         load_settings({name: value})
+
+
+def test_production_needs_a_pin_pepper_of_its_own() -> None:
+    env = {"IVR_GATEWAY_ENV": "production", "SECRET_KEY": "x" * 40,
+           "TWILIO_AUTH_TOKEN": "a" * 32, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+           "PUBLIC_BASE_URL": "https://ivr.example.org", "DATABASE_URL": "postgresql://db/ivr"}
+    with pytest.raises(ConfigurationError, match="PIN_PEPPER"):
+        load_settings(env)
+    assert load_settings({**env, "PIN_PEPPER": "p" * 40}).pin_pepper == "p" * 40

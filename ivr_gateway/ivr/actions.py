@@ -44,7 +44,7 @@ MAX_ATTEMPTS = 3  # per call, for each question (client choice, client number, c
 def _dummy_pin_hash() -> str:
     # A PIN check against a made-up hash when the carer number is unknown, so that a wrong carer
     # number takes as long as a wrong PIN and timing does not tell which numbers exist.
-    return hash_pin("not a pin")
+    return hash_pin("not a pin", "no pepper")
 
 
 @dataclass
@@ -196,11 +196,11 @@ def check_pin(ctx: StepContext) -> str:
         remaining = (carer.locked_until - ctx.now).total_seconds() / 60
         ctx.set_vars(minutes=max(1, math.ceil(remaining)))
         return "locked"
-    if carer is not None and verify_pin(carer.pin_hash, ctx.digits):
+    if carer is not None and verify_pin(carer.pin_hash, ctx.digits, ctx.settings.pin_pepper):
         ctx.put(care_worker_id=carer.id)
         return "ok"
     if carer is None:
-        verify_pin(_dummy_pin_hash(), ctx.digits)
+        verify_pin(_dummy_pin_hash(), ctx.digits, "no pepper")
     ctx.session.add(PinFailure(staff_number=staff_number, call_sid=ctx.call.call_sid, at=ctx.now))
     ctx.session.flush()
     window = timedelta(minutes=ctx.settings.pin_lockout_minutes)

@@ -312,7 +312,7 @@ def upsert_care_worker(session: Session, ref: str, data: CareWorkerIn, *, settin
     else:
         change = "updated"
     changes: dict[str, Any] = _diff(before, desired)
-    if data.pin is not None and not verify_pin(care_worker.pin_hash, data.pin):
+    if data.pin is not None and not verify_pin(care_worker.pin_hash, data.pin, settings.pin_pepper):
         changes["pin"] = "reset" if care_worker.pin_hash else "set"
     if not changes:
         return Upserted("unchanged", care_worker_view(care_worker))
@@ -324,7 +324,7 @@ def upsert_care_worker(session: Session, ref: str, data: CareWorkerIn, *, settin
     care_worker.active = desired["active"]
     care_worker.updated_at = now
     if "pin" in changes and data.pin is not None:
-        care_worker.pin_hash = hash_pin(data.pin)
+        care_worker.pin_hash = hash_pin(data.pin, settings.pin_pepper)
     if "mobiles" in changes:
         wanted = set(desired["mobiles"])
         care_worker.mobiles = [m for m in care_worker.mobiles if m.number in wanted]
@@ -355,7 +355,7 @@ def set_care_worker_pin(session: Session, staff_number: str, pin: str, *, settin
     if problem:
         raise InvalidRota.of("pin", problem)
     action = "reset" if care_worker.pin_hash else "set"
-    care_worker.pin_hash = hash_pin(pin)
+    care_worker.pin_hash = hash_pin(pin, settings.pin_pepper)
     care_worker.updated_at = now
     _audit(session, now, actor, "update", "care_worker", care_worker.ref,
            {"changes": {"pin": action}})

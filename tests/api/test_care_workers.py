@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.config import DEV_PIN_PEPPER as PEPPER
 from ivr_gateway.db import Database
 from ivr_gateway.hashing import verify_pin
 from ivr_gateway.models import AuditEntry, CareWorker, PinFailure
@@ -40,7 +41,7 @@ def test_pin_is_stored_hashed_verifies_and_is_never_returned(
     assert "3860" not in api.get("/care-workers/C1").get_data(as_text=True)
     stored = _pin_hash(database, "C1")
     assert stored is not None and "3860" not in stored
-    assert verify_pin(stored, "3860")
+    assert verify_pin(stored, "3860", PEPPER)
     with database.unit_of_work() as session:
         audit = session.scalars(select(AuditEntry)).one()
         assert "3860" not in str(audit.detail)
@@ -56,7 +57,7 @@ def test_same_pin_again_is_unchanged_and_a_new_pin_resets_it(
     response = api.put("/care-workers/C1", care_worker_body(pin="7391"))
     assert response.get_json()["change"] == "updated"
     stored = _pin_hash(database, "C1")
-    assert verify_pin(stored, "7391") and not verify_pin(stored, "3860")
+    assert verify_pin(stored, "7391", PEPPER) and not verify_pin(stored, "3860", PEPPER)
 
 
 @pytest.mark.parametrize(("pin", "reason"), [

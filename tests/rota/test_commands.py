@@ -9,6 +9,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from ivr_gateway.cli import main
+from ivr_gateway.config import DEV_PIN_PEPPER as PEPPER
 from ivr_gateway.config import PROJECT_ROOT
 from ivr_gateway.db import Database
 from ivr_gateway.hashing import verify_pin
@@ -102,7 +103,7 @@ def test_set_pin_prompts_twice_and_stores_only_a_hash(database: Database) -> Non
     assert "PIN set for Amy Jones (staff number 4821)." in result.stdout
     with database.unit_of_work() as session:
         stored = session.scalars(select(CareWorker.pin_hash)).one()
-        assert verify_pin(stored, "3860")
+        assert verify_pin(stored, "3860", PEPPER)
         audit = session.scalars(select(AuditEntry)).one()
         assert audit.detail == {"changes": {"pin": "reset"}}
         assert audit.actor.startswith("cli")
@@ -118,7 +119,7 @@ def test_set_pin_refuses_a_weak_pin_and_an_unknown_carer(database: Database) -> 
     assert unknown.exit_code == 1
     assert "no care worker with staff number '9999'" in unknown.stderr
     with database.unit_of_work() as session:
-        assert verify_pin(session.scalars(select(CareWorker.pin_hash)).one(), "5091")
+        assert verify_pin(session.scalars(select(CareWorker.pin_hash)).one(), "5091", PEPPER)
 
 
 def test_set_pin_needs_the_same_pin_twice(database: Database) -> None:
@@ -128,7 +129,7 @@ def test_set_pin_needs_the_same_pin_twice(database: Database) -> None:
     assert result.exit_code == 0
     assert "do not match" in result.output.lower()
     with database.unit_of_work() as session:
-        assert verify_pin(session.scalars(select(CareWorker.pin_hash)).one(), "3860")
+        assert verify_pin(session.scalars(select(CareWorker.pin_hash)).one(), "3860", PEPPER)
 
 
 def test_unlock_command_lifts_a_lockout(database: Database) -> None:
