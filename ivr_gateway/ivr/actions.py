@@ -34,7 +34,13 @@ from ivr_gateway.models import (
     VisitException,
 )
 from ivr_gateway.visits.matching import MatchKind
-from ivr_gateway.visits.recording import LogRequest, LogResult, correct_direction, record_log_event
+from ivr_gateway.visits.recording import (
+    LogRequest,
+    LogResult,
+    correct_direction,
+    note_care_worker_locked,
+    record_log_event,
+)
 
 MAX_ATTEMPTS = 3  # per call, for each question (client choice, client number, carer number + PIN)
 
@@ -192,6 +198,8 @@ def check_pin(ctx: StepContext) -> str:
         select(CareWorker).where(CareWorker.staff_number == staff_number,
                                  CareWorker.active.is_(True)).with_for_update()
     ).first()
+    if carer is not None:
+        note_care_worker_locked(ctx.session, carer.id)
     if carer is not None and carer.locked_until is not None and carer.locked_until > ctx.now:
         remaining = (carer.locked_until - ctx.now).total_seconds() / 60
         ctx.set_vars(minutes=max(1, math.ceil(remaining)))

@@ -109,9 +109,10 @@ class CallEngine:
     def _handle(self, session: Session, request: StepRequest, now: datetime) -> str:
         call = session.scalars(
             select(Call).where(Call.call_sid == request.call_sid).with_for_update()).first()
-        stored = self._stored_answer(session, request)
-        if stored is not None:
-            return stored
+        if call is not None:
+            stored = self._stored_answer(session, request)
+            if stored is not None:
+                return stored
         if call is None:
             if request.seq != 0:
                 return self._end_unknown_call()
@@ -120,7 +121,6 @@ class CallEngine:
                         language=self.flow.default_language, state=self.flow.start, next_seq=1,
                         data={})
             session.add(call)
-            session.flush()
         elif request.seq != call.next_seq:
             # Not the step we handed out (a forged or very stale URL): end politely, keep nothing.
             return self._end_unknown_call()
@@ -130,8 +130,6 @@ class CallEngine:
                         from_number=_number_field(request.form, "From"),
                         digits=self._evidence_digits(state, request),
                         received_at=now, raw=self._evidence_form(state, request.form))
-        session.add(step)
-        session.flush()  # the evidence exists (and the unique key is taken) before we decide
 
         ctx = StepContext(session=session, call=call, settings=self.settings, now=now,
                           seq=request.seq, digits=request.form.get("Digits", ""),
@@ -148,6 +146,11 @@ class CallEngine:
         answer = self._enter(ctx, next_state, request.seq + 1)
         step.response = answer
         call.next_seq = request.seq + 1
+        # The step is written once, with its answer, in the transaction that acted on it: the
+        # evidence and its consequences commit together or not at all (then the fault path
+        # stores the step on its own). The call row lock keeps a duplicate of this step waiting
+        # until then, and the unique key on (call_sid, seq) is the last line of defence.
+        session.add(step)
         return answer
 
     def _after_silence(self, ctx: StepContext, state: State) -> State:

@@ -40,6 +40,7 @@ from ivr_gateway.visits.matching import (
 # An open visit older than this is treated as a forgotten log-out, so the next call from the
 # same client's home is a new log-in (visits are at most 12 hours: live-in care is out of scope).
 STALE_OPEN_VISIT = timedelta(hours=12)
+LOCKED_CARE_WORKERS = "locked_care_workers"  # key in Session.info
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,21 @@ class LogResult:
 
 def _lock_care_worker(session: Session, care_worker_id: int) -> CareWorker:
     # Serialises one carer's log events across web workers (row lock on PostgreSQL; SQLite's
-    # BEGIN IMMEDIATE already serialises writers).
-    return session.execute(
+    # BEGIN IMMEDIATE already serialises writers). A row this transaction already locked (the
+    # PIN check does) is not locked again: the lock lasts until commit.
+    locked: set[int] = session.info.setdefault(LOCKED_CARE_WORKERS, set())
+    if care_worker_id in locked:
+        return session.get_one(CareWorker, care_worker_id)
+    care_worker = session.execute(
         select(CareWorker).where(CareWorker.id == care_worker_id).with_for_update()
     ).scalar_one()
+    locked.add(care_worker_id)
+    return care_worker
+
+
+def note_care_worker_locked(session: Session, care_worker_id: int) -> None:
+    """Record that this transaction holds the carer's row lock (taken with FOR UPDATE)."""
+    session.info.setdefault(LOCKED_CARE_WORKERS, set()).add(care_worker_id)
 
 
 def _open_visits(session: Session, care_worker_id: int) -> list[ActualVisit]:
