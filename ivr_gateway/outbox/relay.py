@@ -1,0 +1,111 @@
+"""The relay: claims due outbox messages, hands each to the adapter for its kind, settles it.
+
+Adapters (the council client, the SMS and voice senders) return a Delivery; they never see the
+database. No transaction is open while an adapter talks to the outside world.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ivr_gateway.clock import Clock
+from ivr_gateway.db import Database
+from ivr_gateway.outbox.service import claim_due, mark_failed, mark_sent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What an adapter says of one attempt."""
+
+    ok: bool
+    error: str = ""
+    permanent: bool = False  # the receiver refused it for good (e.g. a 4xx validation error)
+    retry_after: timedelta | None = None  # the receiver asked us to wait (e.g. 429 Retry-After)
+
+    @classmethod
+    def sent(cls) -> Delivery:
+        """Delivered (or already delivered: the receiver recognised the idempotency key)."""
+        return cls(ok=True)
+
+    @classmethod
+    def retry(cls, error: str, retry_after: timedelta | None = None) -> Delivery:
+        """A passing failure: try again later."""
+        return cls(ok=False, error=error, retry_after=retry_after)
+
+    @classmethod
+    def refused(cls, error: str) -> Delivery:
+        """A permanent refusal: dead-letter it for a person."""
+        return cls(ok=False, error=error, permanent=True)
+
+
+Adapter = Callable[[str, dict[str, Any]], Delivery]  # (idempotency_key, payload) -> Delivery
+
+
+@dataclass
+class RelayResult:
+    """What one pass did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+def worker_name() -> str:
+    """host:pid, so a lease shows which relay holds it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Relay:
+    """Delivers outbox messages of the kinds it has adapters for."""
+
+    def __init__(self, database: Database, clock: Clock, adapters: Mapping[str, Adapter], *,
+                 batch_size: int = 50, lease: timedelta = timedelta(minutes=2),
+                 worker: str | None = None,
+                 on_dead: Callable[[str, dict[str, Any], str], None] | None = None) -> None:
+        self.database = database
+        self.clock = clock
+        self.adapters = dict(adapters)
+        self.batch_size = batch_size
+        self.lease = lease
+        self.worker = worker or worker_name()
+        self.on_dead = on_dead
+
+    def run_once(self) -> RelayResult:
+        """Claim one batch, deliver it, settle each message; return the counts."""
+        result = RelayResult()
+        with self.database.unit_of_work() as session:
+            claimed = [(m.id, m.kind, m.idempotency_key, dict(m.payload)) for m in claim_due(
+                session, kinds=tuple(self.adapters), now=self.clock.now(),
+                limit=self.batch_size, lease=self.lease, worker=self.worker)]
+        result.claimed = len(claimed)
+        for message_id, kind, key, payload in claimed:
+            try:
+                delivery = self.adapters[kind](key, payload)
+            except Exception as error:  # an adapter bug must not stop the other messages
+                log.exception("outbox %s (%s) adapter failed", message_id, kind)
+                delivery = Delivery.retry(f"{type(error).__name__}: {error}")
+            with self.database.unit_of_work() as session:
+                now = self.clock.now()
+                if delivery.ok:
+                    if mark_sent(session, message_id, worker=self.worker, now=now):
+                        result.sent += 1
+                    continue
+                status = mark_failed(session, message_id, worker=self.worker, now=now,
+                                     error=delivery.error, retry_after=delivery.retry_after,
+                                     dead=delivery.permanent)
+            if status is not None and status.value == "dead":
+                result.dead += 1
+                if self.on_dead is not None:
+                    self.on_dead(kind, payload, delivery.error)
+            elif status is not None:
+                result.retried += 1
+        return result

@@ -1,0 +1,139 @@
+"""Enqueue, claim and settle outbox messages; correct with several relays on PostgreSQL.
+
+Claiming takes row locks with SKIP LOCKED and stamps a lease (claimed_until), then commits: the
+send happens with no transaction open. A relay killed mid-send leaves a lease that simply runs
+out, and the message is claimed again (at-least-once; the receiver dedupes on the idempotency
+key). Messages sharing an ordering key go one at a time, oldest first, so a visit's log-out never
+overtakes its log-in.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+
+MAX_BACKOFF = timedelta(hours=1)
+BASE_BACKOFF = timedelta(seconds=5)
+
+
+def enqueue(session: Session, *, kind: str, idempotency_key: str, payload: dict[str, Any],
+            now: datetime, ordering_key: str | None = None) -> bool:
+    """Add a message in the caller's transaction; False if that key was already queued."""
+    values = {"kind": kind, "idempotency_key": idempotency_key, "ordering_key": ordering_key,
+              "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0,
+              "next_attempt_at": now, "created_at": now}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]).returning(OutboxMessage.id)
+    return session.execute(statement).scalar() is not None
+
+
+def _claimable(now: datetime, kinds: tuple[str, ...]) -> Any:
+    earlier = aliased(OutboxMessage)
+    blocked_by_earlier = exists().where(
+        earlier.ordering_key == OutboxMessage.ordering_key,
+        earlier.id < OutboxMessage.id,
+        earlier.status == OutboxStatus.PENDING,
+    )
+    return and_(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.kind.in_(kinds),
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+        or_(OutboxMessage.ordering_key.is_(None), ~blocked_by_earlier),
+    )
+
+
+def claim_due(session: Session, *, kinds: tuple[str, ...], now: datetime, limit: int,
+              lease: timedelta, worker: str) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages for this worker; the caller commits, then sends."""
+    query = (select(OutboxMessage).where(_claimable(now, kinds))
+             .order_by(OutboxMessage.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    messages = list(session.scalars(query))
+    for message in messages:
+        message.claimed_until = now + lease
+        message.claimed_by = worker
+        message.attempts += 1
+    session.flush()
+    return messages
+
+
+def _still_mine(message_id: int, worker: str) -> Any:
+    return and_(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == OutboxStatus.PENDING)
+
+
+def mark_sent(session: Session, message_id: int, *, worker: str, now: datetime) -> bool:
+    """Record delivery; False if the claim was lost meanwhile (another relay took it over)."""
+    result = session.execute(
+        update(OutboxMessage).where(_still_mine(message_id, worker))
+        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter (AWS architecture blog), capped at an hour."""
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=(rng or random).uniform(0, ceiling.total_seconds()))
+
+
+def mark_failed(session: Session, message_id: int, *, worker: str, now: datetime, error: str,
+                retry_after: timedelta | None = None, dead: bool = False,
+                max_attempts: int = 50) -> OutboxStatus | None:
+    """Record a failed attempt: retry later (backoff, or the receiver's Retry-After) or give up."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.claimed_by != worker or message.status != OutboxStatus.PENDING:
+        return None
+    message.last_error = error[:2000]
+    message.claimed_until = None
+    if dead or message.attempts >= max_attempts:
+        message.status = OutboxStatus.DEAD
+    else:
+        message.next_attempt_at = now + (retry_after if retry_after is not None
+                                         else backoff(message.attempts))
+    return message.status
+
+
+@dataclass(frozen=True)
+class OutboxStatusSummary:
+    """What operations watch: the backlog and what needs a person."""
+
+    pending: int
+    oldest_pending_age_seconds: float | None
+    dead: int
+    sent: int
+
+
+def summarise(session: Session, now: datetime) -> OutboxStatusSummary:
+    """Counts for `outbox status` and monitoring."""
+    counts = {status: count for status, count in session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
+    oldest = session.scalar(select(func.min(OutboxMessage.created_at))
+                            .where(OutboxMessage.status == OutboxStatus.PENDING))
+    return OutboxStatusSummary(
+        pending=int(counts.get(OutboxStatus.PENDING, 0)),
+        oldest_pending_age_seconds=(now - oldest).total_seconds() if oldest else None,
+        dead=int(counts.get(OutboxStatus.DEAD, 0)), sent=int(counts.get(OutboxStatus.SENT, 0)))
+
+
+def retry_dead(session: Session, now: datetime, message_id: int | None = None) -> int:
+    """Put dead messages (one, or all) back in the queue, due now."""
+    condition = OutboxMessage.status == OutboxStatus.DEAD
+    if message_id is not None:
+        condition = and_(condition, OutboxMessage.id == message_id)
+    result = session.execute(update(OutboxMessage).where(condition).values(
+        status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, claimed_until=None,
+        claimed_by=None))
+    return int(getattr(result, "rowcount", 0) or 0)
