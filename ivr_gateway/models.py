@@ -315,6 +315,7 @@ class LogEvent(Base):
 
     care_worker: Mapped[CareWorker] = relationship()
     adult: Mapped[Adult | None] = relationship()
+    actual_visit: Mapped[ActualVisit | None] = relationship(foreign_keys=[actual_visit_id])
 
 
 class ActualVisit(Base):

@@ -106,14 +106,17 @@ def _open_visits(session: Session, care_worker_id: int) -> list[ActualVisit]:
 
 
 def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: datetime,
-                     windows: KpiWindows) -> LogKind:
+                     windows: KpiWindows, open_visits: list[ActualVisit] | None = None
+                     ) -> LogKind:
     """Log-out if this carer has a recent open visit at this client, otherwise log-in.
 
     One exception: the open visit's planned time is long over and the carer's next planned visit
     at the same client is due now. Then the morning log-out was forgotten and this call is the
     lunch-time log-in (the carer can still press 9).
     """
-    for visit in _open_visits(session, care_worker_id):
+    if open_visits is None:
+        open_visits = _open_visits(session, care_worker_id)
+    for visit in open_visits:
         if (visit.adult_id == adult_id and visit.started_at is not None
                 and at - visit.started_at < STALE_OPEN_VISIT):
             if _next_visit_due(session, visit, care_worker_id, at, windows):
@@ -180,7 +183,9 @@ def _add_exception(session: Session, visit: ActualVisit, code: ExceptionCode, de
                                detail=detail, created_at=now))
 
 
-def _new_event(session: Session, request: LogRequest, kind: LogKind) -> LogEvent:
+def _new_event(request: LogRequest, kind: LogKind) -> LogEvent:
+    # Not added to the session here: the caller adds it with the visit it belongs to, so both
+    # are written in one flush (one INSERT each, no UPDATE to link them).
     event = LogEvent(channel=request.channel, kind=kind, care_worker_id=request.care_worker_id,
                      adult_id=request.adult_id, event_time=request.event_time,
                      received_at=request.received_at, verification=request.verification,
@@ -188,8 +193,6 @@ def _new_event(session: Session, request: LogRequest, kind: LogKind) -> LogEvent
                      from_number=request.from_number, raw=dict(request.raw))
     if request.unverified_reason:
         event.raw["unverified_reason"] = request.unverified_reason
-    session.add(event)
-    session.flush()
     return event
 
 
@@ -200,25 +203,19 @@ def _minutes(delta: timedelta) -> int:
 def record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
     """Store the evidence and derive the actual visit; the caller commits."""
     _lock_care_worker(session, request.care_worker_id)
+    open_visits = _open_visits(session, request.care_worker_id)
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
-                                            request.event_time, windows)
-    event = _new_event(session, request, kind)
+                                            request.event_time, windows, open_visits)
+    event = _new_event(request, kind)
     if kind == LogKind.IN:
-        return _log_in(session, request, event, windows)
-    return _log_out(session, request, event, windows)
+        return _log_in(session, request, event, windows, open_visits)
+    return _log_out(session, request, event, windows, open_visits)
 
 
-def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows
-            ) -> LogResult:
+def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
+            open_visits: list[ActualVisit]) -> LogResult:
     at = request.event_time
     adult = session.get_one(Adult, request.adult_id)
-    # A carer still logged in anywhere forgot to log out: close it without inventing an end time.
-    for stale in _open_visits(session, request.care_worker_id):
-        stale.state = ActualVisitState.MISSING_LOG_OUT
-        _add_exception(session, stale, ExceptionCode.MISSING_LOG_OUT,
-                       "closed without a log-out: the carer logged in again at "
-                       f"{at.isoformat()}", event, at)
-
     window = timedelta(minutes=windows.match_window)
     match = match_log_in(request.care_worker_id, at,
                          _candidates(session, request.adult_id, at, window), window)
@@ -228,10 +225,16 @@ def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: Kpi
                         state=ActualVisitState.OPEN, started_at=at,
                         in_verification=request.verification, match_reason=match.reason,
                         created_at=request.received_at)
-    session.add(visit)
+    event.actual_visit = visit
+    event.planned_visit_id = planned_visit_id
+    session.add_all([visit, event])
     session.flush()
-    event.actual_visit_id = visit.id
-    event.planned_visit_id = visit.planned_visit_id
+    # A carer still logged in anywhere forgot to log out: close it without inventing an end time.
+    for stale in open_visits:
+        stale.state = ActualVisitState.MISSING_LOG_OUT
+        _add_exception(session, stale, ExceptionCode.MISSING_LOG_OUT,
+                       "closed without a log-out: the carer logged in again at "
+                       f"{at.isoformat()}", event, at)
 
     codes = _flag_log_in(session, visit, event, match, request)
     minutes_late = None
@@ -271,12 +274,11 @@ def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: M
     return [code for code, _ in flags]
 
 
-def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows
-             ) -> LogResult:
+def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
+             open_visits: list[ActualVisit]) -> LogResult:
     at = request.event_time
     adult = session.get_one(Adult, request.adult_id)
-    open_here = [v for v in _open_visits(session, request.care_worker_id)
-                 if v.adult_id == request.adult_id]
+    open_here = [v for v in open_visits if v.adult_id == request.adult_id]
     codes: list[ExceptionCode] = []
     if open_here:
         visit = open_here[-1]
@@ -295,15 +297,16 @@ def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: Kp
             state=ActualVisitState.CLOSED, started_at=None, ended_at=at,
             out_verification=request.verification, match_reason=match.reason,
             created_at=request.received_at)
-        session.add(visit)
-        session.flush()
-        _add_exception(session, visit, ExceptionCode.MISSING_LOG_IN,
-                       "log-out with no log-in for this client", event, at)
         codes.append(ExceptionCode.MISSING_LOG_IN)
         match_kind = match.kind
         duration = None
-    event.actual_visit_id = visit.id
+    event.actual_visit = visit
     event.planned_visit_id = visit.planned_visit_id
+    session.add_all([visit, event])
+    session.flush()
+    if ExceptionCode.MISSING_LOG_IN in codes:
+        _add_exception(session, visit, ExceptionCode.MISSING_LOG_IN,
+                       "log-out with no log-in for this client", event, at)
     if request.verification == Verification.UNVERIFIED:
         _add_exception(session, visit, ExceptionCode.UNVERIFIED_LOCATION,
                        request.unverified_reason or "presence at the client's home not proven",
@@ -319,7 +322,7 @@ def _drop_derived_visit(session: Session, visit: ActualVisit, event: LogEvent) -
     # The visit was derived from this one event only: remove it (the event stays as evidence).
     for exception in visit.exceptions:
         session.delete(exception)
-    event.actual_visit_id = None
+    event.actual_visit = None
     event.planned_visit_id = None
     session.flush()
     session.delete(visit)
@@ -393,9 +396,11 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
 
 def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit) -> LogResult:
     """Record a second log-in on a visit that is still open; the visit keeps its first time."""
-    event = _new_event(session, request, LogKind.IN)
-    event.actual_visit_id = visit.id
+    event = _new_event(request, LogKind.IN)
+    event.actual_visit = visit
     event.planned_visit_id = visit.planned_visit_id
+    session.add(event)
+    session.flush()
     assert visit.started_at is not None
     adult = session.get_one(Adult, request.adult_id)
     planned_ref = (session.get_one(PlannedVisit, visit.planned_visit_id).ref
