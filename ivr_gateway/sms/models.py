@@ -63,7 +63,8 @@ OFFICE_STATUSES = frozenset({TextStatus.UNREGISTERED, TextStatus.OTHER_CLIENT,
 # The statuses that count as a wrong code towards the rate limits.
 FAILED_CODE_STATUSES = frozenset({TextStatus.UNKNOWN_CODE, TextStatus.CHECK_CODE,
                                   TextStatus.USED_CODE, TextStatus.TOO_OLD,
-                                  TextStatus.OTHER_CLIENT, TextStatus.SHEET_RETIRED})
+                                  TextStatus.OTHER_CLIENT, TextStatus.SHEET_RETIRED,
+                                  TextStatus.NO_VISIT})
 
 
 class VisitCodeToken(Base):

@@ -191,8 +191,8 @@ class TextService:
         row.raw = {**row.raw, "comparisons": attempt.comparisons,
                    "false_acceptance_spent": attempt.budget.spent}
         if isinstance(result, Refused):
-            if result.status in (TextStatus.UNKNOWN_CODE, TextStatus.NO_VISIT) \
-                    and attempt.blocked_homes:
+            if attempt.blocked_homes:
+                # A home the carer may be at is paused: say so, whatever else we found.
                 until = now + FAILURE_WINDOW
                 return (TextStatus.LOCKED, render(language, "locked",
                                                   until=clock_time(until, self.settings)),

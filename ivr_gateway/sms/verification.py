@@ -335,8 +335,8 @@ def _diagnose(session: Session, attempt: Attempt, adult_ids: list[int],
         return Refused(TextStatus.OTHER_CLIENT, "other_client",
                        {"initials": _initials(session, other)}, compared,
                        "a current code of another client's token")
-    if not near:
-        return Refused(TextStatus.NO_VISIT, "no_visit",
+    if not adult_ids:
+        return Refused(TextStatus.NO_VISIT, "no_visit", adult_ids=tuple(late_adults),
                        detail="no open or planned visit of the carer near now")
     return Refused(TextStatus.UNKNOWN_CODE, "unknown_code", adult_ids=compared,
                    detail=f"no match among {attempt.comparisons} candidate codes")
