@@ -323,11 +323,13 @@ def _diagnose(session: Session, attempt: Attempt, adult_ids: list[int],
                for s in _window_steps(token, attempt.now)):
             return Refused(TextStatus.CHECK_CODE, "check_code", adult_ids=compared,
                            detail=f"one digit off a current code of token {token.serial}")
+    # The carer's homes of the last days, for a code too old to count.
+    recent = _tokens(session, _recent_adults(session, attempt))
     if len(code) == SHEET_CODE_LENGTH and not is_sheet_code_shape(code) and not any(
-            t.digits == SHEET_CODE_LENGTH for t in tokens):
+            t.digits == SHEET_CODE_LENGTH for t in [*tokens, *recent]):
         return Refused(TextStatus.CHECK_CODE, "check_code", adult_ids=compared,
                        detail="the check digit of the sheet code is wrong")
-    old = _old_token_code(attempt, [t for t in tokens if t.digits == len(code)])
+    old = _old_token_code(attempt, [t for t in recent if t.digits == len(code)])
     if old is not None:
         return Refused(TextStatus.TOO_OLD, "too_old", adult_ids=compared, detail=old)
     other = _other_client_token(session, attempt, near)
@@ -340,6 +342,16 @@ def _diagnose(session: Session, attempt: Attempt, adult_ids: list[int],
                        detail="no open or planned visit of the carer near now")
     return Refused(TextStatus.UNKNOWN_CODE, "unknown_code", adult_ids=compared,
                    detail=f"no match among {attempt.comparisons} candidate codes")
+
+
+def _recent_adults(session: Session, attempt: Attempt) -> list[int]:
+    horizon = 2 * timedelta(hours=attempt.settings.sms_late_code_max_hours)
+    return list(dict.fromkeys(session.scalars(
+        select(PlannedVisit.adult_id).join(PlannedVisitCareWorker)
+        .where(PlannedVisitCareWorker.care_worker_id == attempt.care_worker_id,
+               PlannedVisit.planned_start >= attempt.now - horizon,
+               PlannedVisit.planned_start <= attempt.now)
+        .order_by(PlannedVisit.planned_start.desc()))))
 
 
 def _old_token_code(attempt: Attempt, tokens: list[VisitCodeToken]) -> str | None:
