@@ -124,7 +124,7 @@ A withheld number: key the client number from the care plan (100001), then carer
 A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
     {sim} --from 01134960002 --keys 1,2345,6190
 
-{_demo_texts(info, sim.removesuffix(" simulate call"))}
+{_demo_texts(info, sim.removesuffix(" simulate call"), url)}
 See today's visits with their actual times and outcomes:
     curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
 
@@ -132,14 +132,14 @@ Ctrl-C stops the gateway.
 """
 
 
-def _demo_texts(info: object, cli: str) -> str:
+def _demo_texts(info: object, cli: str, url: str) -> str:
     from ivr_gateway.demo import DemoInfo
     from ivr_gateway.sms.codes import format_sheet_code
 
     assert isinstance(info, DemoInfo)
     codes = ", ".join(format_sheet_code(c) for c in info.sheet_codes)
     return f"""By text: Amy reads the code on Joan's key-fob and texts IN and it (OUT later):
-    {cli} codes now {info.token_serial}
+    DATABASE_URL={url} {cli} codes now {info.token_serial}
     {cli} simulate sms --from +447911123450 "IN <code>"
 Ben at Mary Brown's texts a code from her printed sheet {info.sheet_number} ({codes}, ...):
     {cli} simulate sms --from +447911123452 "IN {format_sheet_code(info.sheet_codes[0])}"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.models import ActualVisit, LogEvent, LogKind
+from ivr_gateway.models import ActualVisit, Adult, CareWorker, LogEvent, LogKind, PlannedVisit
 from ivr_gateway.sms.codes import step_start, time_step
 from ivr_gateway.sms.models import InboundText, TextStatus
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -18,7 +18,8 @@ from tests.twilio_client import TwilioClient
 AMY = "+447911123450"
 
 
-def _home(session: Session, start: datetime, *, digits: int = 8, minutes: int = 30):  # type: ignore[no-untyped-def]
+def _home(session: Session, start: datetime, *, digits: int = 8, minutes: int = 30
+          ) -> tuple[Adult, CareWorker, PlannedVisit]:
     adult = make_adult(session, given_name="Joan", family_name="Smith", landlines=())
     amy = make_care_worker(session, mobiles=(AMY,))
     visit = make_planned_visit(session, adult, [amy], start=start, minutes=minutes)
@@ -78,7 +79,7 @@ def test_spring_forward_reads_back_british_summer_time(
         twilio: TwilioClient, session: Session, clock: FixedClock) -> None:
     # Sunday 29 March 2026: 01:00 GMT becomes 02:00 BST.
     start = datetime(2026, 3, 29, 0, 45, tzinfo=UTC)  # 00:45 GMT
-    adult, _amy, _visit = _home(session, start, minutes=60)
+    _home(session, start, minutes=60)
     clock.set(datetime(2026, 3, 29, 0, 50, tzinfo=UTC))
     assert text(twilio, AMY, f"IN {code_at(clock.now(), digits=8)}").text.startswith(
         "Logged in 00:50 for J.S.")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.hashing import hash_api_token
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
+    Adult,
+    ApiToken,
+    CareWorker,
     Channel,
     LogEvent,
     LogKind,
+    PlannedVisit,
     Verification,
 )
 from ivr_gateway.sms.codes import step_start, time_step
 from ivr_gateway.sms.models import InboundText, SheetCode, TextStatus, VisitCodeToken
+from tests.api.conftest import TOKEN
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import count, rows
 from tests.sms.texting import add_sheet, add_token, code_at, text
@@ -27,7 +34,8 @@ BEN = "+447911123452"
 NINE = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)  # 09:00 GMT = 09:00 London
 
 
-def _rota(session: Session, *, carers: int = 1, language: str = "en"):  # type: ignore[no-untyped-def]
+def _rota(session: Session, *, carers: int = 1, language: str = "en"
+          ) -> tuple[Adult, list[CareWorker], PlannedVisit]:
     adult = make_adult(session, given_name="Joan", family_name="Smith", landlines=())
     team = [make_care_worker(session, staff_number="1234", mobiles=(AMY,), language=language)]
     if carers == 2:
@@ -178,11 +186,8 @@ def test_unsigned_text_is_refused_and_nothing_is_stored(
 
 
 def test_the_visit_shows_in_the_api_with_how_presence_was_verified(
-        twilio: TwilioClient, session: Session, clock: FixedClock, client) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.conftest import TOKEN
-    from ivr_gateway.hashing import hash_api_token
-    from ivr_gateway.models import ApiToken
-
+        twilio: TwilioClient, session: Session, clock: FixedClock, client: FlaskClient
+) -> None:
     adult, _team, _visit = _rota(session)
     add_token(session, adult)
     sheet = add_sheet(session, adult, NINE)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.models import LogEvent
+from ivr_gateway.hashing import hash_api_token
+from ivr_gateway.models import Adult, ApiToken, CareWorker, LogEvent
 from ivr_gateway.sms.codes import CLIENT_FAILURE_LIMIT, SENDER_FAILURE_LIMIT
+from ivr_gateway.sms.devices import PrintedSheet
 from ivr_gateway.sms.models import InboundText, TextStatus
 from ivr_gateway.sms.parsing import damm_digit
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -18,11 +21,12 @@ from tests.sms.texting import add_sheet, add_token, code_at, text
 from tests.twilio_client import TwilioClient
 
 AMY = "+447911123450"
+Joan = tuple[Adult, CareWorker, PrintedSheet]
 NINE = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def joan(session: Session, clock: FixedClock):  # type: ignore[no-untyped-def]
+def joan(session: Session, clock: FixedClock) -> tuple[Adult, CareWorker, PrintedSheet]:
     """Joan with a token and a sheet, Amy due at 09:00, the clock at 09:01."""
     adult = make_adult(session, given_name="Joan", family_name="Smith", landlines=())
     amy = make_care_worker(session, mobiles=(AMY,))
@@ -39,7 +43,7 @@ def _last(session: Session) -> InboundText:
 
 
 def test_unregistered_mobile_is_told_to_call_the_office_and_the_office_sees_it(
-        twilio: TwilioClient, session: Session, joan: object) -> None:
+        twilio: TwilioClient, session: Session, joan: Joan) -> None:
     reply = text(twilio, "+447700900123", "IN 123456")
     assert reply.text == ("This mobile is not registered to log visits. Please call the "
                           "office; we have told them about this text.")
@@ -50,7 +54,7 @@ def test_unregistered_mobile_is_told_to_call_the_office_and_the_office_sees_it(
 
 
 def test_unknown_code(twilio: TwilioClient, session: Session, clock: FixedClock,
-                      joan: object) -> None:
+                      joan: Joan) -> None:
     current = code_at(clock.now())
     wrong = "".join(str((int(d) + 5) % 10) for d in current)
     reply = text(twilio, AMY, f"IN {wrong}")
@@ -59,7 +63,7 @@ def test_unknown_code(twilio: TwilioClient, session: Session, clock: FixedClock,
 
 
 def test_token_code_one_digit_off_says_check_the_code(
-        twilio: TwilioClient, session: Session, clock: FixedClock, joan: object) -> None:
+        twilio: TwilioClient, session: Session, clock: FixedClock, joan: Joan) -> None:
     current = code_at(clock.now())
     typo = current[:-1] + str((int(current[-1]) + 1) % 10)
     reply = text(twilio, AMY, f"IN {typo}")
@@ -68,18 +72,18 @@ def test_token_code_one_digit_off_says_check_the_code(
 
 
 def test_sheet_code_with_a_wrong_check_digit_says_check_the_code(
-        twilio: TwilioClient, session: Session, joan: tuple) -> None:  # type: ignore[type-arg]
+        twilio: TwilioClient, session: Session, joan: Joan) -> None:
     code = joan[2].codes[0]
     typo = code[:3] + str((int(code[3]) + 1) % 10) + code[4:]
     assert text(twilio, AMY, f"IN {typo}").text.startswith("That code looks mistyped.")
 
 
-def test_too_few_digits_says_check_the_code(twilio: TwilioClient, joan: object) -> None:
+def test_too_few_digits_says_check_the_code(twilio: TwilioClient, joan: Joan) -> None:
     assert text(twilio, AMY, "IN 1234").text.startswith("That code looks mistyped.")
 
 
 def test_code_already_used(twilio: TwilioClient, session: Session, clock: FixedClock,
-                           joan: object) -> None:
+                           joan: Joan) -> None:
     code = code_at(clock.now())
     text(twilio, AMY, f"IN {code}")
     clock.advance(seconds=20)
@@ -89,7 +93,7 @@ def test_code_already_used(twilio: TwilioClient, session: Session, clock: FixedC
 
 
 def test_sheet_code_already_used(twilio: TwilioClient, session: Session,
-                                 clock: FixedClock, joan: tuple) -> None:  # type: ignore[type-arg]
+                                 clock: FixedClock, joan: Joan) -> None:
     code = joan[2].codes[0]
     text(twilio, AMY, f"IN {code}")
     clock.advance(minutes=30)
@@ -97,7 +101,7 @@ def test_sheet_code_already_used(twilio: TwilioClient, session: Session,
 
 
 def test_sheet_code_of_another_client_names_that_client_by_initials(
-        twilio: TwilioClient, session: Session, joan: object) -> None:
+        twilio: TwilioClient, session: Session, joan: Joan) -> None:
     mary = make_adult(session, given_name="Mary", family_name="Brown", landlines=())
     marys = add_sheet(session, mary, NINE)
     session.commit()
@@ -109,8 +113,8 @@ def test_sheet_code_of_another_client_names_that_client_by_initials(
     assert count(session, LogEvent) == 0
 
 
-def test_code_of_a_retired_sheet(twilio: TwilioClient, session: Session, joan: tuple
-                                 ) -> None:  # type: ignore[type-arg]
+def test_code_of_a_retired_sheet(twilio: TwilioClient, session: Session, joan: Joan
+                                 ) -> None:
     old = joan[2]
     add_sheet(session, joan[0], NINE)  # the new sheet retires the old one
     session.commit()
@@ -118,7 +122,7 @@ def test_code_of_a_retired_sheet(twilio: TwilioClient, session: Session, joan: t
     assert reply.text == "That code sheet has been replaced. Use a code from the new sheet for J.S."
 
 
-def test_sheet_codes_are_used_in_order(twilio: TwilioClient, joan: tuple  # type: ignore[type-arg]
+def test_sheet_codes_are_used_in_order(twilio: TwilioClient, joan: Joan
                                        ) -> None:
     far = joan[2].codes[15]  # beyond the first 10 unused codes
     assert text(twilio, AMY, f"IN {far}").text == (
@@ -126,14 +130,14 @@ def test_sheet_codes_are_used_in_order(twilio: TwilioClient, joan: tuple  # type
 
 
 def test_token_code_too_old(twilio: TwilioClient, session: Session, clock: FixedClock,
-                            joan: object) -> None:
+                            joan: Joan) -> None:
     three_days_ago = clock.now() - timedelta(days=3)
     reply = text(twilio, AMY, f"IN {code_at(three_days_ago)}")
     assert reply.text == "That code is too old to log a visit. Please call the office."
     assert _last(session).status == TextStatus.TOO_OLD
 
 
-def test_text_with_no_code(twilio: TwilioClient, session: Session, joan: object) -> None:
+def test_text_with_no_code(twilio: TwilioClient, session: Session, joan: Joan) -> None:
     for body in ("IN", "out", "", "hello"):
         assert text(twilio, AMY, body).text == (
             "Please text IN or OUT and the code, e.g. IN 123456. Text HELP for help.")
@@ -141,7 +145,7 @@ def test_text_with_no_code(twilio: TwilioClient, session: Session, joan: object)
 
 
 def test_no_visit_near_now(twilio: TwilioClient, session: Session, clock: FixedClock,
-                           joan: object) -> None:
+                           joan: Joan) -> None:
     clock.set(NINE + timedelta(hours=8))
     reply = text(twilio, AMY, "IN 123456")
     assert reply.text.startswith("No visit of yours is planned now")
@@ -149,7 +153,7 @@ def test_no_visit_near_now(twilio: TwilioClient, session: Session, clock: FixedC
 
 
 def test_locked_after_repeated_wrong_codes_then_released(
-        twilio: TwilioClient, session: Session, clock: FixedClock, joan: object) -> None:
+        twilio: TwilioClient, session: Session, clock: FixedClock, joan: Joan) -> None:
     for _ in range(SENDER_FAILURE_LIMIT):
         text(twilio, AMY, "IN 000000")
         clock.advance(seconds=30)
@@ -163,7 +167,7 @@ def test_locked_after_repeated_wrong_codes_then_released(
 
 
 def test_a_clients_codes_pause_after_wrong_codes_from_many_senders(
-        twilio: TwilioClient, session: Session, clock: FixedClock, joan: tuple  # type: ignore[type-arg]
+        twilio: TwilioClient, session: Session, clock: FixedClock, joan: Joan
 ) -> None:
     adult = joan[0]
     senders = []
@@ -180,17 +184,14 @@ def test_a_clients_codes_pause_after_wrong_codes_from_many_senders(
     assert count(session, LogEvent) == 0
 
 
-def test_help_and_ack(twilio: TwilioClient, session: Session, joan: object) -> None:
+def test_help_and_ack(twilio: TwilioClient, session: Session, joan: Joan) -> None:
     assert text(twilio, AMY, "help").text.startswith("To log in, text IN and the code")
     assert text(twilio, AMY, "ACK 12").text == "No alerts to acknowledge."
     assert [t.status for t in rows(session, InboundText)] == [TextStatus.HELP, TextStatus.ACK]
 
 
 def test_stop_and_start_are_recorded_without_a_reply_and_listed_for_the_office(
-        twilio: TwilioClient, session: Session, joan: object, client) -> None:  # type: ignore[no-untyped-def]
-    from ivr_gateway.hashing import hash_api_token
-    from ivr_gateway.models import ApiToken
-
+        twilio: TwilioClient, session: Session, joan: Joan, client: FlaskClient) -> None:
     session.add(ApiToken(name="office", token_hash=hash_api_token("ivr_t"), created_at=NINE))
     session.commit()
     headers = {"Authorization": "Bearer ivr_t"}
@@ -204,11 +205,8 @@ def test_stop_and_start_are_recorded_without_a_reply_and_listed_for_the_office(
 
 
 def test_every_text_is_kept_and_the_office_lists_what_needs_it(
-        twilio: TwilioClient, session: Session, clock: FixedClock, joan: object,
-        client) -> None:  # type: ignore[no-untyped-def]
-    from ivr_gateway.hashing import hash_api_token
-    from ivr_gateway.models import ApiToken
-
+        twilio: TwilioClient, session: Session, clock: FixedClock, joan: Joan,
+        client: FlaskClient) -> None:
     session.add(ApiToken(name="office", token_hash=hash_api_token("ivr_t"), created_at=NINE))
     session.commit()
     text(twilio, AMY, f"IN {code_at(clock.now())}")

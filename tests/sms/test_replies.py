@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ivr_gateway.sms.replies import fits_one_segment, gsm7_length, languages, replies_for, render
+from ivr_gateway.sms.replies import fits_one_segment, gsm7_length, languages, render, replies_for
 
 LONGEST = {"time": "23:59", "arrived": "23:59", "until": "23:59", "initials": "W.W.",
            "minutes": "720"}
