@@ -86,6 +86,7 @@ class TextService:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
+        self._verification_notes: dict[str, object] = {}
 
     def handle(self, message: TextMessage, now: datetime) -> TextAnswer:
         """Store the text, act on it, and return the reply."""
@@ -126,22 +127,28 @@ class TextService:
             raw=dict(message.form))
 
     def _handle(self, session: Session, message: TextMessage, now: datetime) -> TextAnswer:
-        stored = self._stored(session, message.message_sid)
-        if stored is not None:
-            return TextAnswer(stored.reply, stored.status)
+        self._verification_notes = {}
         number = phones.try_normalise(message.from_number) or message.from_number
         command = parse_text_command(message.body)
-        care_worker = session.scalar(
-            select(CareWorker).join(CareWorkerMobile)
-            .where(CareWorkerMobile.number == number, CareWorker.active.is_(True)))
         row = self._row(message, now, TextStatus.FAULT, "")
         row.from_number = number[:NUMBER_FIELD_LENGTH]
         row.command = command_name(command)
-        row.care_worker_id = care_worker.id if care_worker else None
         session.add(row)
-        session.flush()  # the unique MessageSid is claimed here, before anything else is done
+        # The unique MessageSid is claimed here, before anything else: Twilio's repeat of the
+        # message fails this insert (IntegrityError) and gets the stored reply in handle().
+        session.flush()
+        # The carer's row is locked for the whole transaction: their texts are handled one at a
+        # time across web workers (as their calls are), so a code is never spent twice.
+        care_worker = session.scalar(
+            select(CareWorker).join(CareWorkerMobile)
+            .where(CareWorkerMobile.number == number, CareWorker.active.is_(True))
+            .with_for_update(of=CareWorker))
+        if care_worker is not None:
+            note_care_worker_locked(session, care_worker.id)
+            row.care_worker_id = care_worker.id
         language = care_worker.language if care_worker else DEFAULT_LANGUAGE
         status, reply, detail = self._act(session, row, command, care_worker, language, now)
+        row.raw = {**row.raw, **self._verification_notes}
         row.status = status
         row.needs_office = status in OFFICE_STATUSES
         row.reply = reply
@@ -171,9 +178,6 @@ class TextService:
                 f"ACK {command.alert_number}" if command.alert_number else "ACK")
         if isinstance(command, NoCode):
             return TextStatus.NO_CODE, render(language, "no_code"), ""
-        session.execute(select(CareWorker.id).where(CareWorker.id == care_worker.id)
-                        .with_for_update())
-        note_care_worker_locked(session, care_worker.id)
         locked_until = self._sender_locked_until(session, row.from_number, now)
         if locked_until is not None:
             return (TextStatus.LOCKED, render(language, "locked",
@@ -187,9 +191,9 @@ class TextService:
         assert isinstance(command, LogCommand)
         blocked = self._blocked_adults(session, now)
         result, attempt = verify_code(session, command.code, care_worker.id, now, self.settings,
-                                      blocked)
-        row.raw = {**row.raw, "comparisons": attempt.comparisons,
-                   "false_acceptance_spent": attempt.budget.spent}
+                                      blocked, row.id)
+        self._verification_notes = {"comparisons": attempt.comparisons,
+                                    "false_acceptance_spent": attempt.budget.spent}
         if isinstance(result, Refused):
             if attempt.blocked_homes:
                 # A home the carer may be at is paused: say so, whatever else we found.
@@ -213,7 +217,6 @@ class TextService:
             kind=command.kind), self.settings.kpi)
         row.adult_id = accepted.adult_id
         row.log_event_id = result.log_event_id
-        accepted.spent.inbound_text_id = row.id  # which text spent the code
         at = clock_time(result.event_time, self.settings)
         if result.kind == LogKind.IN:
             reply = render(language, "logged_in", time=at, initials=result.adult_initials)

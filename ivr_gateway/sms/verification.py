@@ -66,7 +66,6 @@ class Accepted:
     event_time: datetime
     late: bool
     raw: dict[str, Any]
-    spent: TokenCodeUse | SheetCode  # the use of the code, to link to the text's evidence
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,7 @@ class Attempt:
     budget: GuessBudget = field(default_factory=GuessBudget)
     comparisons: int = 0
     blocked_homes: list[int] = field(default_factory=list)  # paused by the per-client limit
+    inbound_text_id: int | None = None  # the text that spends a code, as evidence
 
 
 def candidate_adults(session: Session, care_worker_id: int, now: datetime, settings: Settings
@@ -173,14 +173,14 @@ def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, ste
         if abs(learnt) <= MAX_DRIFT_STEPS:
             token.drift_steps = learnt
     shown_at = min(step_start(step - drift, token.step_seconds), attempt.now)
-    use = TokenCodeUse(token_id=token.id, time_step=step, care_worker_id=attempt.care_worker_id,
-                       used_at=attempt.now)
-    session.add(use)
+    session.add(TokenCodeUse(token_id=token.id, time_step=step,
+                             care_worker_id=attempt.care_worker_id, used_at=attempt.now,
+                             inbound_text_id=attempt.inbound_text_id))
     delay = int((attempt.now - shown_at).total_seconds())
     assert token.adult_id is not None
     return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, {
         "code_source": "token", "token_serial": token.serial, "time_step": step,
-        "token_drift_steps": drift, "delay_seconds": delay, "late_code": late}, use)
+        "token_drift_steps": drift, "delay_seconds": delay, "late_code": late})
 
 
 def _check_current(session: Session, attempt: Attempt, adult_ids: list[int]
@@ -226,13 +226,13 @@ def _check_sheets(session: Session, attempt: Attempt, adult_id: int) -> Accepted
             # for this transaction (row lock) and then finds it used.
             claimed = session.execute(
                 update(SheetCode).where(SheetCode.id == code_id, SheetCode.used_at.is_(None))
-                .values(used_at=attempt.now, used_by_care_worker_id=attempt.care_worker_id))
+                .values(used_at=attempt.now, used_by_care_worker_id=attempt.care_worker_id,
+                        inbound_text_id=attempt.inbound_text_id))
             if getattr(claimed, "rowcount", 1) == 0:
                 return Refused(TextStatus.USED_CODE, "used_code", adult_ids=(adult_id,),
                                detail=f"sheet {sheet_number} code {position} was just used")
             return Accepted(adult_id, Verification.SHEET_CODE, attempt.now, False, {
-                "code_source": "sheet", "sheet_number": sheet_number, "position": position},
-                session.get_one(SheetCode, code_id))
+                "code_source": "sheet", "sheet_number": sheet_number, "position": position})
     return None
 
 
@@ -386,10 +386,10 @@ def _other_client_token(session: Session, attempt: Attempt, near: list[int]) -> 
 
 
 def verify_code(session: Session, code: str, care_worker_id: int, now: datetime,
-                settings: Settings, blocked_adults: frozenset[int] = frozenset()
-                ) -> tuple[Accepted | Refused, Attempt]:
+                settings: Settings, blocked_adults: frozenset[int] = frozenset(),
+                inbound_text_id: int | None = None) -> tuple[Accepted | Refused, Attempt]:
     """Check a code for a carer now: accepted (which home, when) or refused (why)."""
-    attempt = Attempt(code, care_worker_id, now, settings)
+    attempt = Attempt(code, care_worker_id, now, settings, inbound_text_id=inbound_text_id)
     homes = candidate_adults(session, care_worker_id, now, settings)
     attempt.blocked_homes = [a for a in homes if a in blocked_adults]
     adult_ids = [a for a in homes if a not in blocked_adults]
