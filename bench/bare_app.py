@@ -1,5 +1,5 @@
-"""The bare baseline for bench/ivr_load.py: a Flask app that checks the Twilio signature and
-answers fixed TwiML, with no database and no call flow.
+"""The bare baseline for bench/ivr_load.py (and sms_load.py): a Flask app that checks the Twilio
+signature and answers fixed TwiML, with no database and no call flow.
 
 It hands out the same URLs as the gateway (/twilio/voice, /twilio/voice/step/<n>, /twilio/status)
 and the same shape of TwiML: a <Gather> with a <Say> (then a <Redirect> for silence, as the
@@ -84,3 +84,15 @@ def status_callback() -> Response:
     if not _signed():
         return _forbidden()
     return Response(status=204)
+
+
+MESSAGE = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message>Logged in 07:02 for J.S. '
+           "Text OUT and the code when you leave.</Message></Response>")
+
+
+@app.post("/twilio/sms")
+def incoming_text() -> Response:
+    """The baseline for bench/sms_load.py: signature checked, a fixed <Message>."""
+    if not _signed():
+        return _forbidden()
+    return Response(MESSAGE, mimetype="text/xml")

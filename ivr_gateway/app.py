@@ -28,12 +28,16 @@ def create_app(
     from ivr_gateway.api.views import blueprint as api_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
     from ivr_gateway.ivr.views import blueprint as ivr_blueprint
+    from ivr_gateway.sms.views import api_blueprint as sms_api_blueprint
+    from ivr_gateway.sms.views import blueprint as sms_blueprint
     from ivr_gateway.telephony.views import blueprint as telephony_blueprint
 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(ivr_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(telephony_blueprint)
+    app.register_blueprint(sms_blueprint)
+    app.register_blueprint(sms_api_blueprint)
 
     @app.errorhandler(404)
     def _not_found(_error: Any) -> Any:

@@ -13,6 +13,8 @@ import click
 from ivr_gateway.api.commands import commands as api_commands
 from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
 from ivr_gateway.rota.commands import commands as rota_commands
+from ivr_gateway.sms.commands import commands as sms_commands
+from ivr_gateway.sms.commands import simulate_sms
 
 
 def _settings() -> Settings:
@@ -122,6 +124,7 @@ A withheld number: key the client number from the care plan (100001), then carer
 A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
     {sim} --from 01134960002 --keys 1,2345,6190
 
+{_demo_texts(info, sim.removesuffix(" simulate call"), url)}
 See today's visits with their actual times and outcomes:
     curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
 
@@ -129,9 +132,23 @@ Ctrl-C stops the gateway.
 """
 
 
+def _demo_texts(info: object, cli: str, url: str) -> str:
+    from ivr_gateway.demo import DemoInfo
+    from ivr_gateway.sms.codes import format_sheet_code
+
+    assert isinstance(info, DemoInfo)
+    codes = ", ".join(format_sheet_code(c) for c in info.sheet_codes)
+    return f"""By text: Amy reads the code on Joan's key-fob and texts IN and it (OUT later):
+    DATABASE_URL={url} {cli} codes now {info.token_serial}
+    {cli} simulate sms --from +447911123450 "IN <code>"
+Ben at Mary Brown's texts a code from her printed sheet {info.sheet_number} ({codes}, ...):
+    {cli} simulate sms --from +447911123452 "IN {format_sheet_code(info.sheet_codes[0])}"
+"""
+
+
 @main.group()
 def simulate() -> None:
-    """Play a call against a running gateway exactly as Twilio would."""
+    """Play a call or a text against a running gateway exactly as Twilio would."""
 
 
 @simulate.command("call")
@@ -165,5 +182,6 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
                f"{transcript.keys_pressed()} keys pressed.")
 
 
-for _command in [*api_commands, *rota_commands]:
+for _command in [*api_commands, *rota_commands, *sms_commands]:
     main.add_command(_command)
+simulate.add_command(simulate_sms)

@@ -18,6 +18,7 @@ DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a public, local-
 DEV_PIN_PEPPER = "dev-pin-pepper-not-for-production"
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_TWILIO_PHONE_NUMBER = "+441134960000"  # Ofcom's drama range: never a real line
+DEV_TOKEN_SECRET_KEY = "dev-token-secret-key-not-for-production"  # noqa: S105 - local-only
 
 
 class ConfigurationError(RuntimeError):
@@ -57,6 +58,10 @@ class Settings:
     pin_lockout_failures: int = 5
     pin_lockout_minutes: int = 15
     callflow_dir: Path = PROJECT_ROOT / "callflows"
+    # SMS visit codes: the key that encrypts token secrets and keys sheet-code hashes, and how
+    # old a token code may be and still count (the council's 48-hour reconciliation window).
+    token_secret_key: str = DEV_TOKEN_SECRET_KEY
+    sms_late_code_max_hours: int = 48
 
     @property
     def tz(self) -> ZoneInfo:
@@ -134,6 +139,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kpi=kpi,
         pin_lockout_failures=_int(env, "PIN_LOCKOUT_FAILURES", 5),
         pin_lockout_minutes=_int(env, "PIN_LOCKOUT_MINUTES", 15),
+        token_secret_key=env.get("TOKEN_SECRET_KEY") or DEV_TOKEN_SECRET_KEY,
+        sms_late_code_max_hours=_int(env, "SMS_LATE_CODE_MAX_HOURS", 48),
     )
     check_production(settings)
     return settings
@@ -148,6 +155,9 @@ def check_production(settings: Settings) -> None:
         problems.append("SECRET_KEY (at least 32 random characters)")
     if settings.pin_pepper == DEV_PIN_PEPPER or len(settings.pin_pepper) < 32:
         problems.append("PIN_PEPPER (at least 32 random characters; changing it voids every PIN)")
+    if settings.token_secret_key == DEV_TOKEN_SECRET_KEY or len(settings.token_secret_key) < 32:
+        problems.append("TOKEN_SECRET_KEY (at least 32 random characters; it encrypts the "
+                        "visit-code token secrets, so keep it with the database backups' keys)")
     if settings.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
         problems.append("TWILIO_AUTH_TOKEN")
     if settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:

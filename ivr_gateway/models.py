@@ -398,4 +398,8 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_ref: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Tables of the capability packages, registered on Base.metadata (Alembic and tests read it).
 from ivr_gateway.outbox import models as _outbox_models  # noqa: E402, F401 - registers tables
+from ivr_gateway.sms import models as _sms_models  # noqa: E402, F401 - registers tables

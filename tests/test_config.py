@@ -26,7 +26,7 @@ def test_production_names_every_missing_secret() -> None:
     message = str(error.value)
     for name in ("SECRET_KEY", "PIN_PEPPER", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID",
                  "PUBLIC_BASE_URL",
-                 "DATABASE_URL"):
+                 "DATABASE_URL", "TOKEN_SECRET_KEY"):
         assert name in message
 
 
@@ -35,7 +35,7 @@ def test_production_starts_with_its_secrets() -> None:
         "IVR_GATEWAY_ENV": "production", "SECRET_KEY": "x" * 40,
         "TWILIO_AUTH_TOKEN": "a" * 32, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
         "PUBLIC_BASE_URL": "https://ivr.example.org/", "DATABASE_URL": "postgresql://db/ivr",
-        "PIN_PEPPER": "p" * 40})
+        "PIN_PEPPER": "p" * 40, "TOKEN_SECRET_KEY": "t" * 40})
     assert settings.is_production
     assert settings.public_base_url == "https://ivr.example.org"
 
@@ -53,4 +53,5 @@ def test_production_needs_a_pin_pepper_of_its_own() -> None:
            "PUBLIC_BASE_URL": "https://ivr.example.org", "DATABASE_URL": "postgresql://db/ivr"}
     with pytest.raises(ConfigurationError, match="PIN_PEPPER"):
         load_settings(env)
+    env["TOKEN_SECRET_KEY"] = "t" * 40
     assert load_settings({**env, "PIN_PEPPER": "p" * 40}).pin_pepper == "p" * 40

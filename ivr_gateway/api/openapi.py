@@ -25,6 +25,7 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitIn,
     PlannedVisitView,
 )
+from ivr_gateway.sms.schemas import OPERATIONS as SMS_OPERATIONS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -90,6 +91,8 @@ OPERATIONS: list[Operation] = [
     Operation("/openapi.json", "get", "getOpenApi", "This document", "meta", {200: None},
               errors=(), authenticated=False),
 ]
+
+OPERATIONS += [Operation(**kwargs) for kwargs in SMS_OPERATIONS]  # visit codes and texts
 
 _OK_TEXT = {200: "OK", 201: "Created"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from ivr_gateway.hashing import hash_api_token, new_api_token
 from ivr_gateway.models import ApiToken, Rag
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
+from ivr_gateway.sms.devices import TokenIn, new_code_sheet, register_token
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,18 @@ class DemoInfo:
     carers: list[DemoCarer]
     landlines: dict[str, str]  # landline -> who lives there
     client_numbers: dict[str, str]  # client number -> initials
+    token_serial: str = ""  # the visit-code token at Joan Smith's home
+    sheet_number: int = 0  # the code sheet in Mary Brown's care folder
+    sheet_codes: list[str] = field(default_factory=list)  # its first codes, for the banner
 
 
 # Ofcom's numbers for drama (0113 496 0xxx): never a real line, valid to phonenumbers.
 JOAN_LANDLINE = "+441134960001"
 BROWN_LANDLINE = "+441134960002"
 EDITH_LANDLINE = "+441134960003"
+# The demo token: a published example secret, never a real token's.
+DEMO_TOKEN_SERIAL = "VC-1001"  # noqa: S105 - a serial number, not a secret
+DEMO_TOKEN_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 - public demo value
 
 CARERS = [
     DemoCarer("Amy Jones", "1234", "4721", "en"),
@@ -99,8 +106,17 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
     token = new_api_token()
     session.add(ApiToken(name="demo", token_hash=hash_api_token(token), created_at=now))
     session.flush()
+    # Visit codes: a token fixed in Joan's home, a printed sheet in Mary's care folder.
+    register_token(session, DEMO_TOKEN_SERIAL, TokenIn(adult_ref="ECC-1001",
+                                                       secret=DEMO_TOKEN_SECRET, digits=6,
+                                                       step=30),
+                   settings=settings, now=now, actor=actor)
+    sheet = new_code_sheet(session, "ECC-1002", count=20, settings=settings, now=now,
+                           actor=actor)
     return DemoInfo(
         api_token=token, carers=CARERS,
         landlines={JOAN_LANDLINE: "J.S.", BROWN_LANDLINE: "M.B. and P.B.",
                    EDITH_LANDLINE: "E.C."},
-        client_numbers={"100001": "J.S.", "100002": "M.B.", "100003": "P.B.", "100004": "E.C."})
+        client_numbers={"100001": "J.S.", "100002": "M.B.", "100003": "P.B.", "100004": "E.C."},
+        token_serial=DEMO_TOKEN_SERIAL, sheet_number=sheet.sheet_number,
+        sheet_codes=sheet.codes[:4])

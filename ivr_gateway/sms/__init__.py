@@ -1,0 +1,1 @@
+"""SMS: text webhooks, command parsing, visit codes (tokens and code sheets)."""

@@ -1,0 +1,404 @@
+"""Checking a texted code against the devices in the homes the carer may be at now.
+
+Which homes: the clients of the carer's open visits and of their own planned visits near now,
+nearest first. Only their tokens and sheets are compared, within the guess budget (codes.py),
+so a guessed code has at most a 1 in 100,000 chance. Everything else we look at (a near miss,
+another client's sheet, a used or an old code) only chooses the words of the refusal: it can
+never log a visit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ivr_gateway.config import Settings
+from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
+    Adult,
+    PlannedVisit,
+    PlannedVisitCareWorker,
+    Verification,
+    VisitStatus,
+)
+from ivr_gateway.sms.codes import (
+    MAX_DRIFT_STEPS,
+    SHEET_CODE_LENGTH,
+    SHEET_WINDOW,
+    TOKEN_WINDOW_STEPS,
+    GuessBudget,
+    codes_equal,
+    decrypt_secret,
+    guess_cost,
+    is_sheet_code_shape,
+    near_miss,
+    sheet_code_hash,
+    step_start,
+    time_step,
+    totp_at_step,
+)
+from ivr_gateway.sms.models import (
+    CodeSheet,
+    SheetCode,
+    TextStatus,
+    TokenCodeUse,
+    VisitCodeToken,
+)
+from ivr_gateway.visits.recording import STALE_OPEN_VISIT
+
+# A sheet code costs 10^-7 (7 random digits; the check digit is known to a guesser).
+SHEET_CODE_COST = guess_cost(SHEET_CODE_LENGTH - 1)
+# Another client's tokens are looked at (to say "that code is for M.B.") within this of now.
+OTHER_CLIENT_HORIZON = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A code that proves presence at a client's home."""
+
+    adult_id: int
+    verification: Verification
+    event_time: datetime
+    late: bool
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a code did not log a visit, and the values its reply needs."""
+
+    status: TextStatus
+    reply: str  # the key of the reply text
+    values: dict[str, str] = field(default_factory=dict)
+    adult_ids: tuple[int, ...] = ()  # the homes whose codes were compared (rate limits)
+    detail: str = ""
+
+
+@dataclass
+class Attempt:
+    """One text's code check: the budget, what was compared, and against whose devices."""
+
+    code: str
+    care_worker_id: int
+    now: datetime
+    settings: Settings
+    budget: GuessBudget = field(default_factory=GuessBudget)
+    comparisons: int = 0
+    blocked_homes: list[int] = field(default_factory=list)  # paused by the per-client limit
+    inbound_text_id: int | None = None  # the text that spends a code, as evidence
+
+
+def candidate_adults(session: Session, care_worker_id: int, now: datetime, settings: Settings
+                     ) -> list[int]:
+    """The homes the carer may be at now, nearest first: open visits, then planned visits."""
+    ordered: list[int] = []
+    for adult_id in session.scalars(
+            select(ActualVisit.adult_id)
+            .where(ActualVisit.care_worker_id == care_worker_id,
+                   ActualVisit.state == ActualVisitState.OPEN,
+                   ActualVisit.started_at >= now - STALE_OPEN_VISIT)
+            .order_by(ActualVisit.started_at.desc())):
+        if adult_id is not None and adult_id not in ordered:
+            ordered.append(adult_id)
+    window = timedelta(minutes=settings.kpi.match_window)
+    planned = session.execute(
+        select(PlannedVisit.adult_id, PlannedVisit.planned_start)
+        .join(PlannedVisitCareWorker)
+        .where(PlannedVisitCareWorker.care_worker_id == care_worker_id,
+               PlannedVisit.status == VisitStatus.PLANNED,
+               PlannedVisit.planned_start <= now + window,
+               PlannedVisit.planned_end >= now - window)).all()
+    for adult_id, start in sorted(planned, key=lambda row: abs(row.planned_start - now)):
+        if adult_id not in ordered:
+            ordered.append(adult_id)
+        del start
+    return ordered
+
+
+def _late_visits(session: Session, care_worker_id: int, now: datetime, settings: Settings
+                 ) -> list[PlannedVisit]:
+    max_age = timedelta(hours=settings.sms_late_code_max_hours)
+    return list(session.scalars(
+        select(PlannedVisit).join(PlannedVisitCareWorker)
+        .where(PlannedVisitCareWorker.care_worker_id == care_worker_id,
+               PlannedVisit.status == VisitStatus.PLANNED,
+               PlannedVisit.planned_end >= now - max_age,
+               PlannedVisit.planned_start <= now)
+        .order_by(PlannedVisit.planned_start.desc())))
+
+
+def _tokens(session: Session, adult_ids: list[int], digits: int | None = None
+            ) -> list[VisitCodeToken]:
+    if not adult_ids:
+        return []
+    query = select(VisitCodeToken).where(VisitCodeToken.adult_id.in_(adult_ids),
+                                         VisitCodeToken.active.is_(True))
+    if digits is not None:
+        query = query.where(VisitCodeToken.digits == digits)
+    tokens = list(session.scalars(query.order_by(VisitCodeToken.id)))
+    order = {adult_id: i for i, adult_id in enumerate(adult_ids)}
+    return sorted(tokens, key=lambda t: order.get(t.adult_id or 0, 0))
+
+
+def _window_steps(token: VisitCodeToken, now: datetime) -> list[int]:
+    centre = time_step(now, token.step_seconds) + token.drift_steps
+    # The centre first, then behind (a text takes seconds to arrive), then ahead.
+    steps = [centre]
+    for offset in range(1, TOKEN_WINDOW_STEPS + 1):
+        steps += [centre - offset, centre + offset]
+    return steps
+
+
+def _used(session: Session, token: VisitCodeToken, step: int, care_worker_id: int) -> bool:
+    return session.scalar(select(TokenCodeUse.id).where(
+        TokenCodeUse.token_id == token.id, TokenCodeUse.time_step == step,
+        TokenCodeUse.care_worker_id == care_worker_id)) is not None
+
+
+def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, step: int,
+                  late: bool) -> Accepted | Refused:
+    if _used(session, token, step, attempt.care_worker_id):
+        return Refused(TextStatus.USED_CODE, "used_code", adult_ids=(token.adult_id or 0,),
+                       detail=f"token {token.serial} step {step} already used by this carer")
+    drift = token.drift_steps
+    if not late:
+        # Learn the token's drift from the step it showed (bounded: a token further off needs
+        # the office to re-sync it rather than being followed anywhere).
+        learnt = step - time_step(attempt.now, token.step_seconds)
+        if abs(learnt) <= MAX_DRIFT_STEPS:
+            token.drift_steps = learnt
+    shown_at = min(step_start(step - drift, token.step_seconds), attempt.now)
+    session.add(TokenCodeUse(token_id=token.id, time_step=step,
+                             care_worker_id=attempt.care_worker_id, used_at=attempt.now,
+                             inbound_text_id=attempt.inbound_text_id))
+    delay = int((attempt.now - shown_at).total_seconds())
+    assert token.adult_id is not None
+    return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, {
+        "code_source": "token", "token_serial": token.serial, "time_step": step,
+        "token_drift_steps": drift, "delay_seconds": delay, "late_code": late})
+
+
+def _check_current(session: Session, attempt: Attempt, adult_ids: list[int]
+                   ) -> Accepted | Refused | None:
+    code = attempt.code
+    secrets_by_token: dict[int, str] = {}
+    for adult_id in adult_ids:
+        for token in _tokens(session, [adult_id], len(code)):
+            secret = secrets_by_token.setdefault(
+                token.id, decrypt_secret(token.secret_encrypted,
+                                         attempt.settings.token_secret_key))
+            for step in _window_steps(token, attempt.now):
+                if not attempt.budget.take(guess_cost(token.digits)):
+                    return None
+                attempt.comparisons += 1
+                if codes_equal(totp_at_step(secret, step, token.digits), code):
+                    return _accept_token(session, attempt, token, step, late=False)
+        if is_sheet_code_shape(code):
+            found = _check_sheets(session, attempt, adult_id)
+            if found is not None:
+                return found
+    return None
+
+
+def _check_sheets(session: Session, attempt: Attempt, adult_id: int) -> Accepted | Refused | None:
+    digest = sheet_code_hash(attempt.code, attempt.settings.token_secret_key)
+    live = session.execute(
+        select(SheetCode.id, SheetCode.code_hash, SheetCode.position, CodeSheet.sheet_number)
+        .join(CodeSheet)
+        .where(CodeSheet.adult_id == adult_id, CodeSheet.retired_at.is_(None),
+               SheetCode.used_at.is_(None))
+        .order_by(CodeSheet.sheet_number, SheetCode.position)).all()
+    per_sheet: dict[int, int] = {}
+    for code_id, code_hash, position, sheet_number in live:
+        if per_sheet.get(sheet_number, 0) >= SHEET_WINDOW:
+            continue
+        per_sheet[sheet_number] = per_sheet.get(sheet_number, 0) + 1
+        if not attempt.budget.take(SHEET_CODE_COST):
+            return None
+        attempt.comparisons += 1
+        if codes_equal(code_hash, digest):
+            # Claim the code only if still unused: a concurrent text with the same code waits
+            # for this transaction (row lock) and then finds it used.
+            claimed = session.execute(
+                update(SheetCode).where(SheetCode.id == code_id, SheetCode.used_at.is_(None))
+                .values(used_at=attempt.now, used_by_care_worker_id=attempt.care_worker_id,
+                        inbound_text_id=attempt.inbound_text_id))
+            if getattr(claimed, "rowcount", 1) == 0:
+                return Refused(TextStatus.USED_CODE, "used_code", adult_ids=(adult_id,),
+                               detail=f"sheet {sheet_number} code {position} was just used")
+            return Accepted(adult_id, Verification.SHEET_CODE, attempt.now, False, {
+                "code_source": "sheet", "sheet_number": sheet_number, "position": position})
+    return None
+
+
+def _late_steps(token: VisitCodeToken, visit: PlannedVisit, attempt: Attempt) -> list[int]:
+    """The token's steps during a past planned visit (with the late window either side) that
+    are older than the current window and younger than the maximum age, newest first."""
+    slack = timedelta(minutes=attempt.settings.kpi.late_after)
+    oldest = attempt.now - timedelta(hours=attempt.settings.sms_late_code_max_hours)
+    start = max(visit.planned_start - slack, oldest)
+    end = min(visit.planned_end + slack, attempt.now)
+    if end <= start:
+        return []
+    drift = token.drift_steps
+    first = time_step(start, token.step_seconds) + drift
+    last = min(time_step(end, token.step_seconds) + drift,
+               time_step(attempt.now, token.step_seconds) + drift - TOKEN_WINDOW_STEPS - 1)
+    return list(range(last, first - 1, -1))
+
+
+def _check_late(session: Session, attempt: Attempt, visits: list[PlannedVisit]
+                ) -> Accepted | Refused | None:
+    code = attempt.code
+    seen: set[tuple[int, int]] = set()
+    for visit in visits:
+        for token in _tokens(session, [visit.adult_id], len(code)):
+            secret = decrypt_secret(token.secret_encrypted, attempt.settings.token_secret_key)
+            for step in _late_steps(token, visit, attempt):
+                if (token.id, step) in seen:
+                    continue
+                seen.add((token.id, step))
+                if not attempt.budget.take(guess_cost(token.digits)):
+                    return None
+                attempt.comparisons += 1
+                if codes_equal(totp_at_step(secret, step, token.digits), code):
+                    return _accept_token(session, attempt, token, step, late=True)
+    return None
+
+
+def _initials(session: Session, adult_id: int) -> str:
+    return session.get_one(Adult, adult_id).initials
+
+
+def _diagnose(session: Session, attempt: Attempt, adult_ids: list[int],
+              late_adults: list[int]) -> Refused:
+    """Words for a code that did not match: none of this can log a visit."""
+    code = attempt.code
+    compared = tuple(adult_ids)
+    near = [*adult_ids, *(a for a in late_adults if a not in adult_ids)]
+    if is_sheet_code_shape(code):
+        digest = sheet_code_hash(code, attempt.settings.token_secret_key)
+        rows = session.execute(
+            select(SheetCode, CodeSheet).join(CodeSheet)
+            .where(SheetCode.code_hash == digest)
+            .order_by(CodeSheet.sheet_number.desc())).all()
+        for sheet_code, sheet in rows:
+            initials = _initials(session, sheet.adult_id)
+            if sheet.adult_id not in near:
+                return Refused(TextStatus.OTHER_CLIENT, "other_client", {"initials": initials},
+                               compared, f"a code of sheet {sheet.sheet_number} of another "
+                               "client")
+            if sheet_code.used_at is not None:
+                return Refused(TextStatus.USED_CODE, "used_code", adult_ids=compared,
+                               detail=f"sheet {sheet.sheet_number} code {sheet_code.position} "
+                                      "used already")
+            if sheet.retired_at is not None:
+                return Refused(TextStatus.SHEET_RETIRED, "sheet_retired",
+                               {"initials": initials}, compared,
+                               f"sheet {sheet.sheet_number} was retired")
+            return Refused(TextStatus.CHECK_CODE, "sheet_order", adult_ids=compared,
+                           detail=f"code {sheet_code.position} of sheet {sheet.sheet_number} is "
+                                  f"past the first {SHEET_WINDOW} unused codes")
+    tokens = _tokens(session, near)
+    for token in tokens:
+        if token.digits != len(code):
+            continue
+        secret = decrypt_secret(token.secret_encrypted, attempt.settings.token_secret_key)
+        used_steps = session.scalars(select(TokenCodeUse.time_step).where(
+            TokenCodeUse.token_id == token.id,
+            TokenCodeUse.care_worker_id == attempt.care_worker_id,
+            TokenCodeUse.used_at >= attempt.now - timedelta(
+                hours=attempt.settings.sms_late_code_max_hours))).all()
+        if any(codes_equal(totp_at_step(secret, s, token.digits), code) for s in used_steps):
+            return Refused(TextStatus.USED_CODE, "used_code", adult_ids=compared,
+                           detail=f"token {token.serial}: a code this carer used before")
+    for token in tokens:
+        secret = decrypt_secret(token.secret_encrypted, attempt.settings.token_secret_key)
+        if any(near_miss(code, totp_at_step(secret, s, token.digits))
+               for s in _window_steps(token, attempt.now)):
+            return Refused(TextStatus.CHECK_CODE, "check_code", adult_ids=compared,
+                           detail=f"one digit off a current code of token {token.serial}")
+    # The carer's homes of the last days, for a code too old to count.
+    recent = _tokens(session, _recent_adults(session, attempt))
+    if len(code) == SHEET_CODE_LENGTH and not is_sheet_code_shape(code) and not any(
+            t.digits == SHEET_CODE_LENGTH for t in [*tokens, *recent]):
+        return Refused(TextStatus.CHECK_CODE, "check_code", adult_ids=compared,
+                       detail="the check digit of the sheet code is wrong")
+    old = _old_token_code(attempt, [t for t in recent if t.digits == len(code)])
+    if old is not None:
+        return Refused(TextStatus.TOO_OLD, "too_old", adult_ids=compared, detail=old)
+    other = _other_client_token(session, attempt, near)
+    if other is not None:
+        return Refused(TextStatus.OTHER_CLIENT, "other_client",
+                       {"initials": _initials(session, other)}, compared,
+                       "a current code of another client's token")
+    if not adult_ids:
+        return Refused(TextStatus.NO_VISIT, "no_visit", adult_ids=tuple(late_adults),
+                       detail="no open or planned visit of the carer near now")
+    return Refused(TextStatus.UNKNOWN_CODE, "unknown_code", adult_ids=compared,
+                   detail=f"no match among {attempt.comparisons} candidate codes")
+
+
+def _recent_adults(session: Session, attempt: Attempt) -> list[int]:
+    horizon = 2 * timedelta(hours=attempt.settings.sms_late_code_max_hours)
+    return list(dict.fromkeys(session.scalars(
+        select(PlannedVisit.adult_id).join(PlannedVisitCareWorker)
+        .where(PlannedVisitCareWorker.care_worker_id == attempt.care_worker_id,
+               PlannedVisit.planned_start >= attempt.now - horizon,
+               PlannedVisit.planned_start <= attempt.now)
+        .order_by(PlannedVisit.planned_start.desc()))))
+
+
+def _old_token_code(attempt: Attempt, tokens: list[VisitCodeToken]) -> str | None:
+    # Back to twice the maximum age: "too old" rather than "not recognised" for a code shown
+    # a day or two too long ago, or outside any planned visit of the client.
+    horizon = 2 * timedelta(hours=attempt.settings.sms_late_code_max_hours)
+    for token in tokens:
+        secret = decrypt_secret(token.secret_encrypted, attempt.settings.token_secret_key)
+        newest = time_step(attempt.now, token.step_seconds) + token.drift_steps - 1
+        oldest = time_step(attempt.now - horizon, token.step_seconds) + token.drift_steps
+        for step in range(newest, oldest - 1, -1):
+            if codes_equal(totp_at_step(secret, step, token.digits), attempt.code):
+                shown = step_start(step - token.drift_steps, token.step_seconds)
+                return (f"token {token.serial} showed this code at {shown.isoformat()}, not "
+                        "within a planned visit and the maximum age")
+    return None
+
+
+def _other_client_token(session: Session, attempt: Attempt, near: list[int]) -> int | None:
+    others = session.scalars(
+        select(PlannedVisit.adult_id).join(PlannedVisitCareWorker)
+        .where(PlannedVisitCareWorker.care_worker_id == attempt.care_worker_id,
+               PlannedVisit.planned_start <= attempt.now + OTHER_CLIENT_HORIZON,
+               PlannedVisit.planned_end >= attempt.now - OTHER_CLIENT_HORIZON)).all()
+    adult_ids = [a for a in dict.fromkeys(others) if a not in near]
+    for token in _tokens(session, adult_ids, len(attempt.code)):
+        secret = decrypt_secret(token.secret_encrypted, attempt.settings.token_secret_key)
+        if any(codes_equal(totp_at_step(secret, s, token.digits), attempt.code)
+               for s in _window_steps(token, attempt.now)):
+            return token.adult_id
+    return None
+
+
+def verify_code(session: Session, code: str, care_worker_id: int, now: datetime,
+                settings: Settings, blocked_adults: frozenset[int] = frozenset(),
+                inbound_text_id: int | None = None) -> tuple[Accepted | Refused, Attempt]:
+    """Check a code for a carer now: accepted (which home, when) or refused (why)."""
+    attempt = Attempt(code, care_worker_id, now, settings, inbound_text_id=inbound_text_id)
+    homes = candidate_adults(session, care_worker_id, now, settings)
+    attempt.blocked_homes = [a for a in homes if a in blocked_adults]
+    adult_ids = [a for a in homes if a not in blocked_adults]
+    result = _check_current(session, attempt, adult_ids)
+    late_visits = [v for v in _late_visits(session, care_worker_id, now, settings)
+                   if v.adult_id not in blocked_adults]
+    if result is None:
+        result = _check_late(session, attempt, late_visits)
+    if result is None:
+        late_adults = list(dict.fromkeys(v.adult_id for v in late_visits))
+        result = _diagnose(session, attempt, adult_ids, late_adults)
+    return result, attempt
