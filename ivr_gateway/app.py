@@ -28,12 +28,14 @@ def create_app(
     from ivr_gateway.api.views import blueprint as api_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
     from ivr_gateway.ivr.views import blueprint as ivr_blueprint
+    from ivr_gateway.office import init_office
     from ivr_gateway.telephony.views import blueprint as telephony_blueprint
 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(ivr_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(telephony_blueprint)
+    init_office(app)
 
     @app.errorhandler(404)
     def _not_found(_error: Any) -> Any:

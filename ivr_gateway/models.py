@@ -397,3 +397,4 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_ref: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+from ivr_gateway.office import models as _office_models  # noqa: E402, F401 - registers tables
