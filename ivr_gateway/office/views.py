@@ -154,14 +154,16 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        try:
-            with extensions.database().unit_of_work() as db:
+        # The refusal is caught inside the unit of work so the failure count is committed.
+        with extensions.database().unit_of_work() as db:
+            try:
                 user = auth.authenticate(db, username, password, _now(),
                                          extensions.settings().tz)
                 auth.start_session(user)
+            except auth.LoginRefused as refused:
+                error = str(refused)
+        if error is None:
             return redirect(target)
-        except auth.LoginRefused as refused:
-            error = str(refused)
     elif g.office_user is not None:
         return redirect(target)
     return render_template("office/login.html", error=error, username=username,
