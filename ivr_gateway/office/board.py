@@ -59,13 +59,15 @@ class BoardRow:
 
     @property
     def late(self) -> bool:
-        """Not started past the late window, or started late."""
+        """Not started past the late window, or started late (missed is not counted late)."""
+        if self.summary.outcome == "missed":
+            return False
         return self.summary.outcome == "late_start" or self.summary.minutes_late is not None
 
     @property
     def unverified(self) -> bool:
         """Presence not proven and not yet checked by the office."""
-        return "unverified location" in self.open_exceptions or "unverified" in self.verification
+        return "unverified location" in self.open_exceptions
 
     @property
     def needs_attention(self) -> bool:
@@ -143,7 +145,7 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
             reason=reason_status(summary, recorded)))
     counts = {
         "visits": len(rows),
-        "late": sum(r.late and r.summary.outcome != "missed" for r in rows),
+        "late": sum(r.late for r in rows),
         "missed": sum(r.summary.outcome == "missed" for r in rows),
         "in_progress": sum(r.summary.outcome == "in_progress" for r in rows),
         "completed": sum(r.summary.outcome == "completed" for r in rows),
