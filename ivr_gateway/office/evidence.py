@@ -73,7 +73,9 @@ def _event_entry(event: LogEvent, carer: str, settings: Settings) -> TimelineEnt
     if event.source_sid:
         details.append(f"Twilio SID: {event.source_sid}")
     delay = event.received_at - event.event_time
-    if delay > DELAY_WORTH_SHOWING:
+    if event.channel.value == "office":
+        details.append(f"recorded at {_local(event.received_at, settings)}")
+    elif delay > DELAY_WORTH_SHOWING:
         details.append(f"reached us {int(delay.total_seconds() // 60)} min after the event "
                        f"(at {_local(event.received_at, settings)})")
     if event.raw.get("unverified_reason"):
@@ -162,13 +164,16 @@ def load_visit_record(session: Session, settings: Settings, now: datetime, *,
     audit = list(session.scalars(select(AuditEntry).where(
         AuditEntry.entity == entity, AuditEntry.entity_ref == ref).order_by(AuditEntry.at,
                                                                             AuditEntry.id)))
-    timeline.sort(key=lambda t: t.at)
+    # At one instant the call's steps come before the log event they produced.
+    timeline.sort(key=lambda t: (t.at, t.kind != "call"))
 
     recorded = None
     reason = None
     if planned is not None and summary is not None:
         recorded = session.scalar(select(VisitReasonCode).where(
             VisitReasonCode.planned_visit_id == planned.id))
+        if recorded is not None:
+            _ = recorded.reason  # loaded now: the page renders after the session closes
         reason = reason_status(summary, {planned.ref: recorded.code} if recorded else {})
         word, style = STATUS.get(summary.outcome, (summary.outcome, "due"))
     else:

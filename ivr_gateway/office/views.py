@@ -101,6 +101,31 @@ def _local(at: datetime | None, fmt: str = "%H:%M") -> str:
     return at.astimezone(extensions.settings().tz).strftime(fmt)
 
 
+@blueprint.app_template_filter("audit_detail")
+def _audit_detail(detail: dict[str, Any]) -> list[str]:
+    """An audit entry's detail as short lines: changes as 'old → new', times in local time."""
+    def show(value: Any) -> str:
+        if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+            try:
+                return _local(datetime.fromisoformat(value), "%-d %b %H:%M")
+            except ValueError:
+                return value
+        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict):
+            return f"{show(value[0])} → {show(value[1])}"
+        if isinstance(value, dict):
+            return "; ".join(f"{k}: {show(v)}" for k, v in value.items())
+        return "–" if value is None else str(value)
+
+    lines = []
+    before, after = detail.get("before"), detail.get("after")
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines += [f"{key.replace('_', '-')}: {show(before.get(key))} → {show(value)}"
+                  for key, value in after.items() if before.get(key) != value]
+    lines += [f"{key.replace('_', ' ')}: {show(value)}" for key, value in detail.items()
+              if key not in ("before", "after")]
+    return lines
+
+
 @blueprint.app_context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": auth.csrf_token, "office_user": g.get("office_user"),

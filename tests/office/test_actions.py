@@ -216,6 +216,8 @@ def test_a_reason_code_is_due_48_hours_after_planned_start_weekend_included(
     [audit] = _audit(database, "reason_code")
     assert audit.detail["late"] is True
     assert "Overdue (0)" in as_coordinator.get("/office/reasons").get_data(as_text=True)
+    page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    assert "Recorded: <strong>Client in hospital</strong>" in page
 
 
 def test_a_reason_code_is_refused_for_a_visit_that_was_delivered(
