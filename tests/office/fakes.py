@@ -1,4 +1,4 @@
-"""An in-memory alert source: what the escalation capability will provide, for the dashboard tests."""
+"""An in-memory alert source: what the escalation capability will provide, for tests."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,7 +155,3 @@ def test_acknowledge_an_alert_record_a_reason_and_correct_a_visit(
     assert "Completed" in _row(page, "JOAN-AM").inner_text()
     assert "Missed" in _row(page, "EDITH-AM").inner_text()
 
-
-def test_screenshots_land_in_test_artifacts() -> None:
-    # Not a behaviour test: documents where a person finds the pictures after a run.
-    assert ARTIFACTS == Path(PROJECT_ROOT) / "test-artifacts"
