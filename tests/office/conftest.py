@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from ivr_gateway.config import PROJECT_ROOT
+from ivr_gateway.db import Database
 from ivr_gateway.office.auth import hash_password
-from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.office.models import OfficeRole, OfficeUser, ReasonCode
 
 PASSWORD = "correct horse battery"
 _hashes: dict[str, str] = {}
@@ -31,6 +34,25 @@ def make_office_user(session: Session, username: str, role: OfficeRole,
     session.add(user)
     session.commit()
     return user
+
+
+def _migration_seed() -> list[tuple[str, str, str]]:
+    path = PROJECT_ROOT / "migrations" / "versions" / "0005_office.py"
+    spec = importlib.util.spec_from_file_location("office_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.SEED_REASON_CODES)
+
+
+@pytest.fixture(autouse=True)
+def reason_codes(database: Database) -> None:
+    """The migration's reason codes (PostgreSQL tests truncate every table between tests)."""
+    with database.unit_of_work() as session:
+        if session.query(ReasonCode).count() == 0:
+            session.add_all(ReasonCode(code=code, label=label, applies_to=applies_to,
+                                       position=i, active=True)
+                            for i, (code, label, applies_to) in enumerate(_migration_seed(), 1))
 
 
 class Office:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.demo import load_demo_rota
 from ivr_gateway.models import AuditEntry, CareWorker, PlannedVisit
 from ivr_gateway.office.kpi import kpis_for_range
-from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.office.models import OfficeRole, OfficeUser, ReasonCode
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play
 from tests.office.conftest import Office
@@ -197,3 +198,15 @@ def test_the_demo_prints_an_office_login_that_works(database: Database, office: 
     assert response.status_code == 302
     board = office.get("/office/").get_data(as_text=True)
     assert 'data-ref="DEMO-2"' in board and "Late" in board
+
+
+def test_the_migration_seeds_the_reason_code_list(sqlite_template: Path) -> None:
+    database = Database(f"sqlite:///{sqlite_template}")
+    try:
+        with database.unit_of_work() as session:
+            codes = {c.code: c for c in session.scalars(select(ReasonCode))}
+    finally:
+        database.dispose()
+    assert codes["other"].applies_to == "any"
+    assert codes["client_in_hospital"].label == "Client in hospital"
+    assert len(codes) >= 10
