@@ -28,6 +28,9 @@ def create_app(
     from ivr_gateway.api.views import blueprint as api_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
     from ivr_gateway.ivr.views import blueprint as ivr_blueprint
+    from ivr_gateway.office import init_office
+    from ivr_gateway.office.providers import register_code_source
+    from ivr_gateway.sms.office_codes import SmsCodeSource
     from ivr_gateway.sms.views import api_blueprint as sms_api_blueprint
     from ivr_gateway.sms.views import blueprint as sms_blueprint
     from ivr_gateway.telephony.views import blueprint as telephony_blueprint
@@ -38,6 +41,8 @@ def create_app(
     app.register_blueprint(telephony_blueprint)
     app.register_blueprint(sms_blueprint)
     app.register_blueprint(sms_api_blueprint)
+    init_office(app)
+    register_code_source(app, SmsCodeSource(settings))
 
     @app.errorhandler(404)
     def _not_found(_error: Any) -> Any:

@@ -12,6 +12,7 @@ import click
 
 from ivr_gateway.api.commands import commands as api_commands
 from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
+from ivr_gateway.office.commands import commands as office_commands
 from ivr_gateway.rota.commands import commands as rota_commands
 from ivr_gateway.sms.commands import commands as sms_commands
 from ivr_gateway.sms.commands import simulate_sms
@@ -125,6 +126,9 @@ A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
     {sim} --from 01134960002 --keys 1,2345,6190
 
 {_demo_texts(info, sim.removesuffix(" simulate call"), url)}
+The office dashboard: {base_url}/office/  log in as {info.office_username} / {info.office_password}
+(the board refreshes itself: make a call above and watch Joan's visit change)
+
 See today's visits with their actual times and outcomes:
     curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
 
@@ -182,6 +186,6 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
                f"{transcript.keys_pressed()} keys pressed.")
 
 
-for _command in [*api_commands, *rota_commands, *sms_commands]:
+for _command in [*api_commands, *rota_commands, *sms_commands, *office_commands]:
     main.add_command(_command)
 simulate.add_command(simulate_sms)

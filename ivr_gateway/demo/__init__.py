@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session
 from ivr_gateway.config import Settings
 from ivr_gateway.hashing import hash_api_token, new_api_token
 from ivr_gateway.models import ApiToken, Rag
+from ivr_gateway.office.auth import create_office_user
+from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
 from ivr_gateway.sms.devices import TokenIn, new_code_sheet, register_token
@@ -36,6 +39,8 @@ class DemoInfo:
     token_serial: str = ""  # the visit-code token at Joan Smith's home
     sheet_number: int = 0  # the code sheet in Mary Brown's care folder
     sheet_codes: list[str] = field(default_factory=list)  # its first codes, for the banner
+    office_username: str = "office"
+    office_password: str = ""
 
 
 # Ofcom's numbers for drama (0113 496 0xxx): never a real line, valid to phonenumbers.
@@ -103,6 +108,10 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
             "planned_end": start + timedelta(minutes=minutes), "time_critical": ref == "DEMO-2",
         }, context=context), settings=settings, now=now, actor=actor)
 
+    office_password = "demo-" + secrets.token_urlsafe(9)
+    create_office_user(session, "office", office_password, OfficeRole.ADMINISTRATOR, now=now,
+                       actor=actor, display_name="Demo office")
+
     token = new_api_token()
     session.add(ApiToken(name="demo", token_hash=hash_api_token(token), created_at=now))
     session.flush()
@@ -119,4 +128,5 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
                    EDITH_LANDLINE: "E.C."},
         client_numbers={"100001": "J.S.", "100002": "M.B.", "100003": "P.B.", "100004": "E.C."},
         token_serial=DEMO_TOKEN_SERIAL, sheet_number=sheet.sheet_number,
-        sheet_codes=sheet.codes[:4])
+        sheet_codes=sheet.codes[:4],
+        office_username="office", office_password=office_password)

@@ -1,0 +1,24 @@
+"""The office dashboard at /office/: the board, the evidence behind each visit, the actions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+
+def init_office(app: Flask) -> None:
+    """Register the dashboard and set its session cookie policy on the app."""
+    from ivr_gateway.office.views import blueprint
+
+    settings = app.extensions["settings"]
+    secure = settings.is_production or settings.public_base_url.startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_NAME="ivr_office",
+        SESSION_COOKIE_HTTPONLY=True,  # scripts cannot read the session
+        SESSION_COOKIE_SAMESITE="Lax",  # not sent on cross-site posts (CSRF defence in depth)
+        SESSION_COOKIE_SECURE=secure,  # https only wherever the gateway is served over https
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),  # one long shift, then log in again
+    )
+    app.config.setdefault("OFFICE_BOARD_REFRESH_SECONDS", 15)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,76 @@
+"""Office tables: dashboard users, the configurable reason codes, and the codes given to visits."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ivr_gateway.db import Base, UTCDateTime
+
+
+class OfficeRole(enum.StrEnum):
+    """What an office user may do; each role may do everything the one before it may."""
+
+    COORDINATOR = "coordinator"
+    MANAGER = "manager"
+    ADMINISTRATOR = "administrator"
+
+    @property
+    def rank(self) -> int:
+        """Order of the roles: coordinator 1, manager 2, administrator 3."""
+        return list(OfficeRole).index(self) + 1
+
+
+class OfficeUser(Base):
+    """Someone who logs in to /office/: password kept as an argon2id hash."""
+
+    __tablename__ = "office_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[OfficeRole] = mapped_column(Enum(
+        OfficeRole, native_enum=False, length=32, validate_strings=True,
+        values_callable=lambda members: [m.value for m in members]))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Raised on logout, lock or password change: older session cookies stop working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReasonCode(Base):
+    """One entry of the configurable list of reasons for a missed or cancelled visit."""
+
+    __tablename__ = "reason_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    applies_to: Mapped[str] = mapped_column(String(16), default="any")  # missed|cancelled|any
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class VisitReasonCode(Base):
+    """The reason given for a missed or cancelled planned visit (one per visit; changes audited)."""
+
+    __tablename__ = "visit_reason_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    planned_visit_id: Mapped[int] = mapped_column(
+        ForeignKey("planned_visits.id", ondelete="CASCADE"), unique=True)
+    code: Mapped[str] = mapped_column(ForeignKey("reason_codes.code"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(100))
+
+    reason: Mapped[ReasonCode] = relationship()

@@ -1,0 +1,617 @@
+"""/office/: login, the live board, the visit page, actions, people and things, KPIs.
+
+Views are thin: parse the form, call one office or rota function in one unit of work, render.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from ivr_gateway import extensions
+from ivr_gateway.hashing import hash_api_token, new_api_token
+from ivr_gateway.models import Adult, ApiToken, AuditEntry, CareWorker, PlannedVisit
+from ivr_gateway.office import auth
+from ivr_gateway.office.auth import current_user, requires
+from ivr_gateway.office.board import FILTERS, build_board
+from ivr_gateway.office.corrections import (
+    correct_visit_times,
+    mark_exception_checked,
+    reassign_care_worker,
+)
+from ivr_gateway.office.evidence import load_visit_record
+from ivr_gateway.office.kpi import Series, bar_chart_svg, kpis_for_range
+from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.office.providers import alert_source, code_source
+from ivr_gateway.office.reason_codes import (
+    ActionRefused,
+    reason_code_choices,
+    reasons_outstanding,
+    record_reason_code,
+)
+from ivr_gateway.rota import service as rota
+from ivr_gateway.rota.csv_import import import_rota_csv
+from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
+
+blueprint = Blueprint("office", __name__, url_prefix="/office", template_folder="templates",
+                      static_folder="static", static_url_path="/static")
+
+COORDINATOR, MANAGER, ADMINISTRATOR = (OfficeRole.COORDINATOR, OfficeRole.MANAGER,
+                                       OfficeRole.ADMINISTRATOR)
+
+
+# ------------------------------------------------------------------ request plumbing
+
+@blueprint.before_request
+def _load_user_and_check_csrf() -> Any:
+    with extensions.database().unit_of_work() as db:
+        g.office_user = auth.load_current_user(db)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
+        return render_template("office/error.html", title="Form expired", message=(
+            "This form has expired or did not come from the dashboard. Go back, reload the "
+            "page and try again.")), 400
+    return None
+
+
+@blueprint.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"))
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/office/static/"):
+        response.headers["Cache-Control"] = "no-store"  # names and care details: never cached
+    return response
+
+
+@blueprint.errorhandler(403)
+def _forbidden(_error: Any) -> Any:
+    return render_template("office/error.html", title="Not allowed", message=(
+        "Your role does not allow this page. Ask an administrator if you need it.")), 403
+
+
+@blueprint.errorhandler(404)
+def _not_found(_error: Any) -> Any:
+    return render_template("office/error.html", title="Not found",
+                           message="There is no such page or record."), 404
+
+
+@blueprint.app_template_filter("local")
+def _local(at: datetime | None, fmt: str = "%H:%M") -> str:
+    if at is None:
+        return "–"
+    return at.astimezone(extensions.settings().tz).strftime(fmt)
+
+
+@blueprint.app_template_filter("audit_detail")
+def _audit_detail(detail: dict[str, Any]) -> list[str]:
+    """An audit entry's detail as short lines: changes as 'old → new', times in local time."""
+    def show(value: Any) -> str:
+        if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+            try:
+                return _local(datetime.fromisoformat(value), "%-d %b %H:%M")
+            except ValueError:
+                return value
+        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict):
+            return f"{show(value[0])} → {show(value[1])}"
+        if isinstance(value, dict):
+            return "; ".join(f"{k}: {show(v)}" for k, v in value.items())
+        return "–" if value is None else str(value)
+
+    lines = []
+    before, after = detail.get("before"), detail.get("after")
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines += [f"{key.replace('_', '-')}: {show(before.get(key))} → {show(value)}"
+                  for key, value in after.items() if before.get(key) != value]
+    lines += [f"{key.replace('_', ' ')}: {show(value)}" for key, value in detail.items()
+              if key not in ("before", "after")]
+    return lines
+
+
+@blueprint.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": auth.csrf_token, "office_user": g.get("office_user"),
+            "Role": OfficeRole}
+
+
+def _now() -> datetime:
+    return extensions.clock().now()
+
+
+def _today() -> date:
+    return _now().astimezone(extensions.settings().tz).date()
+
+
+def _back(default: str) -> Any:
+    target = request.form.get("next", "")
+    if target.startswith("/office/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(default)
+
+
+def _parse_local(raw: str, label: str) -> datetime | None:
+    """A datetime-local field (YYYY-MM-DDTHH:MM, local time) as UTC; ActionRefused if unreal."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    tz = extensions.settings().tz
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ActionRefused(f"The {label} is not a date and time (e.g. 2026-03-29T09:30).") \
+            from None
+    at = naive.replace(tzinfo=tz).astimezone(UTC)
+    # In the spring gap (clocks forward) the wall time never happened: say so, don't guess.
+    if at.astimezone(tz).replace(tzinfo=None) != naive:
+        raise ActionRefused(f"The {label} does not exist on that day: the clocks went forward "
+                            "an hour then.")
+    return at
+
+
+# ------------------------------------------------------------------ login
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login form; on success a fresh session and the board (or the page asked for)."""
+    error = None
+    username = ""
+    target = request.values.get("next", "")
+    if not (target.startswith("/office/") and not target.startswith("//")):
+        target = url_for("office.board")
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        # The refusal is caught inside the unit of work so the failure count is committed.
+        with extensions.database().unit_of_work() as db:
+            try:
+                user = auth.authenticate(db, username, password, _now(),
+                                         extensions.settings().tz)
+                auth.start_session(user)
+            except auth.LoginRefused as refused:
+                error = str(refused)
+        if error is None:
+            return redirect(target)
+    elif g.office_user is not None:
+        return redirect(target)
+    return render_template("office/login.html", error=error, username=username,
+                           next=target), 401 if error else 200
+
+
+@blueprint.post("/logout")
+def logout() -> Any:
+    """End the session here and on every other device of this user."""
+    user = g.get("office_user")
+    if user is not None:
+        with extensions.database().unit_of_work() as db:
+            row = db.get(OfficeUser, user.id)
+            if row is not None:
+                row.session_epoch += 1
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("office.login"))
+
+
+# ------------------------------------------------------------------ the board
+
+def _board_args() -> tuple[date, str, str]:
+    try:
+        day = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") \
+            else _today()
+    except ValueError:
+        day = _today()
+    status = request.args.get("status", "all")
+    return day, status if status in FILTERS else "all", request.args.get("carer", "")
+
+
+def _board_context() -> dict[str, Any]:
+    day, status, carer = _board_args()
+    with extensions.database().unit_of_work() as db:
+        board = build_board(db, day, extensions.settings(), _now(), alert_source(),
+                            status=status, carer=carer)
+    return {"board": board, "status": status, "carer": carer, "filters": FILTERS,
+            "now": _now(), "is_today": day == _today(),
+            "refresh_seconds": current_app.config["OFFICE_BOARD_REFRESH_SECONDS"]}
+
+
+@blueprint.get("/")
+@requires(COORDINATOR)
+def board() -> Any:
+    """Today's visits by planned time, refreshed in place every few seconds."""
+    return render_template("office/board.html", **_board_context())
+
+
+@blueprint.get("/board/live")
+@requires(COORDINATOR)
+def board_live() -> Any:
+    """The board's counts and rows only: what the page's script fetches to refresh itself."""
+    return render_template("office/_board_live.html", **_board_context())
+
+
+# ------------------------------------------------------------------ the visit page
+
+def _visit_page(planned_ref: str | None = None, actual_id: int | None = None) -> Any:
+    settings = extensions.settings()
+    with extensions.database().unit_of_work() as db:
+        try:
+            record = load_visit_record(db, settings, _now(), planned_ref=planned_ref,
+                                       actual_visit_id=actual_id)
+        except LookupError:
+            abort(404)
+        refs = [record.planned.ref] if record.planned else []
+        alerts = alert_source().alerts_for_visits(db, refs).get(refs[0], []) if refs else []
+        choices = reason_code_choices(db, record.summary.outcome if record.summary else None)
+        carers = list(db.scalars(select(CareWorker).where(CareWorker.active.is_(True))
+                                 .order_by(CareWorker.given_name, CareWorker.family_name)))
+        on_visit = list(record.planned.care_workers) if record.planned else \
+            [a.care_worker for a in record.actuals]
+    return render_template("office/visit.html", record=record, alerts=alerts,
+                           alerts_available=alert_source().available, choices=choices,
+                           carers=carers, on_visit=on_visit, now=_now())
+
+
+@blueprint.get("/visits/<ref>")
+@requires(COORDINATOR)
+def visit(ref: str) -> Any:
+    """A planned visit: its evidence timeline, decision, alerts, concern, audit and actions."""
+    return _visit_page(planned_ref=ref)
+
+
+@blueprint.get("/unplanned/<int:actual_id>")
+@requires(COORDINATOR)
+def unplanned_visit(actual_id: int) -> Any:
+    """An unplanned visit (no rota entry): its evidence and actions."""
+    return _visit_page(actual_id=actual_id)
+
+
+def _act(action: Any, success: str, default: str) -> Any:
+    try:
+        with extensions.database().unit_of_work() as db:
+            action(db)
+        flash(success, "success")
+    except (ActionRefused, LookupError) as refused:
+        flash(str(refused.args[0] if refused.args else refused), "error")
+    return _back(default)
+
+
+@blueprint.post("/visits/<ref>/reason")
+@requires(COORDINATOR)
+def record_reason(ref: str) -> Any:
+    """Record the reason code for a missed or cancelled visit."""
+    code, note = request.form.get("code", ""), request.form.get("note", "")
+    return _act(lambda db: record_reason_code(
+        db, ref, code, note, settings=extensions.settings(), now=_now(),
+        actor=current_user().actor), "Reason code recorded.", url_for("office.visit", ref=ref))
+
+
+def _correct(planned_ref: str | None, actual_id: int | None, default: str) -> Any:
+    def action(db: Any) -> None:
+        correct_visit_times(
+            db, care_worker_ref=request.form.get("care_worker", ""),
+            log_in=_parse_local(request.form.get("log_in", ""), "log-in time"),
+            log_out=_parse_local(request.form.get("log_out", ""), "log-out time"),
+            reason=request.form.get("reason", ""), now=_now(), actor=current_user().actor,
+            planned_ref=planned_ref, actual_visit_id=actual_id)
+    return _act(action, "Correction recorded as new evidence.", default)
+
+
+@blueprint.post("/visits/<ref>/correct")
+@requires(COORDINATOR)
+def correct_visit(ref: str) -> Any:
+    """Set or fix a carer's log-in or log-out time, with a reason (new evidence)."""
+    return _correct(ref, None, url_for("office.visit", ref=ref))
+
+
+@blueprint.post("/unplanned/<int:actual_id>/correct")
+@requires(COORDINATOR)
+def correct_unplanned(actual_id: int) -> Any:
+    """Set or fix the times of an unplanned visit, with a reason."""
+    return _correct(None, actual_id, url_for("office.unplanned_visit", actual_id=actual_id))
+
+
+@blueprint.post("/visits/<ref>/reassign")
+@requires(COORDINATOR)
+def reassign(ref: str) -> Any:
+    """Send another carer in one carer's place."""
+    return _act(lambda db: reassign_care_worker(
+        db, ref, request.form.get("from", ""), request.form.get("to", ""),
+        request.form.get("reason", ""), settings=extensions.settings(), now=_now(),
+        actor=current_user().actor), "Carer reassigned.", url_for("office.visit", ref=ref))
+
+
+@blueprint.post("/exceptions/<int:exception_id>/check")
+@requires(COORDINATOR)
+def check_exception(exception_id: int) -> Any:
+    """Mark an exception (e.g. an unverified log-in) as checked by this user."""
+    return _act(lambda db: mark_exception_checked(
+        db, exception_id, request.form.get("note", ""), now=_now(),
+        actor=current_user().actor), "Marked as checked.", url_for("office.board"))
+
+
+@blueprint.post("/alerts/<int:alert_id>/acknowledge")
+@requires(COORDINATOR)
+def acknowledge_alert(alert_id: int) -> Any:
+    """Acknowledge an alert: it stops climbing the ladder."""
+    def action(db: Any) -> None:
+        alert = alert_source().acknowledge(db, alert_id, current_user().actor, _now())
+        db.add(AuditEntry(at=_now(), actor=current_user().actor, action="acknowledge_alert",
+                          entity="planned_visit" if alert.planned_visit_ref else "alert",
+                          entity_ref=alert.planned_visit_ref or str(alert.id),
+                          detail={"alert_id": alert.id, "kind": alert.kind}))
+    return _act(action, "Alert acknowledged.", url_for("office.alerts"))
+
+
+@blueprint.get("/alerts")
+@requires(COORDINATOR)
+def alerts() -> Any:
+    """Open alerts today."""
+    with extensions.database().unit_of_work() as db:
+        items = alert_source().open_alerts(db, _today())
+    return render_template("office/alerts.html", alerts=items,
+                           available=alert_source().available)
+
+
+@blueprint.get("/reasons")
+@requires(COORDINATOR)
+def reasons() -> Any:
+    """Missed and cancelled visits waiting for a reason code: overdue first, with countdowns."""
+    with extensions.database().unit_of_work() as db:
+        waiting = reasons_outstanding(db, extensions.settings(), _now())
+    now = _now()
+    return render_template("office/reasons.html", now=now,
+                           overdue=[r for r in waiting if r.overdue(now)],
+                           due=[r for r in waiting if not r.overdue(now)])
+
+
+# ------------------------------------------------------------------ people and things
+
+@blueprint.get("/adults")
+@requires(COORDINATOR)
+def adults() -> Any:
+    """Clients: landlines, RAG rating, active."""
+    with extensions.database().unit_of_work() as db:
+        rows = list(db.scalars(select(Adult).order_by(Adult.family_name, Adult.given_name)))
+        for a in rows:
+            _ = a.landlines
+    return render_template("office/adults.html", adults=rows)
+
+
+@blueprint.get("/adults/<ref>")
+@requires(COORDINATOR)
+def adult(ref: str) -> Any:
+    """One client: landlines, RAG, visit-code tokens and sheets, upcoming visits."""
+    with extensions.database().unit_of_work() as db:
+        row = db.scalar(select(Adult).where(Adult.ref == ref))
+        if row is None:
+            abort(404)
+        _ = row.landlines
+        devices = code_source().devices_for_adult(db, ref)
+        visits = list(db.scalars(select(PlannedVisit).where(
+            PlannedVisit.adult_id == row.id,
+            PlannedVisit.planned_start >= _now() - timedelta(days=1))
+            .order_by(PlannedVisit.planned_start).limit(20)))
+    return render_template("office/adult.html", adult=row, devices=devices, visits=visits,
+                           codes_available=code_source().available)
+
+
+@blueprint.post("/adults/<ref>/code-sheet")
+@requires(COORDINATOR)
+def print_code_sheet(ref: str) -> Any:
+    """A new printable code sheet for the client (when code sheets are switched on)."""
+    try:
+        with extensions.database().unit_of_work() as db:
+            page = code_source().code_sheet_html(db, ref, current_user().actor, _now())
+    except LookupError as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("office.adult", ref=ref))
+    return Response(page, mimetype="text/html")
+
+
+@blueprint.get("/care-workers")
+@requires(COORDINATOR)
+def care_workers() -> Any:
+    """Carers: staff number, mobiles, language, lockouts."""
+    with extensions.database().unit_of_work() as db:
+        rows = list(db.scalars(select(CareWorker).order_by(CareWorker.family_name,
+                                                           CareWorker.given_name)))
+        for c in rows:
+            _ = c.mobiles
+    return render_template("office/care_workers.html", care_workers=rows, now=_now())
+
+
+@blueprint.get("/care-workers/<ref>")
+@requires(COORDINATOR)
+def care_worker(ref: str) -> Any:
+    """One carer: unlock, reset PIN, mobiles and language."""
+    with extensions.database().unit_of_work() as db:
+        row = db.scalar(select(CareWorker).where(CareWorker.ref == ref))
+        if row is None:
+            abort(404)
+        _ = row.mobiles
+    return render_template("office/care_worker.html", carer=row, now=_now())
+
+
+@blueprint.post("/care-workers/<ref>/unlock")
+@requires(COORDINATOR)
+def unlock_care_worker(ref: str) -> Any:
+    """Lift a carer's PIN lockout."""
+    def action(db: Any) -> None:
+        try:
+            rota.unlock_care_worker(db, ref, now=_now(), actor=current_user().actor)
+        except rota.RotaError as error:
+            raise ActionRefused(error.message) from None
+    return _act(action, "Carer unlocked: they can log in again now.",
+                url_for("office.care_worker", ref=ref))
+
+
+@blueprint.post("/care-workers/<ref>/pin")
+@requires(MANAGER)
+def reset_pin(ref: str) -> Any:
+    """Set a new PIN for a carer (typed twice; never shown again)."""
+    pin, again = request.form.get("pin", ""), request.form.get("pin_again", "")
+
+    def action(db: Any) -> None:
+        if pin != again:
+            raise ActionRefused("The two PINs differ; type the same PIN twice.")
+        carer = db.scalar(select(CareWorker).where(CareWorker.ref == ref))
+        if carer is None:
+            raise ActionRefused("There is no such carer.")
+        try:
+            rota.set_care_worker_pin(db, carer.staff_number, pin,
+                                     settings=extensions.settings(), now=_now(),
+                                     actor=current_user().actor)
+        except rota.RotaError as error:
+            raise ActionRefused(error.message) from None
+    return _act(action, "New PIN set. Tell the carer in person or by phone, never by text.",
+                url_for("office.care_worker", ref=ref))
+
+
+@blueprint.post("/care-workers/<ref>/details")
+@requires(MANAGER)
+def update_care_worker(ref: str) -> Any:
+    """Change a carer's mobiles and prompt language (through the rota service, audited)."""
+    def action(db: Any) -> None:
+        carer = db.scalar(select(CareWorker).where(CareWorker.ref == ref))
+        if carer is None:
+            raise ActionRefused("There is no such carer.")
+        mobiles = [m.strip() for m in request.form.get("mobiles", "").replace(",", "\n")
+                   .splitlines() if m.strip()]
+        try:
+            data = CareWorkerIn.model_validate({
+                "staff_number": carer.staff_number, "given_name": carer.given_name,
+                "family_name": carer.family_name, "mobiles": mobiles,
+                "language": request.form.get("language", carer.language),
+                "branch": carer.branch, "active": carer.active,
+            }, context=validation_context(extensions.settings()))
+            rota.upsert_care_worker(db, ref, data, settings=extensions.settings(), now=_now(),
+                                    actor=current_user().actor)
+        except ValidationError as error:
+            raise ActionRefused("; ".join(f"{p.field}: {p.message}"
+                                          for p in rota.problems_from(error))) from None
+        except rota.RotaError as error:
+            raise ActionRefused(error.message) from None
+    return _act(action, "Carer details saved.", url_for("office.care_worker", ref=ref))
+
+
+@blueprint.get("/on-call")
+@requires(COORDINATOR)
+def on_call() -> Any:
+    """Who is on call this week."""
+    now = _now()
+    with extensions.database().unit_of_work() as db:
+        periods = alert_source().on_call(db, now - timedelta(days=1), now + timedelta(days=7))
+    return render_template("office/on_call.html", periods=periods,
+                           available=alert_source().available)
+
+
+@blueprint.route("/rota", methods=["GET", "POST"])
+@requires(MANAGER)
+def rota_upload() -> Any:
+    """Upload a rota CSV; every bad row is reported with its spreadsheet row number."""
+    report = None
+    filename = ""
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("Choose a CSV file to upload.", "error")
+            return redirect(url_for("office.rota_upload"))
+        filename = upload.filename
+        with extensions.database().unit_of_work() as db:
+            report = import_rota_csv(
+                db, upload.read(), extensions.settings(), _now(),
+                f"{current_user().actor} csv:{filename}"[:100],
+                skip_bad_rows=request.form.get("skip_bad_rows") == "yes",
+                dry_run=request.form.get("dry_run") == "yes")
+    return render_template("office/rota.html", report=report, filename=filename)
+
+
+@blueprint.route("/api-tokens", methods=["GET", "POST"])
+@requires(ADMINISTRATOR)
+def api_tokens() -> Any:
+    """Bearer tokens for rostering systems: create (shown once), list, revoke."""
+    new_token = None
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        with extensions.database().unit_of_work() as db:
+            if not name or len(name) > 100:
+                flash("A token needs a name of 1 to 100 characters (the system using it).",
+                      "error")
+            elif db.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+                flash(f"A token called {name!r} already exists; choose another name.", "error")
+            else:
+                new_token = new_api_token()
+                db.add(ApiToken(name=name, token_hash=hash_api_token(new_token),
+                                created_at=_now()))
+                db.add(AuditEntry(at=_now(), actor=current_user().actor, action="create",
+                                  entity="api_token", entity_ref=name[:64], detail={}))
+    with extensions.database().unit_of_work() as db:
+        tokens = list(db.scalars(select(ApiToken).order_by(ApiToken.name)))
+    return render_template("office/api_tokens.html", tokens=tokens, new_token=new_token)
+
+
+@blueprint.post("/api-tokens/<int:token_id>/revoke")
+@requires(ADMINISTRATOR)
+def revoke_api_token(token_id: int) -> Any:
+    """Revoke a token: requests with it are refused from now on."""
+    def action(db: Any) -> None:
+        token = db.get(ApiToken, token_id)
+        if token is None:
+            raise ActionRefused("There is no such token.")
+        if token.revoked_at is not None:
+            raise ActionRefused(f"Token {token.name!r} was already revoked.")
+        token.revoked_at = _now()
+        db.add(AuditEntry(at=_now(), actor=current_user().actor, action="revoke",
+                          entity="api_token", entity_ref=token.name[:64], detail={}))
+    return _act(action, "Token revoked.", url_for("office.api_tokens"))
+
+
+# ------------------------------------------------------------------ KPIs
+
+@blueprint.get("/kpi")
+@requires(COORDINATOR)
+def kpi() -> Any:
+    """On time, late, missed and short visits by day, and how presence was proven."""
+    today = _today()
+    try:
+        last = date.fromisoformat(request.args.get("to", "")) if request.args.get("to") \
+            else today
+        first = date.fromisoformat(request.args.get("from", "")) if request.args.get("from") \
+            else last - timedelta(days=6)
+        with extensions.database().unit_of_work() as db:
+            days = kpis_for_range(db, first, last, extensions.settings(), _now())
+        error = None
+    except ValueError as problem:
+        first, last, days = today - timedelta(days=6), today, []
+        error = str(problem) if "days" in str(problem) or "before" in str(problem) else \
+            "Dates are YYYY-MM-DD."
+    labels = [d.day.strftime("%d %b") for d in days]
+    timeliness = (bar_chart_svg("Visits by day: on time, late, missed", labels, [
+        Series("on time", "ontime", [d.on_time for d in days]),
+        Series("late", "late", [d.late for d in days]),
+        Series("missed", "missed", [d.missed for d in days])], "chart-timeliness"))
+    short = (bar_chart_svg("Short visits by day", labels, [
+        Series("short", "short", [d.short for d in days])], "chart-short"))
+    methods = ["caller_id", "token_code", "sheet_code", "office", "unverified"]
+    verification = (bar_chart_svg("Log-ins by how presence was proven", labels, [
+        Series(m.replace("_", " "), f"v-{m}", [d.verification.get(m, 0) for d in days])
+        for m in methods], "chart-verification"))
+    return render_template("office/kpi.html", days=days, first=first, last=last, error=error,
+                           timeliness=timeliness, short=short, verification=verification,
+                           methods=methods)

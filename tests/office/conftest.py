@@ -1,0 +1,134 @@
+"""Office test fixtures: users of each role (hashes cached), and a logged-in client with CSRF."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from ivr_gateway.config import PROJECT_ROOT
+from ivr_gateway.db import Database
+from ivr_gateway.office.auth import hash_password
+from ivr_gateway.office.models import OfficeRole, OfficeUser, ReasonCode
+
+PASSWORD = "correct horse battery"
+_hashes: dict[str, str] = {}
+
+
+def make_office_user(session: Session, username: str, role: OfficeRole,
+                     password: str = PASSWORD) -> OfficeUser:
+    """An active office user (argon2 hashes are cached: the default cost is deliberate)."""
+    if password not in _hashes:
+        _hashes[password] = hash_password(password)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    user = OfficeUser(username=username, display_name=username.title(),
+                      password_hash=_hashes[password], role=role, active=True, failed_logins=0,
+                      session_epoch=0, created_at=at, updated_at=at)
+    session.add(user)
+    session.commit()
+    return user
+
+
+def _migration_seed() -> list[tuple[str, str, str]]:
+    path = PROJECT_ROOT / "migrations" / "versions" / "0005_office.py"
+    spec = importlib.util.spec_from_file_location("office_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.SEED_REASON_CODES)
+
+
+@pytest.fixture(autouse=True)
+def reason_codes(database: Database) -> None:
+    """The migration's reason codes (PostgreSQL tests truncate every table between tests)."""
+    with database.unit_of_work() as session:
+        if session.query(ReasonCode).count() == 0:
+            session.add_all(ReasonCode(code=code, label=label, applies_to=applies_to,
+                                       position=i, active=True)
+                            for i, (code, label, applies_to) in enumerate(_migration_seed(), 1))
+
+
+class Office:
+    """A browser-like client of /office/: logs in through the form and sends CSRF tokens."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self) -> str:
+        """The session's CSRF token, as a form on the page carries it."""
+        page = self.client.get("/office/login").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, "the login page has no CSRF field"
+        return match.group(1)
+
+    def login(self, username: str, password: str = PASSWORD) -> TestResponse:
+        """Post the login form."""
+        return self.client.post("/office/login", data={
+            "username": username, "password": password, "csrf_token": self.csrf()})
+
+    def token(self) -> str:
+        """The CSRF token of the logged-in session."""
+        with self.client.session_transaction() as flask_session:
+            return str(flask_session["csrf_token"])
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any
+             ) -> TestResponse:
+        """POST a form with the session's CSRF token."""
+        return self.client.post(path, data={**(data or {}), "csrf_token": self.token()},
+                                **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> TestResponse:
+        """GET a page."""
+        return self.client.get(path, **kwargs)
+
+
+@pytest.fixture
+def office(app: Flask) -> Office:
+    """An office client, not logged in."""
+    return Office(app.test_client())
+
+
+@pytest.fixture
+def coordinator(session: Session) -> OfficeUser:
+    """A coordinator called 'cora'."""
+    return make_office_user(session, "cora", OfficeRole.COORDINATOR)
+
+
+@pytest.fixture
+def manager(session: Session) -> OfficeUser:
+    """A manager called 'max'."""
+    return make_office_user(session, "max", OfficeRole.MANAGER)
+
+
+@pytest.fixture
+def administrator(session: Session) -> OfficeUser:
+    """An administrator called 'ada'."""
+    return make_office_user(session, "ada", OfficeRole.ADMINISTRATOR)
+
+
+@pytest.fixture
+def as_coordinator(office: Office, coordinator: OfficeUser) -> Office:
+    """Logged in as a coordinator."""
+    assert office.login("cora").status_code == 302
+    return office
+
+
+@pytest.fixture
+def as_manager(office: Office, manager: OfficeUser) -> Office:
+    """Logged in as a manager."""
+    assert office.login("max").status_code == 302
+    return office
+
+
+@pytest.fixture
+def as_administrator(office: Office, administrator: OfficeUser) -> Office:
+    """Logged in as an administrator."""
+    assert office.login("ada").status_code == 302
+    return office

@@ -1,0 +1,212 @@
+"""The board, people pages, rota upload, KPIs, the user commands and the demo login."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.cli import main
+from ivr_gateway.clock import FixedClock
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.demo import load_demo_rota
+from ivr_gateway.models import AuditEntry, CareWorker, PlannedVisit
+from ivr_gateway.office.kpi import kpis_for_range
+from ivr_gateway.office.models import OfficeRole, OfficeUser, ReasonCode
+from tests.factories import make_adult, make_care_worker, make_planned_visit
+from tests.ivr.calls import play
+from tests.office.conftest import Office
+from tests.twilio_client import TwilioClient
+
+LANDLINE = "+441134960001"
+NINE_AM = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)
+HEADER = ("visit_ref,adult_ref,adult_given_name,adult_family_name,adult_landlines,adult_rag,"
+          "date,start,end,care_worker_refs,care_worker_staff_numbers,care_worker_given_names,"
+          "care_worker_family_names")
+
+
+def _day(session: Session) -> None:
+    """Four visits at Joan's and Edith's: on time, late, missed, not yet due."""
+    joan = make_adult(session, ref="A1", landlines=(LANDLINE,))
+    edith = make_adult(session, ref="A2", given_name="Edith", family_name="Clarke",
+                       landlines=("+441134960003",))
+    amy = make_care_worker(session, ref="C1", staff_number="1234", pin="5678")
+    ben = make_care_worker(session, ref="C2", staff_number="2345", pin="6190",
+                           given_name="Ben", family_name="Taylor")
+    make_planned_visit(session, joan, [amy], start=NINE_AM, ref="ONTIME")
+    make_planned_visit(session, edith, [ben], start=NINE_AM, ref="LATE")
+    make_planned_visit(session, edith, [ben], start=NINE_AM - timedelta(hours=3), ref="MISSED")
+    make_planned_visit(session, joan, [amy], start=NINE_AM + timedelta(hours=4), ref="LATER")
+    session.commit()
+
+
+def _refs(page: str) -> list[str]:
+    return [part.split('"')[0] for part in page.split('data-ref="')[1:]]
+
+
+def test_board_shows_status_in_words_and_colour_in_planned_order(
+        as_coordinator: Office, twilio: TwilioClient, session: Session,
+        clock: FixedClock) -> None:
+    _day(session)
+    clock.set(NINE_AM + timedelta(minutes=5))
+    play(twilio, LANDLINE, "1234", "5678")
+    clock.set(NINE_AM + timedelta(minutes=40))
+    page = as_coordinator.get("/office/").get_data(as_text=True)
+    assert _refs(page) == ["MISSED", "LATE", "ONTIME", "LATER"]  # by time, then reference
+    assert '<tr class="row-late" data-ref="LATE">' in page
+    assert '<span class="status status-late">Late</span>' in page
+    assert '<span class="status status-missed">Missed</span>' in page
+    assert '<span class="status status-progress">In progress</span>' in page
+    assert '<span class="status status-due">Due</span>' in page
+    assert "caller ID" in page
+    assert "reason code due in 44 h" in page  # MISSED began at 06:00; due 06:00 Thursday
+
+
+def test_board_filters_by_late_missed_and_carer(as_coordinator: Office, session: Session,
+                                               clock: FixedClock) -> None:
+    _day(session)
+    clock.set(NINE_AM + timedelta(minutes=40))
+    # Nobody has called: both 09:00 visits are late, the 06:00 one missed.
+    assert _refs(as_coordinator.get("/office/?status=late").get_data(as_text=True)) == [
+        "LATE", "ONTIME"]
+    assert _refs(as_coordinator.get("/office/?status=missed").get_data(as_text=True)) == [
+        "MISSED"]
+    assert _refs(as_coordinator.get("/office/?carer=C1").get_data(as_text=True)) == [
+        "ONTIME", "LATER"]
+    live = as_coordinator.get("/office/board/live?status=missed").get_data(as_text=True)
+    assert _refs(live) == ["MISSED"] and "<html" not in live
+
+
+def test_board_of_another_day_does_not_refresh_itself(as_coordinator: Office,
+                                                      session: Session) -> None:
+    _day(session)
+    page = as_coordinator.get("/office/?date=2026-01-12").get_data(as_text=True)
+    assert 'data-refresh-seconds="0"' in page
+    assert "No visits match." in page
+
+
+def test_kpis_count_on_time_late_missed_and_short(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
+        database: Database, settings: Settings) -> None:
+    _day(session)
+    clock.set(NINE_AM + timedelta(minutes=5))
+    play(twilio, "+441134960001", "1234", "5678")
+    clock.set(NINE_AM + timedelta(minutes=20))
+    play(twilio, "+441134960001", "1234", "5678")  # 15 minutes of 30: short
+    clock.set(NINE_AM + timedelta(minutes=50))
+    play(twilio, "+441134960003", "2345", "6190")  # 50 minutes late
+    clock.set(NINE_AM + timedelta(hours=2))
+    with database.unit_of_work() as db:
+        [day] = kpis_for_range(db, NINE_AM.date(), NINE_AM.date(), settings, clock.now())
+    assert (day.on_time, day.late, day.missed, day.short, day.pending) == (1, 1, 1, 1, 1)
+    assert day.verification == {"caller_id": 2}
+    page = as_coordinator.get("/office/kpi?from=2026-01-12&to=2026-01-13").get_data(
+        as_text=True)
+    assert page.count("<svg") == 3
+    assert "13 Jan: 1 missed" in page
+    assert "<th scope=\"row\">Tue 13 Jan</th><td>1</td><td>1</td><td>1</td><td>1</td>" in page
+    assert "at most 62 days" in as_coordinator.get(
+        "/office/kpi?from=2025-01-01&to=2026-01-13").get_data(as_text=True)
+
+
+def test_rota_upload_reports_bad_rows_with_their_row_numbers(
+        as_manager: Office, database: Database) -> None:
+    good = "V1,A1,Joan,Smith,020 7946 0001,green,2026-01-13,08:00,08:30,C1,4821,Amy,Jones"
+    bad = "V2,A1,Joan,Smith,020 7946 0001,green,2026-01-13,09:00,08:30,C1,4821,Amy,Jones"
+    csv = f"{HEADER}\n{good}\n{bad}\n".encode()
+    page = as_manager.post("/office/rota", {"file": (io.BytesIO(csv), "monday.csv")},
+                           content_type="multipart/form-data").get_data(as_text=True)
+    assert "Nothing imported" in page
+    assert "<td>3</td><td>end</td>" in page
+    with database.unit_of_work() as db:
+        assert db.scalars(select(PlannedVisit)).all() == []
+    page = as_manager.post("/office/rota", {"file": (io.BytesIO(csv), "monday.csv"),
+                                            "skip_bad_rows": "yes"},
+                           content_type="multipart/form-data").get_data(as_text=True)
+    assert "Imported" in page
+    with database.unit_of_work() as db:
+        assert [v.ref for v in db.scalars(select(PlannedVisit))] == ["V1"]
+        audit = db.scalars(select(AuditEntry).where(AuditEntry.entity == "planned_visit")).one()
+        assert audit.actor.startswith("office:max csv:monday.csv")
+
+
+def test_carer_pages_unlock_reset_pin_and_change_language(
+        as_manager: Office, session: Session, database: Database, clock: FixedClock) -> None:
+    carer = make_care_worker(session, ref="C1", staff_number="1234", pin="5678")
+    carer.locked_until = clock.now() + timedelta(minutes=10)
+    session.commit()
+    assert "Locked until 09:10" in as_manager.get("/office/care-workers").get_data(as_text=True)
+    as_manager.post("/office/care-workers/C1/unlock")
+    weak = as_manager.post("/office/care-workers/C1/pin", {"pin": "1111", "pin_again": "1111"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "all the same digit" in weak
+    as_manager.post("/office/care-workers/C1/pin", {"pin": "2580", "pin_again": "2580"})
+    as_manager.post("/office/care-workers/C1/details",
+                    {"mobiles": "07400 123456", "language": "pl"})
+    with database.unit_of_work() as db:
+        stored = db.scalars(select(CareWorker)).one()
+        assert stored.locked_until is None
+        assert stored.language == "pl"
+        assert [m.number for m in stored.mobiles] == ["+447400123456"]
+        actions = [a.action for a in db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        assert actions == ["unlock", "update", "update"]
+
+
+def test_user_create_reads_the_password_from_stdin_and_it_logs_in(
+        database: Database, office: Office) -> None:
+    result = CliRunner().invoke(
+        main, ["user", "create", "Dee", "--role", "manager", "--password-stdin"],
+        input="a long office passphrase\n", env={"DATABASE_URL": database.url})
+    assert result.exit_code == 0, result.output
+    assert "'dee' created as manager" in result.output
+    assert office.login("dee", "a long office passphrase").status_code == 302
+    weak = CliRunner().invoke(main, ["user", "create", "eve", "--role", "coordinator",
+                                     "--password-stdin"], input="short\n",
+                              env={"DATABASE_URL": database.url})
+    assert weak.exit_code != 0 and "at least 12 characters" in weak.output
+
+
+def test_user_create_prompts_twice_and_unlock_lifts_a_lockout(database: Database,
+                                                              office: Office) -> None:
+    env = {"DATABASE_URL": database.url}
+    result = CliRunner().invoke(main, ["user", "create", "fay", "--role", "administrator"],
+                                input="a sturdy passphrase\na sturdy passphrase\n", env=env)
+    assert result.exit_code == 0, result.output
+    for _ in range(5):
+        office.login("fay", "not the password")
+    assert office.login("fay", "a sturdy passphrase").status_code == 401  # locked
+    listed = CliRunner().invoke(main, ["user", "list"], env=env)
+    assert listed.output.startswith("fay ") and "administrator" in listed.output
+    assert "fay unlocked." in CliRunner().invoke(main, ["user", "unlock", "fay"],
+                                                 env=env).output
+    assert office.login("fay", "a sturdy passphrase").status_code == 302
+
+
+def test_the_demo_prints_an_office_login_that_works(database: Database, office: Office,
+                                                    clock: FixedClock) -> None:
+    settings = Settings(database_url=database.url)
+    with database.unit_of_work() as session:
+        info = load_demo_rota(session, clock.now(), settings)
+        user = session.scalars(select(OfficeUser)).one()
+        assert user.role == OfficeRole.ADMINISTRATOR
+    response = office.login(info.office_username, info.office_password)
+    assert response.status_code == 302
+    board = office.get("/office/").get_data(as_text=True)
+    assert 'data-ref="DEMO-2"' in board and "Late" in board
+
+
+def test_the_migration_seeds_the_reason_code_list(sqlite_template: Path) -> None:
+    database = Database(f"sqlite:///{sqlite_template}")
+    try:
+        with database.unit_of_work() as session:
+            codes = {c.code: c for c in session.scalars(select(ReasonCode))}
+    finally:
+        database.dispose()
+    assert codes["other"].applies_to == "any"
+    assert codes["client_in_hospital"].label == "Client in hospital"
+    assert len(codes) >= 10
