@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -76,7 +78,8 @@ def _call(event: LogEvent) -> CallData:
         superseded_reason=event.superseded_reason)
 
 
-_STATUS = {ActualVisitState.OPEN: "in_progress", ActualVisitState.CLOSED: "completed",
+_STATUS: dict[ActualVisitState, Literal["in_progress", "completed", "missing_log_out"]] = {
+    ActualVisitState.OPEN: "in_progress", ActualVisitState.CLOSED: "completed",
            ActualVisitState.MISSING_LOG_OUT: "missing_log_out"}
 
 
@@ -87,7 +90,7 @@ def actual_visit_data(session: Session, visit: ActualVisit) -> ActualVisitData:
     codes = session.scalars(select(VisitException.code).where(
         VisitException.actual_visit_id == visit.id).order_by(VisitException.id)).all()
     planned_ref = None
-    match = "unplanned"
+    match: Literal["planned", "substitution", "unplanned"] = "unplanned"
     if visit.planned_visit_id is not None:
         planned_ref = session.get_one(PlannedVisit, visit.planned_visit_id).ref
         assigned = session.scalar(select(PlannedVisitCareWorker.care_worker_id).where(
