@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from ivr_gateway.config import KpiWindows, Settings
+from ivr_gateway.config import PROJECT_ROOT, KpiWindows, Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ecc.events import queue_visit_change
 from ivr_gateway.ecc.schemas import batch_schema
@@ -18,7 +18,6 @@ from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
 from ivr_gateway.visits.recording import correct_direction
-from ivr_gateway.config import PROJECT_ROOT
 from tests.ecc.conftest import ecc_messages, log
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
