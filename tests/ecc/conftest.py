@@ -21,8 +21,8 @@ from ivr_gateway.models import Channel, LogKind, Verification
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.outbox.relay import Relay
 from ivr_gateway.visits.recording import LogRequest, LogResult, record_log_event
-from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.api.conftest import api, api_token  # noqa: F401 - fixtures for the /outbox test
+from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import free_port, serving
 
 MOCK_TOKEN = "mock-council-token"
