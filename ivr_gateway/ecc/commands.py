@@ -32,28 +32,42 @@ def _settings() -> Settings:
               help="Seconds a claimed batch is ours before another relay may take it over.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds to wait for the council's answer.")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Batches in flight at once: one is claimed and settled while another is "
+                   "on the wire (order per visit is kept by the outbox's claims).")
 @click.option("--once", is_flag=True, help="Run one pass and stop (for scripts).")
-def relay(interval: float, batch_size: int, lease: int, timeout: float, once: bool) -> None:
+def relay(interval: float, batch_size: int, lease: int, timeout: float, workers: int,
+          once: bool) -> None:
     """Deliver queued council records to ECC_API_URL (Procfile `relay`). Stop with Ctrl-C."""
     from ivr_gateway.clock import SystemClock
     from ivr_gateway.db import Database
     from ivr_gateway.ecc.relay import RelayNotConfigured, build_relay, run_relay
+    from ivr_gateway.outbox.relay import worker_name
 
     settings = _settings()
     database = Database(settings.database_url)
     clock = SystemClock()
     try:
-        relay_ = build_relay(settings, database, clock, batch_size=batch_size,
-                             lease=timedelta(seconds=lease), timeout=timeout)
+        relays = [build_relay(settings, database, clock, batch_size=batch_size,
+                              lease=timedelta(seconds=lease), timeout=timeout,
+                              worker=f"{worker_name()}/{n}") for n in range(workers)]
     except RelayNotConfigured as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()
     with contextlib.suppress(ValueError):  # not the main thread (tests): no signal handler
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo(f"Relay delivering to {settings.ecc_api_url} every {interval:g} s when idle.")
+    click.echo(f"Relay delivering to {settings.ecc_api_url} every {interval:g} s when idle, "
+               f"{workers} batch(es) in flight.")
+    threads = [threading.Thread(target=run_relay, args=(r, database, clock), daemon=True,
+                                kwargs={"interval": interval, "stop": stop,
+                                        "max_passes": 1 if once else None}) for r in relays]
+    for thread in threads:
+        thread.start()
     with contextlib.suppress(KeyboardInterrupt):
-        run_relay(relay_, database, clock, interval=interval, stop=stop,
-                  max_passes=1 if once else None)
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    stop.set()
 
 
 def _outage(_ctx: Any, _param: Any, values: tuple[str, ...]) -> list[tuple[float, float]]:

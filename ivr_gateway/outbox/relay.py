@@ -16,7 +16,7 @@ from typing import Any
 
 from ivr_gateway.clock import Clock
 from ivr_gateway.db import Database
-from ivr_gateway.outbox.service import claim_due, mark_failed, mark_sent
+from ivr_gateway.outbox.service import claim_due, mark_failed, mark_sent_many
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,10 @@ class Relay:
         dead: list[tuple[str, dict[str, Any], str]] = []
         with self.database.unit_of_work() as session:
             now = self.clock.now()
+            result.sent += mark_sent_many(session, [m[0] for m, d in outcomes if d.ok],
+                                          worker=self.worker, now=now)
             for (message_id, kind, _key, payload), delivery in outcomes:
                 if delivery.ok:
-                    if mark_sent(session, message_id, worker=self.worker, now=now):
-                        result.sent += 1
                     continue
                 status = mark_failed(session, message_id, worker=self.worker, now=now,
                                      error=delivery.error, retry_after=delivery.retry_after,
