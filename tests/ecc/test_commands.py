@@ -54,7 +54,7 @@ def test_relay_once_delivers_to_the_council_and_refuses_to_start_without_an_addr
     pairs = visits_with_log_in_and_out(database, 3, PAST)
     result = _run(database, "relay", "--once")
     assert result.exit_code == 1 and "Set ECC_API_URL" in result.output
-    result = _run(database, "relay", "--once", ECC_API_URL=mock_council.url,
+    result = _run(database, "relay", "--once", "--workers", "1", ECC_API_URL=mock_council.url,
                   ECC_API_TOKEN=MOCK_TOKEN)
     assert result.exit_code == 0, result.output
     assert sorted(mock_council.keys()) == sorted(log_in for log_in, _out in pairs)

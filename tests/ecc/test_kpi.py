@@ -7,6 +7,7 @@ import io
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 from sqlalchemy.orm import Session
 
@@ -198,7 +199,12 @@ def test_the_report_files_are_csv_and_one_self_contained_html_page_with_charts(
         "total", "10", "4", "44.4%")
     assert {r["group"] for r in summary} == {"total", "day", "carer", "client"}
     page = kpi_html(report)
-    assert page.count("<svg") >= 6
+    charts = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert len(charts) >= 7
+    for chart in charts:  # each chart is well-formed SVG with a bar per figure
+        root = ElementTree.fromstring(chart)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert 'fill="#c62828"><title>Tue 13 Jan: 4 missed</title>' in page
     assert "<script" not in page and "<link" not in page
     assert re.findall(r'(?:src|href)="http', page) == []  # nothing fetched: opens offline
     assert "merged into the visit of BEN" in page
