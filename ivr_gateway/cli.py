@@ -12,6 +12,7 @@ import click
 
 from ivr_gateway.api.commands import commands as api_commands
 from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
+from ivr_gateway.ecc.commands import commands as ecc_commands
 from ivr_gateway.office.commands import commands as office_commands
 from ivr_gateway.rota.commands import commands as rota_commands
 from ivr_gateway.sms.commands import commands as sms_commands
@@ -98,6 +99,11 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     click.echo(_demo_banner(info, base_url, url, today))
     if no_serve:
         return
+    from ivr_gateway.ecc.demo import start_demo_forwarding
+
+    council = start_demo_forwarding(settings, database, clock, port + 50)
+    click.echo(f"The relay forwards visits to a mock council; see what it received:\n"
+               f"    {council}\n")
     create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
 
 
@@ -186,6 +192,7 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
                f"{transcript.keys_pressed()} keys pressed.")
 
 
-for _command in [*api_commands, *rota_commands, *sms_commands, *office_commands]:
+for _command in [*api_commands, *rota_commands, *sms_commands, *office_commands,
+                 *ecc_commands]:
     main.add_command(_command)
 simulate.add_command(simulate_sms)

@@ -14,6 +14,7 @@ from ivr_gateway.api.schemas import (
     CareWorkerResponse,
     ErrorResponse,
     LockoutsResponse,
+    OutboxFiguresResponse,
     PlannedVisitResponse,
     VisitsResponse,
 )
@@ -88,6 +89,9 @@ OPERATIONS: list[Operation] = [
               query=[{"name": "date", "in": "query", "required": True,
                       "description": "The local day (TIMEZONE, default Europe/London).",
                       "schema": {"type": "string", "format": "date"}}]),
+    Operation("/outbox", "get", "getOutboxFigures",
+              "Outbox figures for monitoring: backlog, oldest age, dead letters, by kind",
+              "operations", {200: OutboxFiguresResponse}),
     Operation("/openapi.json", "get", "getOpenApi", "This document", "meta", {200: None},
               errors=(), authenticated=False),
 ]

@@ -114,3 +114,25 @@ class VisitsResponse(BaseModel):
     date: str = Field(description="The local day asked for, YYYY-MM-DD.")
     timezone: str
     visits: list[VisitOut]
+
+
+class OutboxKindFigures(BaseModel):
+    """The outbox figures of one kind of message (ecc, sms, ...)."""
+
+    pending: int
+    oldest_pending_age_seconds: float | None
+    dead: int
+    sent: int
+
+
+class OutboxFiguresResponse(BaseModel):
+    """What monitoring watches: the backlog, its age, dead letters, open forwarding failures."""
+
+    pending: int
+    oldest_pending_age_seconds: float | None = Field(
+        description="Age of the oldest message still waiting; alarm if it keeps growing.")
+    dead: int = Field(description="Messages given up on; `ivr-gateway outbox status` lists them.")
+    sent: int
+    kinds: dict[str, OutboxKindFigures]
+    forwarding_failures_open: int = Field(
+        description="Council records refused for good and not yet retried by a person.")

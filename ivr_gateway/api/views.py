@@ -20,10 +20,12 @@ from ivr_gateway.api.schemas import (
     ErrorResponse,
     FieldError,
     LockoutsResponse,
+    OutboxFiguresResponse,
     PlannedVisitResponse,
     VisitOut,
     VisitsResponse,
 )
+from ivr_gateway.ecc.operations import outbox_figures
 from ivr_gateway.hashing import hash_api_token
 from ivr_gateway.models import ApiToken
 from ivr_gateway.rota import service
@@ -219,3 +221,11 @@ def visits() -> Response:
         summaries = visits_for_day(session, day, settings, extensions.clock().now())
         out = [VisitOut.model_validate(s, from_attributes=True) for s in summaries]
     return _json(VisitsResponse(date=day.isoformat(), timezone=settings.timezone, visits=out))
+
+
+@blueprint.get("/outbox")
+def outbox() -> Response:
+    """Outbox figures for monitoring: pending, oldest pending age, dead letters, by kind."""
+    with extensions.database().unit_of_work() as session:
+        figures = outbox_figures(session, extensions.clock().now())
+    return _json(OutboxFiguresResponse.model_validate(figures))

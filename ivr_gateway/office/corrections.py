@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
+from ivr_gateway.ecc.events import queue_visit_change
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -156,6 +157,12 @@ def correct_visit_times(session: Session, *, care_worker_ref: str, log_in: datet
                                          "log_out": _iso(actual.ended_at)},
                                "log_event_ids": event_ids}))
     session.flush()
+    # The council keeps the calls as captured and hears of the office's change separately.
+    queue_visit_change(session, change_id=f"office-correction:{event_ids[0]}", changed_by=actor,
+                       changed_at=now, reason_code="office_correction", memo=reason,
+                       changes={"log_in": [before["log_in"], _iso(actual.started_at)],
+                                "log_out": [before["log_out"], _iso(actual.ended_at)]},
+                       actual_visit_id=actual.id)
     return event_ids
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
+from ivr_gateway.ecc.events import queue_visit_change
+from ivr_gateway.ecc.kpi import ReasonRecord
 from ivr_gateway.models import AuditEntry, PlannedVisit
 from ivr_gateway.office.models import ReasonCode, VisitReasonCode
 from ivr_gateway.visits.queries import visits_for_day
@@ -83,6 +85,11 @@ def record_reason_code(session: Session, ref: str, code: str, note: str, *, sett
                                "previous": before, "due_at": due.isoformat(),
                                "late": now > due}))
     session.flush()
+    # The council hears of the reason as a visit change (Sandata's VisitChanges: ReasonCode).
+    queue_visit_change(session, change_id=f"reason:{visit.ref}:{now.isoformat()}",
+                       changed_by=actor, changed_at=now, reason_code=code, memo=note,
+                       changes={"reason_code": [before["code"] if before else None, code]},
+                       planned_visit_ref=visit.ref)
     return existing
 
 
@@ -144,3 +151,16 @@ def reasons_outstanding(session: Session, settings: Settings, now: datetime, day
             if status is not None and status.recorded is None:
                 waiting.append(status)
     return sorted(waiting, key=lambda r: r.due_at)
+
+
+class OfficeMissedReasons:
+    """The reason codes the office records, as the KPI report's source for missed visits."""
+
+    def reasons(self, session: Session, planned_visit_ids: list[int]
+                ) -> dict[int, ReasonRecord]:
+        """Reason codes recorded for these planned visits, with when they were recorded."""
+        if not planned_visit_ids:
+            return {}
+        rows = session.scalars(select(VisitReasonCode).where(
+            VisitReasonCode.planned_visit_id.in_(planned_visit_ids)))
+        return {r.planned_visit_id: ReasonRecord(r.code, r.recorded_at) for r in rows}

@@ -16,7 +16,7 @@ from typing import Any
 
 from ivr_gateway.clock import Clock
 from ivr_gateway.db import Database
-from ivr_gateway.outbox.service import claim_due, mark_failed, mark_sent
+from ivr_gateway.outbox.service import claim_due, mark_failed, mark_sent_many
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class Delivery:
 
 
 Adapter = Callable[[str, dict[str, Any]], Delivery]  # (idempotency_key, payload) -> Delivery
+# [(idempotency_key, payload), ...] -> one Delivery per message, in the same order: for receivers
+# that take records in batches (the council's API), so a backlog drains at the HTTP path's speed.
+BatchAdapter = Callable[[list[tuple[str, dict[str, Any]]]], list[Delivery]]
 
 
 @dataclass
@@ -70,10 +73,12 @@ class Relay:
     def __init__(self, database: Database, clock: Clock, adapters: Mapping[str, Adapter], *,
                  batch_size: int = 50, lease: timedelta = timedelta(minutes=2),
                  worker: str | None = None,
-                 on_dead: Callable[[str, dict[str, Any], str], None] | None = None) -> None:
+                 on_dead: Callable[[str, dict[str, Any], str], None] | None = None,
+                 batch_adapters: Mapping[str, BatchAdapter] | None = None) -> None:
         self.database = database
         self.clock = clock
         self.adapters = dict(adapters)
+        self.batch_adapters = dict(batch_adapters or {})
         self.batch_size = batch_size
         self.lease = lease
         self.worker = worker or worker_name()
@@ -84,28 +89,56 @@ class Relay:
         result = RelayResult()
         with self.database.unit_of_work() as session:
             claimed = [(m.id, m.kind, m.idempotency_key, dict(m.payload)) for m in claim_due(
-                session, kinds=tuple(self.adapters), now=self.clock.now(),
+                session, kinds=(*self.adapters, *self.batch_adapters), now=self.clock.now(),
                 limit=self.batch_size, lease=self.lease, worker=self.worker)]
         result.claimed = len(claimed)
-        for message_id, kind, key, payload in claimed:
+        for kind, adapter in self.batch_adapters.items():
+            batch = [c for c in claimed if c[1] == kind]
+            if batch:
+                self._settle(list(zip(batch, self._send_batch(kind, adapter, batch), strict=True)),
+                             result)
+        for message in claimed:
+            message_id, kind, key, payload = message
+            if kind not in self.adapters:
+                continue
             try:
                 delivery = self.adapters[kind](key, payload)
             except Exception as error:  # an adapter bug must not stop the other messages
                 log.exception("outbox %s (%s) adapter failed", message_id, kind)
                 delivery = Delivery.retry(f"{type(error).__name__}: {error}")
-            with self.database.unit_of_work() as session:
-                now = self.clock.now()
+            self._settle([(message, delivery)], result)
+        return result
+
+    def _send_batch(self, kind: str, adapter: BatchAdapter,
+                    batch: list[tuple[int, str, str, dict[str, Any]]]) -> list[Delivery]:
+        try:
+            deliveries = adapter([(key, payload) for _id, _kind, key, payload in batch])
+            if len(deliveries) != len(batch):
+                raise ValueError(f"{len(deliveries)} answers for {len(batch)} messages")
+            return deliveries
+        except Exception as error:  # an adapter bug: retry the batch later, keep the relay up
+            log.exception("outbox batch of %d (%s) adapter failed", len(batch), kind)
+            return [Delivery.retry(f"{type(error).__name__}: {error}")] * len(batch)
+
+    def _settle(self, outcomes: list[tuple[tuple[int, str, str, dict[str, Any]], Delivery]],
+                result: RelayResult) -> None:
+        """Record the answers in one transaction, then tell on_dead of the dead letters."""
+        dead: list[tuple[str, dict[str, Any], str]] = []
+        with self.database.unit_of_work() as session:
+            now = self.clock.now()
+            result.sent += mark_sent_many(session, [m[0] for m, d in outcomes if d.ok],
+                                          worker=self.worker, now=now)
+            for (message_id, kind, _key, payload), delivery in outcomes:
                 if delivery.ok:
-                    if mark_sent(session, message_id, worker=self.worker, now=now):
-                        result.sent += 1
                     continue
                 status = mark_failed(session, message_id, worker=self.worker, now=now,
                                      error=delivery.error, retry_after=delivery.retry_after,
                                      dead=delivery.permanent)
-            if status is not None and status.value == "dead":
-                result.dead += 1
-                if self.on_dead is not None:
-                    self.on_dead(kind, payload, delivery.error)
-            elif status is not None:
-                result.retried += 1
-        return result
+                if status is not None and status.value == "dead":
+                    result.dead += 1
+                    dead.append((kind, payload, delivery.error))
+                elif status is not None:
+                    result.retried += 1
+        if self.on_dead is not None:
+            for kind, payload, error in dead:
+                self.on_dead(kind, payload, error)

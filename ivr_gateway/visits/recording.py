@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import KpiWindows
+from ivr_gateway.ecc.events import queue_visit_records
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -201,7 +202,23 @@ def _minutes(delta: timedelta) -> int:
 
 
 def record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
-    """Store the evidence and derive the actual visit; the caller commits."""
+    """Store the evidence, derive the actual visit and queue its council record; caller commits."""
+    result = _record_log_event(session, request, windows)
+    queue_visit_records(session, request.care_worker_id,
+                        _visits_touched_by(session, result.log_event_id), request.received_at)
+    return result
+
+
+def _visits_touched_by(session: Session, log_event_id: int) -> set[int]:
+    # The visit the event belongs to, and any it closed as a missing log-out.
+    event = session.get_one(LogEvent, log_event_id)
+    touched = {event.actual_visit_id} if event.actual_visit_id is not None else set()
+    touched.update(v for v in session.scalars(select(VisitException.actual_visit_id).where(
+        VisitException.log_event_id == log_event_id)) if v is not None)
+    return touched
+
+
+def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
     _lock_care_worker(session, request.care_worker_id)
     open_visits = _open_visits(session, request.care_worker_id)
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
@@ -340,6 +357,7 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         raise ValueError("that log event was already corrected")
     _lock_care_worker(session, original.care_worker_id)
     visit = session.get_one(ActualVisit, original.actual_visit_id)
+    touched = {visit.id}  # for the council: each visit this correction changes or removes
     rejoin: ActualVisit | None = None
     if original.kind == LogKind.IN:
         # Undo the log-in: reopen what it closed as missing log-out, drop the visit it opened.
@@ -347,6 +365,8 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
             VisitException.log_event_id == original.id,
             VisitException.code == ExceptionCode.MISSING_LOG_OUT)).all()
         for exception in closed_by_it:
+            if exception.actual_visit_id is not None:
+                touched.add(exception.actual_visit_id)
             reopened = session.get_one(ActualVisit, exception.actual_visit_id)
             reopened.state = ActualVisitState.OPEN
             session.delete(exception)
@@ -379,7 +399,7 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
     if rejoin is not None:
         result = _repeat_log_in(session, request, rejoin)
     else:
-        result = record_log_event(session, request, windows)
+        result = _record_log_event(session, request, windows)
     original.superseded_by_id = result.log_event_id
     original.superseded_reason = "carer pressed 9: it was a log-" + new_kind.value
     corrected = session.get_one(ActualVisit, result.actual_visit_id)
@@ -388,6 +408,9 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         log_event_id=result.log_event_id, code=ExceptionCode.CARER_CORRECTED_DIRECTION,
         detail=f"the carer changed a log-{original.kind.value} to a log-{new_kind.value}",
         created_at=received_at))
+    session.flush()
+    queue_visit_records(session, original.care_worker_id,
+                        touched | _visits_touched_by(session, result.log_event_id), received_at)
     return LogResult(result.log_event_id, result.kind, result.actual_visit_id, result.event_time,
                      result.adult_initials, result.planned_visit_ref, result.match_kind,
                      result.minutes_late, result.duration_minutes,

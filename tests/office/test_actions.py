@@ -23,6 +23,7 @@ from ivr_gateway.models import (
 )
 from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.office.providers import register_alert_source
+from ivr_gateway.outbox.models import OutboxMessage
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play
 from tests.office.conftest import Office
@@ -40,6 +41,13 @@ def _rota(session: Session, start: datetime = NINE_AM) -> None:
                      family_name="Taylor")
     make_planned_visit(session, adult, [amy], start=start, minutes=30, ref="V1")
     session.commit()
+
+
+def _visit_changes(database: Database) -> list[dict[str, object]]:
+    with database.unit_of_work() as session:
+        return [m.payload["data"] for m in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.like("ecc:visit_change:%"))
+            .order_by(OutboxMessage.id))]
 
 
 def _audit(database: Database, action: str) -> list[AuditEntry]:
@@ -78,6 +86,11 @@ def test_correcting_a_log_out_time_adds_office_evidence_and_keeps_the_carers_eve
     assert audit.entity_ref == "V1"
     assert audit.detail["before"]["log_out"].startswith("2026-01-13T09:10")
     assert audit.detail["after"]["log_out"].startswith("2026-01-13T09:31")
+    # The council hears of it as a visit change, with who, when and why; the calls stay as captured.
+    [change] = _visit_changes(database)
+    assert change["reason_code"] == "office_correction"
+    assert change["change_reason_memo"] == "Amy rang: she logged out before finishing the visit"
+    assert change["change_made_by"] == "office:cora"
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
     assert "Log-out by office correction" in page
     assert "superseded" in page
@@ -218,6 +231,9 @@ def test_a_reason_code_is_due_48_hours_after_planned_start_weekend_included(
     assert "Overdue (0)" in as_coordinator.get("/office/reasons").get_data(as_text=True)
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
     assert "Recorded: <strong>Client in hospital</strong>" in page
+    [change] = _visit_changes(database)
+    assert change["reason_code"] == "client_in_hospital"
+    assert change["planned_visit_ref"] == "V1"
 
 
 def test_a_reason_code_is_refused_for_a_visit_that_was_delivered(

@@ -1,0 +1,155 @@
+"""Queue council records in the caller's transaction: the domain's one door to the council.
+
+Called by the code that changes what the council is told (recording a log event, a rota upsert,
+an office correction) inside its own transaction, so the record is queued if and only if the
+change commits. Nothing here talks to the council: the relay does, later (ivr_gateway.ecc.relay).
+
+Each record keeps a version row: the sequence_id rises with every change and a record whose body
+has not changed is not queued again. Records of one visit share an ordering key, so the relay
+never lets a log-out's version overtake its log-in's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.ecc.models import EccRecordVersion
+from ivr_gateway.ecc.payloads import (
+    actual_visit_data,
+    adult_data,
+    care_worker_data,
+    planned_visit_data,
+    visit_id_of,
+    withdrawn_visit_data,
+)
+from ivr_gateway.ecc.schemas import SCHEMA_VERSION, VisitChangeData
+from ivr_gateway.models import ActualVisit, Adult, CareWorker, PlannedVisit
+from ivr_gateway.outbox.service import enqueue
+
+KIND = "ecc"  # the outbox kind of council records; other senders use their own kinds
+
+
+def idempotency_key_of(record_type: str, record_id: str, sequence_id: int) -> str:
+    """One key per version of one record: the council answers a repeat with the same success."""
+    return f"ecc:{record_type}:{record_id}:{sequence_id}"
+
+
+def visit_ordering_key(actual_visit_id: int) -> str:
+    """Every version of a visit, and its changes, go in the order they were queued."""
+    return f"ecc:visit:{actual_visit_id}"
+
+
+def _hash(data: BaseModel) -> str:
+    text = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _version(session: Session, record_type: str, record_id: str) -> EccRecordVersion | None:
+    return session.scalar(select(EccRecordVersion).where(
+        EccRecordVersion.record_type == record_type, EccRecordVersion.record_id == record_id,
+    ).with_for_update())
+
+
+def _queue(session: Session, record_type: str, record_id: str, data: BaseModel, *,
+           ordering_key: str, now: datetime) -> bool:
+    """Queue the next version of a record unless its body is what was last queued."""
+    body_hash = _hash(data)
+    version = _version(session, record_type, record_id)
+    if version is not None and version.body_hash == body_hash:
+        return False
+    if version is None:
+        version = EccRecordVersion(record_type=record_type, record_id=record_id, sequence_id=0,
+                                   body_hash=body_hash, updated_at=now)
+        session.add(version)
+    version.sequence_id += 1
+    version.body_hash = body_hash
+    version.updated_at = now
+    session.flush()
+    key = idempotency_key_of(record_type, record_id, version.sequence_id)
+    payload: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "idempotency_key": key, "record_type": record_type,
+        "record_id": record_id, "sequence_id": version.sequence_id,
+        "generated_at": now.isoformat().replace("+00:00", "Z"),
+        "data": data.model_dump(mode="json"),
+    }
+    return enqueue(session, kind=KIND, idempotency_key=key, payload=payload, now=now,
+                   ordering_key=ordering_key)
+
+
+def queue_adult_record(session: Session, adult: Adult, now: datetime) -> bool:
+    """Queue an adult's record if what the council holds of them changed."""
+    return _queue(session, "adult", adult.ref, adult_data(adult),
+                  ordering_key=f"ecc:adult:{adult.ref}", now=now)
+
+
+def queue_care_worker_record(session: Session, care_worker: CareWorker, now: datetime) -> bool:
+    """Queue a care worker's record if what the council holds of them changed (not a PIN)."""
+    return _queue(session, "care_worker", care_worker.ref, care_worker_data(care_worker),
+                  ordering_key=f"ecc:care_worker:{care_worker.ref}", now=now)
+
+
+def queue_planned_visit_record(session: Session, visit: PlannedVisit, now: datetime) -> bool:
+    """Queue a planned visit's record (created, moved, cancelled) if it changed."""
+    return _queue(session, "planned_visit", visit.ref, planned_visit_data(visit),
+                  ordering_key=f"ecc:planned_visit:{visit.ref}", now=now)
+
+
+def queue_visit_records(session: Session, care_worker_id: int, actual_visit_ids: Iterable[int],
+                        now: datetime) -> int:
+    """Queue the new version of each actual visit a log event touched; count those queued.
+
+    A visit that no longer exists (a carer's correction removed it) is sent once more as
+    withdrawn, if the council was ever told of it.
+    """
+    queued = 0
+    for visit_id in sorted(set(actual_visit_ids)):
+        visit = session.get(ActualVisit, visit_id)
+        if visit is not None:
+            data = actual_visit_data(session, visit)
+        elif _version(session, "actual_visit", visit_id_of(visit_id)) is not None:
+            carer = session.get_one(CareWorker, care_worker_id)
+            data = withdrawn_visit_data(visit_id, carer.ref)
+        else:
+            continue
+        queued += _queue(session, "actual_visit", visit_id_of(visit_id), data,
+                         ordering_key=visit_ordering_key(visit_id), now=now)
+    return queued
+
+
+def queue_visit_change(session: Session, *, change_id: str, changed_by: str,
+                       changed_at: datetime, reason_code: str, memo: str,
+                       changes: dict[str, Any], actual_visit_id: int | None = None,
+                       planned_visit_ref: str | None = None) -> bool:
+    """Queue a correction of a visit (for the office's corrections), then the visit's new version.
+
+    Call it in the transaction that makes the correction, after the change is flushed. The
+    change goes before the visit's new version, in the visit's order.
+    """
+    if actual_visit_id is None and planned_visit_ref is None:
+        raise ValueError("a visit change names the actual visit or the planned visit it changes")
+    data = VisitChangeData(
+        change_id=change_id,
+        visit_id=visit_id_of(actual_visit_id) if actual_visit_id is not None else None,
+        planned_visit_ref=planned_visit_ref, change_made_by=changed_by, change_time=changed_at,
+        reason_code=reason_code, change_reason_memo=memo, changes=changes)
+    ordering_key = (visit_ordering_key(actual_visit_id) if actual_visit_id is not None
+                    else f"ecc:planned_visit:{planned_visit_ref}")
+    queued = _queue(session, "visit_change", change_id, data, ordering_key=ordering_key,
+                    now=changed_at)
+    if actual_visit_id is not None:
+        visit = session.get(ActualVisit, actual_visit_id)
+        if visit is not None:
+            queue_visit_records(session, visit.care_worker_id, [actual_visit_id], changed_at)
+    elif planned_visit_ref is not None:
+        planned = session.scalar(select(PlannedVisit).where(PlannedVisit.ref == planned_visit_ref))
+        if planned is not None:
+            queue_planned_visit_record(session, planned, changed_at)
+    return queued

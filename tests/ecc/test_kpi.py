@@ -1,0 +1,229 @@
+"""KPI report definitions on hand-made days, including the spring clock change."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from xml.etree import ElementTree
+
+from sqlalchemy.orm import Session
+
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.ecc.kpi import (
+    KpiReport,
+    ReasonRecord,
+    ReasonStatus,
+    Timeliness,
+    build_kpi_report,
+)
+from ivr_gateway.ecc.kpi_report import kpi_html, summary_csv, visits_csv, write_kpi_files
+from ivr_gateway.models import AuditEntry, LogKind, Verification, VisitStatus
+from tests.ecc.conftest import log
+from tests.factories import make_adult, make_care_worker, make_planned_visit
+
+DAY = date(2026, 1, 13)  # winter: London is UTC
+
+
+def at(hour: int, minute: int = 0, day: date = DAY) -> datetime:
+    """A UTC instant on the day."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def _visit_in_out(session: Session, carer_id: int, adult_id: int, start: datetime,
+                  end: datetime, verification: Verification = Verification.CALLER_ID,
+                  out_verification: Verification | None = None) -> None:
+    log(session, carer_id, adult_id, start, verification=verification, kind=LogKind.IN)
+    log(session, carer_id, adult_id, end, verification=out_verification or verification,
+        kind=LogKind.OUT)
+
+
+def _hand_made_day(database: Database) -> None:
+    with database.unit_of_work() as session:
+        joan = make_adult(session, ref="JOAN", given_name="Joan", family_name="Smith")
+        mary = make_adult(session, ref="MARY", given_name="Mary", family_name="Brown",
+                          landlines=("+441134960002",))
+        ruth = make_adult(session, ref="RUTH", given_name="Ruth", family_name="Green",
+                          landlines=("+441134960003",))
+        amy = make_care_worker(session, ref="AMY", staff_number="1111", given_name="Amy")
+        ben = make_care_worker(session, ref="BEN", staff_number="2222", given_name="Ben")
+        # Joan: on time; time-critical 40 min early; 45 min late and short; not attended.
+        make_planned_visit(session, joan, [amy], start=at(8), ref="J-ON-TIME")
+        make_planned_visit(session, joan, [amy], start=at(12), ref="J-EARLY-CRITICAL",
+                           time_critical=True)
+        make_planned_visit(session, joan, [amy], start=at(17), ref="J-LATE-SHORT")
+        make_planned_visit(session, joan, [amy], start=at(21), ref="J-MISSED")
+        _visit_in_out(session, amy.id, joan.id, at(8, 10), at(8, 40),
+                      out_verification=Verification.TOKEN_CODE)
+        _visit_in_out(session, amy.id, joan.id, at(11, 20), at(11, 50))
+        _visit_in_out(session, amy.id, joan.id, at(17, 45), at(17, 55),
+                      verification=Verification.SHEET_CODE)
+        # Mary: two visits done as one (the second merged into the first); after 11 pm.
+        make_planned_visit(session, mary, [ben], start=at(8), ref="M-FIRST")
+        make_planned_visit(session, mary, [ben], start=at(8, 45), ref="M-MERGED")
+        make_planned_visit(session, mary, [ben], start=at(22), ref="M-AFTER-11")
+        _visit_in_out(session, ben.id, mary.id, at(8, 20), at(9, 15))
+        _visit_in_out(session, ben.id, mary.id, at(23, 10), at(23, 40),
+                      verification=Verification.UNVERIFIED)
+        # Ruth: Amy's 10:00 visit started after Ben's 11:00 visit began; a cancellation.
+        make_planned_visit(session, ruth, [amy], start=at(10), ref="R-AFTER-NEXT")
+        make_planned_visit(session, ruth, [ben], start=at(11), ref="R-NEXT")
+        cancelled = make_planned_visit(session, ruth, [ben], start=at(15), ref="R-CANCELLED",
+                                       status=VisitStatus.CANCELLED)
+        cancelled.cancel_reason = "CLIENT_IN_HOSPITAL"
+        session.add(AuditEntry(at=at(7), actor="api:rota", action="cancel",
+                               entity="planned_visit", entity_ref="R-CANCELLED", detail={}))
+        _visit_in_out(session, amy.id, ruth.id, at(11, 5), at(11, 35))
+        _visit_in_out(session, ben.id, ruth.id, at(11, 6), at(11, 36))
+
+
+def _report(database: Database, settings: Settings, now: datetime, **kwargs: object
+            ) -> KpiReport:
+    with database.unit_of_work() as session:
+        return build_kpi_report(session, DAY, DAY, settings, now, **kwargs)  # type: ignore[arg-type]
+
+
+def test_each_visit_is_judged_by_the_contract_kpi(database: Database,
+                                                    settings: Settings) -> None:
+    _hand_made_day(database)
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    lines = {v.ref: v for v in report.visits}
+    judged = {ref: (v.timeliness, v.kpi3_met) for ref, v in lines.items()}
+    assert judged == {
+        "J-ON-TIME": (Timeliness.ON_TIME, True),
+        "J-EARLY-CRITICAL": (Timeliness.LATE, False),  # outside +/- 30 min
+        "J-LATE-SHORT": (Timeliness.LATE, True),  # late, but by 11 pm and before the next
+        "J-MISSED": (Timeliness.MISSED, False),
+        "M-FIRST": (Timeliness.ON_TIME, True),
+        "M-MERGED": (Timeliness.MISSED, False),
+        "M-AFTER-11": (Timeliness.MISSED, False),
+        "R-AFTER-NEXT": (Timeliness.MISSED, False),
+        "R-NEXT": (Timeliness.ON_TIME, True),
+        "R-CANCELLED": (Timeliness.CANCELLED, None),
+    }
+    assert lines["M-MERGED"].missed_because == "merged into the visit of BEN"
+    assert lines["M-AFTER-11"].missed_because == "started after 11 pm"
+    assert lines["R-AFTER-NEXT"].missed_because == "started after the next planned visit's start"
+    assert lines["J-MISSED"].missed_because == "not attended"
+    assert [ref for ref, v in lines.items() if v.short] == ["J-LATE-SHORT"]
+    total = report.total
+    assert (total.visits, total.on_time, total.late, total.missed, total.cancelled) == (
+        10, 3, 2, 4, 1)
+    assert total.kpi3_rate == 4 / 9
+    assert dict(total.verification) == {"ivr": 9, "token": 1, "sheet": 2, "unverified": 2}
+    assert report.by_carer["AMY Amy Jones"].missed == 2
+    assert report.by_client["MARY Mary Brown"].verification["unverified"] == 2
+
+
+def test_reason_codes_are_due_within_48_hours_and_missed_reasons_are_pluggable(
+        database: Database, settings: Settings) -> None:
+    _hand_made_day(database)
+    lines = {v.ref: v for v in _report(database, settings, at(9, day=date(2026, 1, 14))).visits}
+    assert lines["R-CANCELLED"].reason_status == ReasonStatus.ON_TIME
+    assert lines["R-CANCELLED"].reason_code == "CLIENT_IN_HOSPITAL"
+    assert lines["J-MISSED"].reason_status == ReasonStatus.OUTSTANDING
+    assert lines["J-MISSED"].reason_due_at == at(21, day=date(2026, 1, 15))
+    assert lines["J-ON-TIME"].reason_status == ReasonStatus.NOT_NEEDED
+
+    class OfficeReasons:
+        def reasons(self, session: Session, ids: list[int]) -> dict[int, ReasonRecord]:
+            from ivr_gateway.models import PlannedVisit
+
+            by_ref = {session.get_one(PlannedVisit, i).ref: i for i in ids}
+            return {by_ref["J-MISSED"]: ReasonRecord("CARER_SICK", at(10, day=date(2026, 1, 14))),
+                    by_ref["M-MERGED"]: ReasonRecord("MERGED", at(8, day=date(2026, 1, 16)))}
+
+    report = _report(database, settings, at(9, day=date(2026, 1, 20)),
+                     missed_reasons=OfficeReasons())
+    lines = {v.ref: v for v in report.visits}
+    assert lines["J-MISSED"].reason_status == ReasonStatus.ON_TIME
+    assert lines["M-MERGED"].reason_status == ReasonStatus.LATE
+    assert lines["M-AFTER-11"].reason_status == ReasonStatus.OVERDUE
+    # needed: 4 missed + 1 cancelled; on time: J-MISSED and the cancellation
+    assert (report.total.reasons_needed, report.total.reasons_on_time) == (5, 2)
+
+
+def test_a_visit_not_yet_due_is_pending_and_in_no_rate(database: Database,
+                                                       settings: Settings) -> None:
+    _hand_made_day(database)
+    lines = {v.ref: v for v in _report(database, settings, at(20, 30)).visits}
+    assert lines["J-MISSED"].timeliness == Timeliness.PENDING  # 21:00 visit, it is 20:30
+    assert lines["J-MISSED"].kpi3_met is None
+
+
+SPRING = date(2026, 3, 29)  # clocks go forward at 01:00 UTC: 23 hours, then BST (UTC+1)
+
+
+def test_on_the_spring_clock_change_day_11_pm_is_local_time_and_the_day_has_23_hours(
+        database: Database, settings: Settings) -> None:
+    with database.unit_of_work() as session:
+        joan = make_adult(session)
+        amy = make_care_worker(session)
+        ben = make_care_worker(session, staff_number="2222")
+        make_planned_visit(session, joan, [amy], start=at(0, 30, SPRING), ref="EARLY-GMT")
+        make_planned_visit(session, joan, [amy], start=at(21, 30, SPRING), ref="LATE-BST")
+        make_planned_visit(session, joan, [ben], start=at(23, 30, SPRING), ref="NEXT-DAY")
+        _visit_in_out(session, amy.id, joan.id, at(0, 40, SPRING), at(1, 10, SPRING))
+        # 22:10 UTC is 23:10 in London: after 11 pm, though before 23:00 by the UTC clock.
+        _visit_in_out(session, amy.id, joan.id, at(22, 10, SPRING), at(22, 40, SPRING))
+    with database.unit_of_work() as session:
+        report = build_kpi_report(session, SPRING, SPRING, settings,
+                                  at(12, day=date(2026, 4, 2)))
+    lines = {v.ref: v for v in report.visits}
+    assert set(lines) == {"EARLY-GMT", "LATE-BST"}  # 23:30 UTC is 00:30 on 30 March
+    assert lines["EARLY-GMT"].timeliness == Timeliness.ON_TIME
+    assert lines["EARLY-GMT"].duration_minutes == 30  # across the missing hour, in real time
+    assert lines["LATE-BST"].timeliness == Timeliness.MISSED
+    assert lines["LATE-BST"].missed_because == "started after 11 pm"
+    assert list(report.by_day) == [SPRING]
+    row = next(r for r in csv.DictReader(io.StringIO(visits_csv(report)))
+               if r["visit_ref"] == "LATE-BST")
+    assert (row["planned_start"], row["actual_start"]) == ("2026-03-29 22:30",
+                                                            "2026-03-29 23:10")
+
+
+def test_the_report_files_are_csv_and_one_self_contained_html_page_with_charts(
+        database: Database, settings: Settings, tmp_path: Path) -> None:
+    _hand_made_day(database)
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    paths = write_kpi_files(report, tmp_path)
+    assert sorted(p.name for p in paths) == [
+        "kpi-2026-01-13_2026-01-13.html", "kpi-summary-2026-01-13_2026-01-13.csv",
+        "kpi-visits-2026-01-13_2026-01-13.csv"]
+    summary = list(csv.DictReader(io.StringIO(summary_csv(report))))
+    total = summary[0]
+    assert (total["group"], total["visits"], total["missed"], total["kpi3_rate"]) == (
+        "total", "10", "4", "44.4%")
+    assert {r["group"] for r in summary} == {"total", "day", "carer", "client"}
+    page = kpi_html(report)
+    charts = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert len(charts) >= 7
+    for chart in charts:  # each chart is well-formed SVG with a bar per figure
+        root = ElementTree.fromstring(chart)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert 'fill="#c62828"><title>Tue 13 Jan: 4 missed</title>' in page
+    assert "<script" not in page and "<link" not in page
+    assert re.findall(r'(?:src|href)="http', page) == []  # nothing fetched: opens offline
+    assert "merged into the visit of BEN" in page
+    assert "Essex contract, Schedule 2, KPI 3" in page  # the definitions travel with it
+
+
+def test_reason_codes_recorded_in_the_office_count_in_the_kpi_report(
+        database: Database, settings: Settings) -> None:
+    from ivr_gateway.office.reason_codes import OfficeMissedReasons, record_reason_code
+    from tests.office.conftest import reason_codes
+
+    reason_codes.__wrapped__(database)  # type: ignore[attr-defined]  # the migration's seed
+    _hand_made_day(database)
+    with database.unit_of_work() as session:
+        record_reason_code(session, "J-MISSED", "carer_delayed", "", settings=settings,
+                           now=at(10, day=date(2026, 1, 14)), actor="office:cora")
+    report = _report(database, settings, at(9, day=date(2026, 1, 20)),
+                     missed_reasons=OfficeMissedReasons())
+    lines = {v.ref: v for v in report.visits}
+    assert lines["J-MISSED"].reason_status == ReasonStatus.ON_TIME
+    assert lines["J-MISSED"].reason_code == "carer_delayed"
+    assert lines["M-MERGED"].reason_status == ReasonStatus.OVERDUE
