@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,13 @@ from pathlib import Path
 import click
 
 from ivr_gateway.api.commands import commands as api_commands
-from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
+from ivr_gateway.config import (
+    INSTANCE_DIR,
+    ConfigurationError,
+    Settings,
+    default_sqlite_url,
+    load_settings,
+)
 from ivr_gateway.ecc.commands import commands as ecc_commands
 from ivr_gateway.office.commands import commands as office_commands
 from ivr_gateway.rota.commands import commands as rota_commands
@@ -70,7 +77,8 @@ def scheduler() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Load the demo data and stop (for scripts).")
 @click.option("--database", "database_path", type=click.Path(dir_okay=False), default=None,
-              help="The demo's SQLite file (default instance/demo.sqlite3); wiped at start.")
+              help="The demo's SQLite file (default instance/ivr-gateway.sqlite3, or "
+              "instance/demo.sqlite3 when DATABASE_URL is set); wiped at start.")
 def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     """Run the gateway on a fresh demo SQLite database with today's rota; print how to try it."""
     from ivr_gateway.app import create_app
@@ -82,7 +90,11 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     settings = _settings()
     if settings.is_production:
         raise click.ClickException("The demo wipes its database; it does not run in production.")
-    path = Path(database_path) if database_path else INSTANCE_DIR / "demo.sqlite3"
+    # Without DATABASE_URL the demo takes the default SQLite file, so every other command
+    # (codes now, api-token, import-rota, user create) works on the demo with nothing set.
+    shared = database_path is None and not os.environ.get("DATABASE_URL")
+    path = (Path(database_path) if database_path else
+            INSTANCE_DIR / ("ivr-gateway.sqlite3" if shared else "demo.sqlite3"))
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
@@ -148,8 +160,9 @@ def _demo_texts(info: object, cli: str, url: str) -> str:
 
     assert isinstance(info, DemoInfo)
     codes = ", ".join(format_sheet_code(c) for c in info.sheet_codes)
+    env = "" if url == default_sqlite_url() else f"DATABASE_URL={url} "
     return f"""By text: Amy reads the code on Joan's key-fob and texts IN and it (OUT later):
-    DATABASE_URL={url} {cli} codes now {info.token_serial}
+    {env}{cli} codes now {info.token_serial}
     {cli} simulate sms --from +447911123450 "IN <code>"
 Ben at Mary Brown's texts a code from her printed sheet {info.sheet_number} ({codes}, ...):
     {cli} simulate sms --from +447911123452 "IN {format_sheet_code(info.sheet_codes[0])}"
