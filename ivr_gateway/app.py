@@ -26,6 +26,8 @@ def create_app(
     app.extensions["clock"] = clock or SystemClock()
 
     from ivr_gateway.api.views import blueprint as api_blueprint
+    from ivr_gateway.escalation.views import blueprint as escalation_blueprint
+    from ivr_gateway.escalation.views import sms_blueprint as escalation_sms_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
     from ivr_gateway.ivr.views import blueprint as ivr_blueprint
     from ivr_gateway.telephony.views import blueprint as telephony_blueprint
@@ -34,6 +36,10 @@ def create_app(
     app.register_blueprint(ivr_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(telephony_blueprint)
+    app.register_blueprint(escalation_blueprint)
+    if "/twilio/sms" not in {rule.rule for rule in app.url_map.iter_rules()}:
+        # Until the SMS package serves /twilio/sms (and calls acknowledge_by_text), ACK only.
+        app.register_blueprint(escalation_sms_blueprint)
 
     @app.errorhandler(404)
     def _not_found(_error: Any) -> Any:

@@ -12,6 +12,7 @@ import click
 
 from ivr_gateway.api.commands import commands as api_commands
 from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
+from ivr_gateway.escalation.commands import commands as escalation_commands
 from ivr_gateway.rota.commands import commands as rota_commands
 
 
@@ -165,5 +166,5 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
                f"{transcript.keys_pressed()} keys pressed.")
 
 
-for _command in [*api_commands, *rota_commands]:
+for _command in [*api_commands, *rota_commands, *escalation_commands]:
     main.add_command(_command)

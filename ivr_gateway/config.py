@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr_gateway.escalation.policy import EscalationPolicy, load_policy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
@@ -57,6 +59,7 @@ class Settings:
     pin_lockout_failures: int = 5
     pin_lockout_minutes: int = 15
     callflow_dir: Path = PROJECT_ROOT / "callflows"
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -116,8 +119,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ZoneInfo(timezone)
     except Exception:
         raise ConfigurationError(f"TIMEZONE {timezone!r} is not a known IANA zone") from None
+    environment = env.get("IVR_GATEWAY_ENV", "development")
+    try:
+        escalation = load_policy(env, production=environment == "production")
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     settings = Settings(
-        environment=env.get("IVR_GATEWAY_ENV", "development"),
+        environment=environment,
         database_url=normalise_database_url(env.get("DATABASE_URL") or default_sqlite_url()),
         secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
         pin_pepper=env.get("PIN_PEPPER") or DEV_PIN_PEPPER,
@@ -134,6 +142,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kpi=kpi,
         pin_lockout_failures=_int(env, "PIN_LOCKOUT_FAILURES", 5),
         pin_lockout_minutes=_int(env, "PIN_LOCKOUT_MINUTES", 15),
+        escalation=escalation,
     )
     check_production(settings)
     return settings

@@ -397,4 +397,5 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_ref: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+from ivr_gateway.escalation import models as _escalation_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.outbox import models as _outbox_models  # noqa: E402, F401 - registers tables

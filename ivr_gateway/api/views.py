@@ -219,3 +219,9 @@ def visits() -> Response:
         summaries = visits_for_day(session, day, settings, extensions.clock().now())
         out = [VisitOut.model_validate(s, from_attributes=True) for s in summaries]
     return _json(VisitsResponse(date=day.isoformat(), timezone=settings.timezone, visits=out))
+
+
+# Other packages' endpoints under /api/v1, behind the same token check (nested blueprints).
+from ivr_gateway.escalation.api import blueprint as _escalation_api  # noqa: E402
+
+blueprint.register_blueprint(_escalation_api)
