@@ -33,6 +33,7 @@ from ivr_gateway.models import (
     PlannedVisit,
     Rag,
     VisitStatus,
+    initials_of,
 )
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 
@@ -56,8 +57,9 @@ class Raise:
 
 
 def _window(column: Any, lo: datetime, hi: datetime, delay: timedelta) -> Any:
-    # Deadline = column + delay falls in (lo, hi]  <=>  column in (lo - delay, hi - delay].
-    return and_(column > lo - delay, column <= hi - delay)
+    # Deadline = column + delay falls in [lo, hi)  <=>  column in [lo - delay, hi - delay): an
+    # alert is raised once its deadline has passed, and each deadline is read by one tick only.
+    return and_(column >= lo - delay, column < hi - delay)
 
 
 def _by_rag(column: Any, lo: datetime, hi: datetime, delay: timedelta) -> Any:
@@ -140,7 +142,7 @@ def carer_concerns(session: Session, lo: datetime, hi: datetime, now: datetime,
         select(ConcernRecording, Adult, CareWorker)
         .outerjoin(Adult, ConcernRecording.adult_id == Adult.id)
         .outerjoin(CareWorker, ConcernRecording.care_worker_id == CareWorker.id)
-        .where(ConcernRecording.created_at > lo, ConcernRecording.created_at <= hi))
+        .where(ConcernRecording.created_at >= lo, ConcernRecording.created_at < hi))
     found = []
     for concern, adult, carer in rows:
         actual = (session.get(ActualVisit, concern.actual_visit_id)
@@ -230,7 +232,7 @@ def forwarding_failures(session: Session, now: datetime, settings: Settings) -> 
 
 def advance_cursor(session: Session, name: str, now: datetime, lookback: timedelta
                    ) -> tuple[datetime, datetime] | None:
-    """The (since, until] range this rule should read now, and move the cursor to now."""
+    """The [since, until) range this rule should read now, and move the cursor to now."""
     cursor = session.get(EscalationCursor, name)
     if cursor is None:
         session.add(EscalationCursor(name=name, checked_until=now))
@@ -257,10 +259,12 @@ def _first_log_in(session: Session, planned_visit_id: int) -> tuple[datetime, st
         .where(ActualVisit.planned_visit_id == planned_visit_id,
                ActualVisit.started_at.is_not(None))
         .order_by(ActualVisit.started_at).limit(1)).first()
-    if row is None or row[0] is None:
+    if row is None:
         return None
     started_at, given, family = row
-    return started_at, f"{given[:1]}.{family[:1]}.".upper()
+    if started_at is None:
+        return None
+    return started_at, initials_of(given, family)
 
 
 def settled(session: Session, alert: Alert, settings: Settings) -> Settled | None:
