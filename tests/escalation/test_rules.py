@@ -208,21 +208,24 @@ def test_reason_code_due_then_overdue_for_a_missed_visit_and_settled_by_recordin
     assert escalation.alerts()[3].resolved_reason == "the reason code has been recorded"
 
 
-def test_reason_code_reminders_wait_for_office_hours_and_never_ring(
+def test_reason_code_alerts_wait_for_office_hours_and_never_ring(
         session: Session, escalation: Escalation) -> None:
     make_ladder(session, TUESDAY_9AM)
-    # Friday 17:00 visit, cancelled without a reason: its reminder is due Saturday 17:00, told Monday 08:00.
+    # Friday 17:00 visit, cancelled without a reason: due Saturday 17:00 (reminder), overdue
+    # Sunday 17:00; nobody is told over the weekend, the coordinator on Monday at 08:00.
     friday = TUESDAY_9AM + timedelta(days=3, hours=8)
     escalation.clock.set(friday)
     _visit(session, start=friday, status=VisitStatus.CANCELLED)
     escalation.tick()
-    escalation.run_until(friday + timedelta(days=2, hours=14), step=timedelta(minutes=15))
-    reminders = [a for a in escalation.alerts() if a.kind is AlertKind.REASON_CODE_DUE]
-    assert len(reminders) == 1 and reminders[0].level == 0
-    escalation.run_until(friday + timedelta(days=2, hours=15, minutes=15),
-                         step=timedelta(minutes=15))  # Monday 08:15
-    reminders = [a for a in escalation.alerts() if a.kind is AlertKind.REASON_CODE_DUE]
-    assert reminders[0].level == 1
+    escalation.run_until(friday + timedelta(days=2, hours=14, minutes=45),
+                         step=timedelta(minutes=15))  # Monday 07:45
+    due, overdue = escalation.alerts()
+    assert (due.kind, due.state) == (AlertKind.REASON_CODE_DUE, AlertState.RESOLVED)
+    assert (overdue.kind, overdue.level) == (AlertKind.REASON_CODE_OVERDUE, 0)
+    assert escalation.texts() == []
+    escalation.run_until(friday + timedelta(days=2, hours=15), step=timedelta(minutes=15))
+    [text] = escalation.texts(COORDINATOR)
+    assert "reason code OVERDUE since Sun 17:00 for J.S. cancelled visit Fri 17:00" in text
     assert escalation.calls() == []
 
 
