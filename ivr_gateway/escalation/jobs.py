@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from ivr_gateway.clock import Clock
@@ -37,7 +38,8 @@ def build_sender(settings: Settings, echo: Callable[[str], None] | None = None) 
     return RecordingSender(echo=echo or (lambda line: log.info("would send: %s", line)))
 
 
-def alert_relay(database: Database, settings: Settings, clock: Clock, sender: Sender) -> Relay:
+def alert_relay(database: Database, settings: Settings, clock: Clock, sender: Sender, *,
+                lease: timedelta = timedelta(minutes=2)) -> Relay:
     """The outbox relay for alert texts and calls; a dead letter moves the alert on."""
 
     def on_dead(kind: str, payload: dict[str, Any], error: str) -> None:
@@ -45,7 +47,7 @@ def alert_relay(database: Database, settings: Settings, clock: Clock, sender: Se
             record_dead_letter(session, payload, error, clock.now())
 
     return Relay(database, clock, outbox_adapters(sender, settings.public_base_url),
-                 on_dead=on_dead)
+                 on_dead=on_dead, lease=lease)
 
 
 def run_escalation_job(database: Database, settings: Settings, clock: Clock, relay: Relay,
