@@ -69,7 +69,7 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datet
     alert.acknowledged_by = by[:100]
     alert.acknowledged_via = via
     alert.next_escalation_at = None
-    parts = by.split()
+    parts = [w for w in by.split("(")[0].split() if w[:1].isalpha()]
     by_initials = initials_of(parts[0], parts[-1]) if len(parts) > 1 else by[:20]
     told: set[str] = set()
     for n in session.scalars(select(AlertNotification).where(
