@@ -7,6 +7,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -74,7 +75,10 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     from ivr_gateway.clock import SystemClock
     from ivr_gateway.db import Database
     from ivr_gateway.demo import load_demo_rota
+    from ivr_gateway.escalation.demo import load_demo_contacts
     from ivr_gateway.migrate import upgrade_database
+    from ivr_gateway.scheduler import build_scheduler
+    from ivr_gateway.telephony.senders import RecordingSender
 
     settings = _settings()
     if settings.is_production:
@@ -91,12 +95,21 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     clock = SystemClock()
     with database.unit_of_work() as session:
         info = load_demo_rota(session, clock.now(), settings)
+        contacts = load_demo_contacts(session, clock.now())
 
     today = clock.now().astimezone(settings.tz).date()
     click.echo(_demo_banner(info, base_url, url, today))
+    click.echo(_escalation_banner(contacts, base_url, info.api_token))
     if no_serve:
         return
-    create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
+    # The scheduler in a thread (its own process in production), printing what it would send.
+    scheduler = build_scheduler(settings, database, clock, background=True,
+                                sender=RecordingSender(echo=lambda line: click.echo(f"\n{line}")))
+    scheduler.start()
+    try:
+        create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def _demo_banner(info: object, base_url: str, url: str, today: date) -> str:
@@ -127,6 +140,19 @@ See today's visits with their actual times and outcomes:
     curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
 
 Ctrl-C stops the gateway.
+"""
+
+
+def _escalation_banner(contacts: list[Any], base_url: str, token: str) -> str:
+    ladder = "\n".join(f"    {c.role:<12} {c.name:<11} {c.mobile}" for c in contacts)
+    return f"""Alerts (printed here instead of texted): Ben is due at Mary Brown's and will not log
+in, so a late-start alert goes to the ladder in about two minutes (Edith's visit is already late):
+{ladder}
+Acknowledge the first alert (id 1) through the API; alerts list with ids at /api/v1/alerts:
+    curl -s -X POST -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
+         -d '{{"by": "Sam Carter"}}' {base_url}/api/v1/alerts/1/acknowledge
+or by text from the coordinator's mobile, once `simulate sms` is there:
+    ivr-gateway simulate sms --from {contacts[0].mobile} "ACK"
 """
 
 

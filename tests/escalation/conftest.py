@@ -19,6 +19,7 @@ from ivr_gateway.escalation.models import Alert, AlertNotification
 from ivr_gateway.escalation.tick import TickResult, run_escalation_tick
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.telephony.senders import RecordingSender
+from tests.api.conftest import api, api_token  # noqa: F401 - the API tests' fixtures
 
 # A Tuesday in winter: 09:00 London is 09:00 UTC (office hours 08:00-18:00 Mon-Fri).
 TUESDAY_9AM = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from tests.api.conftest import Api, api, api_token  # noqa: F401 - fixtures
+from tests.api.conftest import Api
 from tests.escalation.conftest import COORDINATOR, TUESDAY_9AM, Escalation, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
