@@ -26,10 +26,12 @@ def create_app(
     app.extensions["clock"] = clock or SystemClock()
 
     from ivr_gateway.api.views import blueprint as api_blueprint
+    from ivr_gateway.escalation.office_alerts import EscalationAlertSource
+    from ivr_gateway.escalation.views import blueprint as escalation_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
     from ivr_gateway.ivr.views import blueprint as ivr_blueprint
     from ivr_gateway.office import init_office
-    from ivr_gateway.office.providers import register_code_source
+    from ivr_gateway.office.providers import register_alert_source, register_code_source
     from ivr_gateway.sms.office_codes import SmsCodeSource
     from ivr_gateway.sms.views import api_blueprint as sms_api_blueprint
     from ivr_gateway.sms.views import blueprint as sms_blueprint
@@ -43,6 +45,8 @@ def create_app(
     app.register_blueprint(sms_api_blueprint)
     init_office(app)
     register_code_source(app, SmsCodeSource(settings))
+    register_alert_source(app, EscalationAlertSource(settings))
+    app.register_blueprint(escalation_blueprint)
 
     @app.errorhandler(404)
     def _not_found(_error: Any) -> Any:

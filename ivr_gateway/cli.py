@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,6 +21,7 @@ from ivr_gateway.config import (
     load_settings,
 )
 from ivr_gateway.ecc.commands import commands as ecc_commands
+from ivr_gateway.escalation.commands import commands as escalation_commands
 from ivr_gateway.office.commands import commands as office_commands
 from ivr_gateway.rota.commands import commands as rota_commands
 from ivr_gateway.sms.commands import commands as sms_commands
@@ -85,7 +87,10 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     from ivr_gateway.clock import SystemClock
     from ivr_gateway.db import Database
     from ivr_gateway.demo import load_demo_rota
+    from ivr_gateway.escalation.demo import load_demo_contacts
     from ivr_gateway.migrate import upgrade_database
+    from ivr_gateway.scheduler import build_scheduler
+    from ivr_gateway.telephony.senders import RecordingSender
 
     settings = _settings()
     if settings.is_production:
@@ -106,9 +111,11 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     clock = SystemClock()
     with database.unit_of_work() as session:
         info = load_demo_rota(session, clock.now(), settings)
+        contacts = load_demo_contacts(session, clock.now())
 
     today = clock.now().astimezone(settings.tz).date()
     click.echo(_demo_banner(info, base_url, url, today))
+    click.echo(_escalation_banner(contacts, base_url, info.api_token))
     if no_serve:
         return
     from ivr_gateway.ecc.demo import start_demo_forwarding
@@ -116,7 +123,14 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     council = start_demo_forwarding(settings, database, clock, port + 50)
     click.echo(f"The relay forwards visits to a mock council; see what it received:\n"
                f"    {council}\n")
-    create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
+    # The scheduler in a thread (its own process in production), printing what it would send.
+    scheduler = build_scheduler(settings, database, clock, background=True,
+                                sender=RecordingSender(echo=lambda line: click.echo(f"\n{line}")))
+    scheduler.start()
+    try:
+        create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def _demo_banner(info: object, base_url: str, url: str, today: date) -> str:
@@ -169,6 +183,19 @@ Ben at Mary Brown's texts a code from her printed sheet {info.sheet_number} ({co
 """
 
 
+def _escalation_banner(contacts: list[Any], base_url: str, token: str) -> str:
+    ladder = "\n".join(f"    {c.role:<12} {c.name:<11} {c.mobile}" for c in contacts)
+    return f"""Alerts (printed here instead of texted): Ben is due at Mary Brown's and will not log
+in, so a late-start alert goes to the ladder in about two minutes (Edith's visit is already late):
+{ladder}
+Acknowledge it by text from the coordinator's mobile (or on the dashboard's Alerts page):
+    .venv/bin/ivr-gateway simulate sms --from {contacts[0].mobile} "ACK"
+or through the API (alerts, with their ids, at /api/v1/alerts):
+    curl -s -X POST -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
+         -d '{{"by": "Sam Carter"}}' {base_url}/api/v1/alerts/1/acknowledge
+"""
+
+
 @main.group()
 def simulate() -> None:
     """Play a call or a text against a running gateway exactly as Twilio would."""
@@ -206,6 +233,6 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
 
 
 for _command in [*api_commands, *rota_commands, *sms_commands, *office_commands,
-                 *ecc_commands]:
+                 *ecc_commands, *escalation_commands]:
     main.add_command(_command)
 simulate.add_command(simulate_sms)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr_gateway.escalation.policy import EscalationPolicy, load_policy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
@@ -62,6 +64,7 @@ class Settings:
     # old a token code may be and still count (the council's 48-hour reconciliation window).
     token_secret_key: str = DEV_TOKEN_SECRET_KEY
     sms_late_code_max_hours: int = 48
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -121,8 +124,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ZoneInfo(timezone)
     except Exception:
         raise ConfigurationError(f"TIMEZONE {timezone!r} is not a known IANA zone") from None
+    environment = env.get("IVR_GATEWAY_ENV", "development")
+    try:
+        escalation = load_policy(env, production=environment == "production")
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     settings = Settings(
-        environment=env.get("IVR_GATEWAY_ENV", "development"),
+        environment=environment,
         database_url=normalise_database_url(env.get("DATABASE_URL") or default_sqlite_url()),
         secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
         pin_pepper=env.get("PIN_PEPPER") or DEV_PIN_PEPPER,
@@ -141,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pin_lockout_minutes=_int(env, "PIN_LOCKOUT_MINUTES", 15),
         token_secret_key=env.get("TOKEN_SECRET_KEY") or DEV_TOKEN_SECRET_KEY,
         sms_late_code_max_hours=_int(env, "SMS_LATE_CODE_MAX_HOURS", 48),
+        escalation=escalation,
     )
     check_production(settings)
     return settings

@@ -402,6 +402,7 @@ class AuditEntry(Base):
 
 # Tables of the capability packages, registered on Base.metadata (Alembic and tests read it).
 from ivr_gateway.ecc import models as _ecc_models  # noqa: E402, F401 - registers tables
+from ivr_gateway.escalation import models as _escalation_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.office import models as _office_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.outbox import models as _outbox_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.sms import models as _sms_models  # noqa: E402, F401 - registers tables

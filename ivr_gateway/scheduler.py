@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ivr_gateway.clock import Clock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
+from ivr_gateway.escalation.jobs import alert_relay, build_sender, run_escalation_job
 from ivr_gateway.housekeeping import purge_pin_failures
+from ivr_gateway.telephony.senders import Sender
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +31,16 @@ def run_housekeeping(database: Database, clock: Clock) -> int:
     return purged
 
 
-def build_scheduler(settings: Settings, database: Database, clock: Clock) -> BlockingScheduler:
-    """The scheduler with every job, in the configured time zone."""
-    scheduler = BlockingScheduler(timezone=settings.tz)
+def build_scheduler(settings: Settings, database: Database, clock: Clock, *,
+                    sender: Sender | None = None, background: bool = False) -> BaseScheduler:
+    """The scheduler with every job, in the configured time zone (background: for the demo)."""
+    scheduler: BaseScheduler = (BackgroundScheduler(timezone=settings.tz) if background
+                                else BlockingScheduler(timezone=settings.tz))
     scheduler.add_job(run_housekeeping, "interval", hours=1, args=[database, clock],
                       id="housekeeping", max_instances=1, coalesce=True,
                       next_run_time=clock.now())
+    relay = alert_relay(database, settings, clock, sender or build_sender(settings))
+    scheduler.add_job(run_escalation_job, "interval", seconds=settings.escalation.tick_seconds,
+                      args=[database, settings, clock, relay], id="escalation",
+                      max_instances=1, coalesce=True, next_run_time=clock.now())
     return scheduler

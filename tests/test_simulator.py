@@ -105,9 +105,10 @@ def test_demo_loads_todays_rota_and_prints_how_to_try_it(tmp_path: object) -> No
     assert result.exit_code == 0, result.output
     assert "simulate call --from 01134960001 --keys 1234,4721" in result.output
     assert "Authorization: Bearer ivr_" in result.output
+    assert "/api/v1/alerts/1/acknowledge" in result.output  # how to acknowledge the demo alert
     database = Database(f"sqlite:///{path}")
     with database.sessionmaker() as session:
         visits = session.scalars(select(PlannedVisit)).all()
-        assert len(visits) == 6
+        assert len(visits) == 7
         assert any(len(v.care_workers) == 2 for v in visits)  # the double-up
     database.dispose()

@@ -170,3 +170,9 @@ def openapi_document() -> dict[str, Any]:
                                                "description": "ivr-gateway api-token create"}},
         },
     }
+
+
+# Other packages' operations (imported last: they build on Operation above).
+from ivr_gateway.escalation.openapi import OPERATIONS as _ESCALATION_OPERATIONS  # noqa: E402
+
+OPERATIONS.extend(_ESCALATION_OPERATIONS)

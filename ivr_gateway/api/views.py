@@ -229,3 +229,9 @@ def outbox() -> Response:
     with extensions.database().unit_of_work() as session:
         figures = outbox_figures(session, extensions.clock().now())
     return _json(OutboxFiguresResponse.model_validate(figures))
+
+
+# Other packages' endpoints under /api/v1, behind the same token check (nested blueprints).
+from ivr_gateway.escalation.api import blueprint as _escalation_api  # noqa: E402
+
+blueprint.register_blueprint(_escalation_api)

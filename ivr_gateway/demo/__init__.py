@@ -100,6 +100,9 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
         ("DEMO-4", "ECC-1003", [kasia], soon + timedelta(hours=1), 30),
         ("DEMO-5", "ECC-1001", [ben], soon + timedelta(hours=5), 30),
         ("DEMO-6", "ECC-1004", [kasia], soon + timedelta(hours=8), 30),
+        # Ben is due at Mary's; nobody logs in, so the escalation raises a late start about two
+        # minutes into the demo (late = 30 minutes after planned start).
+        ("DEMO-7", "ECC-1002", [ben], now - timedelta(minutes=28), 30),
     ]
     for ref, adult_ref, team, start, minutes in visits:
         start = start.replace(second=0, microsecond=0)

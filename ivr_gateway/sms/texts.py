@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway import phones
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
+from ivr_gateway.escalation.acknowledgement import acknowledge_by_text
 from ivr_gateway.models import Adult, CareWorker, CareWorkerMobile, Channel, ExceptionCode, LogKind
 from ivr_gateway.sms.codes import CLIENT_FAILURE_LIMIT, FAILURE_WINDOW, SENDER_FAILURE_LIMIT
 from ivr_gateway.sms.models import (
@@ -166,14 +167,20 @@ class TextService:
             status = TextStatus.OPTED_OUT if opted_out else TextStatus.OPTED_IN
             return status, "", "the number texted STOP: Twilio sends it no more texts" \
                 if opted_out else "the number texted START"
+        if isinstance(command, AckCommand):
+            # Office staff acknowledge alerts by text; the escalation package knows who they are.
+            acknowledged = acknowledge_by_text(session, row.from_number, row.body, now,
+                                               self.settings)
+            if acknowledged is not None:
+                return TextStatus.ACK, acknowledged, (
+                    f"ACK {command.alert_number}" if command.alert_number else "ACK")
         if care_worker is None:
             return (TextStatus.UNREGISTERED, render(DEFAULT_LANGUAGE, "unregistered"),
                     "a text from a mobile that is not registered to any active carer")
         if isinstance(command, HelpCommand):
             return TextStatus.HELP, render(language, "help"), ""
         if isinstance(command, AckCommand):
-            # The escalation engine (issue 5) will hook acknowledgements here; until there are
-            # alerts, there is nothing to acknowledge.
+            # A carer is not on the alert ladder: there is nothing for them to acknowledge.
             return TextStatus.ACK, render(language, "no_alerts"), (
                 f"ACK {command.alert_number}" if command.alert_number else "ACK")
         if isinstance(command, NoCode):

@@ -1,4 +1,8 @@
-"""POST /twilio/status: Twilio's call (and later message) status callbacks."""
+"""POST /twilio/status: Twilio's call and message status callbacks.
+
+Inbound calls are found by CallSid. Alert texts and calls carry ?notification=<id> in the
+callback URL we gave Twilio, so MessageStatus / CallStatus land on that notification.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from ivr_gateway import extensions
+from ivr_gateway.escalation.delivery import record_delivery_status
 from ivr_gateway.models import Call
 from ivr_gateway.telephony.signature import twilio_signed
 
@@ -19,9 +24,20 @@ FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 @blueprint.post("/twilio/status")
 @twilio_signed
 def status_callback() -> Any:
-    """Record how a call ended; unknown SIDs are acknowledged and ignored (Twilio retries 5xx)."""
+    """Record how a call ended or a text fared; unknown SIDs are acknowledged and ignored."""
     call_sid = request.form.get("CallSid", "")
     call_status = request.form.get("CallStatus", "")
+    notification = request.args.get("notification", "")
+    if notification.isdigit():
+        status = request.form.get("MessageStatus") or call_status
+        if status:
+            error = request.form.get("ErrorCode") or None
+            with extensions.database().unit_of_work() as session:
+                record_delivery_status(
+                    session, int(notification), status, extensions.clock().now(),
+                    provider_sid=request.form.get("MessageSid") or call_sid or None,
+                    error=f"Twilio error {error}" if error else None)
+        return Response(status=204)
     if call_sid and call_status:
         now = extensions.clock().now()
         with extensions.database().unit_of_work() as session:

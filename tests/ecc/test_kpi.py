@@ -214,9 +214,6 @@ def test_the_report_files_are_csv_and_one_self_contained_html_page_with_charts(
 def test_reason_codes_recorded_in_the_office_count_in_the_kpi_report(
         database: Database, settings: Settings) -> None:
     from ivr_gateway.office.reason_codes import OfficeMissedReasons, record_reason_code
-    from tests.office.conftest import reason_codes
-
-    reason_codes.__wrapped__(database)  # type: ignore[attr-defined]  # the migration's seed
     _hand_made_day(database)
     with database.unit_of_work() as session:
         record_reason_code(session, "J-MISSED", "carer_delayed", "", settings=settings,

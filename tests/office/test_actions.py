@@ -10,7 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
+from ivr_gateway.escalation.models import Alert, AlertState
+from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.models import (
     AuditEntry,
     Channel,
@@ -24,6 +27,7 @@ from ivr_gateway.models import (
 from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.office.providers import register_alert_source
 from ivr_gateway.outbox.models import OutboxMessage
+from tests.escalation.conftest import make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play
 from tests.office.conftest import Office
@@ -48,6 +52,11 @@ def _visit_changes(database: Database) -> list[dict[str, object]]:
         return [m.payload["data"] for m in session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key.like("ecc:visit_change:%"))
             .order_by(OutboxMessage.id))]
+
+
+def _alerts(database: Database) -> list[Alert]:
+    with database.unit_of_work() as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
 
 
 def _audit(database: Database, action: str) -> list[AuditEntry]:
@@ -289,10 +298,21 @@ def test_a_clients_page_lists_its_code_sheets_and_prints_a_new_one(
     assert "retired" in page  # printing a new sheet retires the old one
 
 
-def test_without_alerts_the_pages_say_they_are_not_switched_on(
-        as_coordinator: Office, session: Session) -> None:
+def test_an_alert_raised_by_the_scheduler_shows_on_the_board_and_is_acknowledged_there(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database,
+        settings: Settings) -> None:
     _rota(session)
-    assert "not switched on" in as_coordinator.get("/office/alerts").get_data(as_text=True)
-    assert "not switched on" in as_coordinator.get("/office/on-call").get_data(as_text=True)
-    response = as_coordinator.post("/office/alerts/9/acknowledge", {}, follow_redirects=True)
-    assert "not switched on" in response.get_data(as_text=True)
+    make_ladder(session, NINE_AM)
+    clock.set(NINE_AM + timedelta(minutes=31))  # nobody has logged in: a late start
+    run_escalation_tick(database, settings, clock)
+    [alert] = _alerts(database)
+    assert "alert: late start" in as_coordinator.get("/office/").get_data(as_text=True)
+    alerts_page = as_coordinator.get("/office/alerts").get_data(as_text=True)
+    assert "J.S. visit 09:00 not started" in alerts_page
+    on_call = as_coordinator.get("/office/on-call").get_data(as_text=True)
+    assert "Olu Bello" in on_call
+    as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge", {"next": "/office/visits/V1"})
+    [alert] = _alerts(database)
+    assert alert.state is AlertState.ACKNOWLEDGED
+    assert (alert.acknowledged_by, alert.acknowledged_via) == ("office:cora", "dashboard")
+    assert "No open alerts." in as_coordinator.get("/office/alerts").get_data(as_text=True)

@@ -1,0 +1,260 @@
+"""Benchmark: one escalation tick over a day of 10,000 and of 100,000 planned visits.
+
+Run on demand (not a test), from the repository root:
+
+    .venv/bin/python bench/escalation_tick.py                # tick cost, plans, lag (3 min)
+    .venv/bin/python bench/escalation_tick.py --lag-minutes 0  # skip the lag part
+
+1. Recreates its own PostgreSQL database (default bench_escalation; never `test`), migrates it.
+2. For each day size: writes the day's visits (green clients; 60% of them already logged in and
+   out, the rest not), plus the same number of visits (--due, default 50) whose late-start
+   deadline falls in the tick's 30-second window. No other visit has a deadline in any rule's
+   window, so both sizes have the same work to do; only the table differs.
+3. Times one tick (raise, resolve, climb; the relay not included) --repeat times, undoing its
+   writes between runs, and prints the median; the ratio 100k/10k must be <= 1.5.
+4. Prints EXPLAIN (ANALYZE) of the late-start rule's query: it must use the planned_start index.
+5. Lag: with the real clock and the default 30-second tick, visits whose deadlines pass at
+   random moments over --lag-minutes; the scheduler (APScheduler, recording sender) runs; the lag
+   from each deadline to its text leaving the outbox is printed (requirement: under 60 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, delete, insert, text
+from sqlalchemy.orm import Session
+
+from ivr_gateway.clock import FixedClock, SystemClock
+from ivr_gateway.config import Settings
+from ivr_gateway.config import normalise_database_url as normalise_url
+from ivr_gateway.db import Database
+from ivr_gateway.escalation.contacts import add_contact, add_on_call
+from ivr_gateway.escalation.models import Alert, AlertNotification, EscalationCursor
+from ivr_gateway.escalation.rules import DEADLINE_RULES, late_start_query
+from ivr_gateway.escalation.tick import run_escalation_tick
+from ivr_gateway.migrate import upgrade_database
+from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
+    Adult,
+    CareWorker,
+    PlannedVisit,
+    PlannedVisitCareWorker,
+    Rag,
+    VisitStatus,
+)
+from ivr_gateway.outbox.models import OutboxMessage
+from ivr_gateway.scheduler import build_scheduler
+from ivr_gateway.telephony.senders import RecordingSender
+
+NOW = datetime(2026, 6, 16, 11, 0, 10, tzinfo=UTC)  # a Tuesday, 12:00:10 BST
+TICK = timedelta(seconds=30)
+TARGET_RATIO = 1.5
+ADULTS, CARERS = 500, 300
+
+
+def reset_database(server_url: str, name: str) -> str:
+    """Create (if missing) and empty the bench database; migrate it; return its URL."""
+    if name in {"test", "postgres", "template0", "template1"} or name.startswith("test"):
+        raise SystemExit(f"refusing to use database {name!r}: give the bench its own")
+    admin = create_engine(normalise_url(f"{server_url}/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = normalise_url(f"{server_url}/{name}")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade_database(url)
+    return url
+
+
+def write_people(session: Session) -> None:
+    """Clients, carers and the office ladder."""
+    session.execute(insert(Adult), [
+        {"ref": f"A{i}", "client_number": f"{300000 + i}", "given_name": "Bench",
+         "family_name": f"Client{i}", "address": "", "postcode": "", "rag": Rag.GREEN,
+         "active": True, "created_at": NOW, "updated_at": NOW} for i in range(ADULTS)])
+    session.execute(insert(CareWorker), [
+        {"ref": f"C{i}", "staff_number": f"{1000 + i}", "given_name": "Bench",
+         "family_name": f"Carer{i}", "pin_hash": None, "language": "en", "branch": "",
+         "active": True, "created_at": NOW, "updated_at": NOW} for i in range(CARERS)])
+    add_contact(session, name="Sam Carter", role="coordinator", mobile="+447911123501", now=NOW,
+                actor="bench")
+    on_call = add_contact(session, name="Olu Bello", role="on_call", mobile="+447911123502",
+                          now=NOW, actor="bench")
+    add_contact(session, name="Rita Patel", role="manager", mobile="+447911123503", now=NOW,
+                actor="bench")
+    add_on_call(session, contact_id=on_call.id, starts_at=NOW - timedelta(days=1),
+                ends_at=NOW + timedelta(days=1), now=NOW, actor="bench")
+
+
+def write_day(session: Session, visits: int, due: int, rng: random.Random) -> None:
+    """A day of visits around NOW, and `due` visits whose late deadline is in the tick window."""
+    undo_tick(session)
+    session.execute(delete(ActualVisit))
+    session.execute(delete(PlannedVisitCareWorker))
+    session.execute(delete(PlannedVisit))
+    day_start = NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    rows, carers, actuals = [], [], []
+    for i in range(visits):
+        # Background visits start at hh:mm:30: never inside a rule window, which all run from
+        # hh:mm:40 to hh:mm+1:10 for a tick at hh:mm:10 (30-second windows).
+        start = day_start + timedelta(minutes=rng.randrange(24 * 60), seconds=30)
+        rows.append({"id": i + 1, "ref": f"V{i}", "adult_id": rng.randrange(ADULTS) + 1,
+                     "planned_start": start, "planned_end": start + timedelta(minutes=30),
+                     "status": VisitStatus.PLANNED, "time_critical": False,
+                     "created_at": NOW, "updated_at": NOW})
+        carer = rng.randrange(CARERS) + 1
+        carers.append({"planned_visit_id": i + 1, "care_worker_id": carer})
+        if start + timedelta(minutes=30) < NOW and rng.random() < 0.6:
+            actuals.append({"care_worker_id": carer, "adult_id": rows[-1]["adult_id"],
+                            "planned_visit_id": i + 1, "state": ActualVisitState.CLOSED,
+                            "started_at": start, "ended_at": start + timedelta(minutes=30),
+                            "match_reason": "", "created_at": NOW})
+    due_start = NOW - timedelta(minutes=30) - timedelta(seconds=25)
+    for j in range(due):
+        i = visits + j
+        rows.append({"id": i + 1, "ref": f"V{i}", "adult_id": rng.randrange(ADULTS) + 1,
+                     "planned_start": due_start, "planned_end": due_start + timedelta(minutes=30),
+                     "status": VisitStatus.PLANNED, "time_critical": False,
+                     "created_at": NOW, "updated_at": NOW})
+        carers.append({"planned_visit_id": i + 1, "care_worker_id": rng.randrange(CARERS) + 1})
+    for chunk in range(0, len(rows), 5000):
+        session.execute(insert(PlannedVisit), rows[chunk:chunk + 5000])
+        session.execute(insert(PlannedVisitCareWorker), carers[chunk:chunk + 5000])
+    for chunk in range(0, len(actuals), 5000):
+        session.execute(insert(ActualVisit), actuals[chunk:chunk + 5000])
+
+
+def undo_tick(session: Session) -> None:
+    """Forget what a tick wrote, and put every cursor one tick back."""
+    session.execute(delete(AlertNotification))
+    session.execute(delete(Alert))
+    session.execute(delete(OutboxMessage))
+    session.execute(delete(EscalationCursor))
+    session.add_all([EscalationCursor(name=name, checked_until=NOW - TICK)
+                     for name, _rule in DEADLINE_RULES])
+
+
+def time_tick(database: Database, settings: Settings, repeat: int, due: int) -> list[float]:
+    """Milliseconds per tick, each on the same starting state."""
+    times = []
+    for _ in range(repeat):
+        with database.unit_of_work() as session:
+            undo_tick(session)
+        began = time.perf_counter()
+        result = run_escalation_tick(database, settings, FixedClock(NOW))
+        times.append((time.perf_counter() - began) * 1000)
+        if len(result.raised) != due:
+            raise SystemExit(f"expected {due} alerts, the tick raised {len(result.raised)}")
+    return times
+
+
+def explain(database: Database, settings: Settings) -> str:
+    """EXPLAIN ANALYZE of the late-start rule's query for the tick's window."""
+    statement = late_start_query(NOW - TICK, NOW, settings)
+    compiled = statement.compile(dialect=database.engine.dialect)
+    with database.engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + str(compiled),
+                                    compiled.params).all()
+    return "\n".join(row[0] for row in rows)
+
+
+def measure_lag(database: Database, settings: Settings, minutes: float, visits: int) -> list[float]:
+    """Seconds from each deadline to its text leaving the outbox, on the real clock."""
+    with database.unit_of_work() as session:
+        undo_tick(session)
+        session.execute(delete(EscalationCursor))
+        session.execute(delete(ActualVisit))
+        session.execute(delete(PlannedVisitCareWorker))
+        session.execute(delete(PlannedVisit))
+    now = datetime.now(UTC)
+    late = timedelta(minutes=settings.kpi.late_after)
+    rng = random.Random(7)
+    with database.unit_of_work() as session:
+        for i in range(visits):
+            deadline = now + timedelta(seconds=5 + rng.random() * minutes * 60)
+            session.execute(insert(PlannedVisit).values(
+                id=i + 1, ref=f"L{i}", adult_id=i % ADULTS + 1, planned_start=deadline - late,
+                planned_end=deadline - late + timedelta(minutes=30), status=VisitStatus.PLANNED,
+                time_critical=False, created_at=now, updated_at=now))
+            session.execute(insert(PlannedVisitCareWorker).values(planned_visit_id=i + 1,
+                                                                  care_worker_id=1))
+    sent_at: list[tuple[str, float]] = []
+    sender = RecordingSender(echo=lambda line: sent_at.append((line, time.time())))
+    scheduler = build_scheduler(settings, database, SystemClock(), sender=sender, background=True)
+    scheduler.start()
+    try:
+        time.sleep(minutes * 60 + settings.escalation.tick_seconds + 15)
+    finally:
+        scheduler.shutdown()
+    lags = []
+    with database.unit_of_work() as session:
+        for alert in session.query(Alert).filter(Alert.kind == "late_start"):
+            sent = [t for line, t in sent_at if f"alert {alert.number}:" in line]
+            if sent:
+                lags.append(sent[0] - alert.deadline_at.timestamp())
+    if len(lags) != visits:
+        raise SystemExit(f"expected {visits} alerts sent, saw {len(lags)}")
+    return lags
+
+
+def main() -> None:
+    """Parse arguments, run each part, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default="bench_escalation")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--due", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--lag-minutes", type=float, default=3)
+    parser.add_argument("--lag-visits", type=int, default=20)
+    args = parser.parse_args()
+
+    url = reset_database(args.server, args.database)
+    database = Database(url)
+    settings = Settings(database_url=url, public_base_url="http://127.0.0.1:9")
+    rng = random.Random(42)
+    with database.unit_of_work() as session:
+        write_people(session)
+    medians: dict[int, float] = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        with database.unit_of_work() as session:
+            write_day(session, size, args.due, rng)
+        with database.engine.connect() as conn:
+            conn.execute(text("COMMIT"))
+            conn.execute(text("ANALYZE"))
+        times = time_tick(database, settings, args.repeat, args.due)
+        medians[size] = statistics.median(times)
+        print(f"{size:>7} visits in the day, {args.due} due: tick median "
+              f"{medians[size]:.1f} ms (min {min(times):.1f}, max {max(times):.1f}, "
+              f"n={len(times)})")
+        if size == max(int(s) for s in args.sizes.split(",")):
+            print("EXPLAIN ANALYZE, late-start rule:\n" + explain(database, settings))
+    sizes = sorted(medians)
+    if len(sizes) >= 2:
+        ratio = medians[sizes[-1]] / medians[sizes[0]]
+        verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
+        print(f"ratio {sizes[-1]}/{sizes[0]}: {ratio:.2f} (target <= {TARGET_RATIO}) {verdict}")
+    if args.lag_minutes > 0:
+        lags = measure_lag(database, settings, args.lag_minutes, args.lag_visits)
+        verdict = "PASS" if max(lags) < 60 else "FAIL"
+        print(f"lag deadline -> text out of the outbox, {len(lags)} alerts, tick every "
+              f"{settings.escalation.tick_seconds} s: median {statistics.median(lags):.1f} s, "
+              f"max {max(lags):.1f} s (requirement < 60 s) {verdict}")
+    database.dispose()
+
+
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Delivery reports: Twilio's status callbacks and the relay's dead letters for alert messages.
+
+A text that failed or a call nobody answered moves the alert to the next rung at the next tick,
+rather than waiting out the time at this one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.escalation.models import (
+    Alert,
+    AlertNotification,
+    AlertState,
+    NotificationChannel,
+    NotificationPurpose,
+)
+from ivr_gateway.escalation.notifications import FAILED_STATUSES
+
+FINAL = FAILED_STATUSES | {"delivered", "completed", "read"}
+
+
+def record_delivery_status(session: Session, notification_id: int, status: str, now: datetime,
+                           *, provider_sid: str | None = None, error: str | None = None
+                           ) -> AlertNotification | None:
+    """Store a message's or call's status; a failure at the alert's current rung climbs now."""
+    notification = session.get(AlertNotification, notification_id)
+    if notification is None:
+        return None
+    status = status.strip().lower()[:16]
+    if provider_sid and not notification.provider_sid:
+        notification.provider_sid = provider_sid[:64]
+    if notification.status in FINAL and status not in FINAL:
+        return notification  # a late 'sent' after 'delivered': keep the final word
+    if notification.status == status:
+        return notification  # Twilio's retry of the same callback
+    notification.status = status
+    notification.status_at = now
+    if error:
+        notification.error = error[:2000]
+    if status in FAILED_STATUSES:
+        _move_on_if_rung_unreached(session, notification, now)
+    return notification
+
+
+def _move_on_if_rung_unreached(session: Session, failed: AlertNotification, now: datetime
+                               ) -> None:
+    alert = session.get_one(Alert, failed.alert_id)
+    if alert.state is not AlertState.OPEN or failed.level != alert.level or failed.purpose not in (
+            NotificationPurpose.ALERT, NotificationPurpose.CARER_REMINDER):
+        return
+    at_rung = list(session.scalars(select(AlertNotification).where(
+        AlertNotification.alert_id == alert.id, AlertNotification.level == alert.level,
+        AlertNotification.purpose == failed.purpose)))
+    # Out of hours the call is what wakes someone: an unanswered call counts even if the text
+    # was delivered. In hours the text is the message.
+    voice = [n for n in at_rung if n.channel is NotificationChannel.VOICE]
+    primary = voice or [n for n in at_rung if n.channel is NotificationChannel.SMS]
+    if all(n.status in FAILED_STATUSES for n in primary):
+        alert.next_escalation_at = now
+
+
+def record_dead_letter(session: Session, payload: dict[str, Any], error: str, now: datetime
+                       ) -> None:
+    """The relay gave up on an alert message (e.g. the number was refused): treat it as failed."""
+    notification_id = payload.get("notification_id")
+    if isinstance(notification_id, int):
+        record_delivery_status(session, notification_id, "refused", now, error=error)

@@ -1,0 +1,88 @@
+"""The escalation package as the office dashboard's alert source (alerts and the on-call rota)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ivr_gateway.config import Settings
+from ivr_gateway.escalation.acknowledgement import acknowledge
+from ivr_gateway.escalation.models import Alert, AlertState, OnCallPeriod
+from ivr_gateway.models import PlannedVisit
+from ivr_gateway.office.providers import AlertView, Notification
+from ivr_gateway.office.providers import OnCallPeriod as OnCallView
+from ivr_gateway.visits.queries import local_day_bounds
+
+
+def _view(alert: Alert, refs: dict[int, str]) -> AlertView:
+    return AlertView(
+        id=alert.id, kind=alert.kind.value,
+        planned_visit_ref=refs.get(alert.planned_visit_id) if alert.planned_visit_id else None,
+        raised_at=alert.raised_at, level=alert.level, summary=f"{alert.number}: {alert.summary}",
+        acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
+        resolved_at=alert.resolved_at,
+        notifications=[Notification(at=n.created_at, to=f"{n.recipient} ({n.step})",
+                                    channel=n.channel.value, status=n.status)
+                       for n in alert.notifications])
+
+
+def _refs(session: Session, alerts: list[Alert]) -> dict[int, str]:
+    ids = {a.planned_visit_id for a in alerts if a.planned_visit_id}
+    if not ids:
+        return {}
+    return {i: r for i, r in session.execute(
+        select(PlannedVisit.id, PlannedVisit.ref).where(PlannedVisit.id.in_(ids)))}
+
+
+class EscalationAlertSource:
+    """Reads alerts and on-call periods; acknowledges as the office user."""
+
+    available = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def alerts_for_visits(self, session: Session, planned_visit_refs: list[str]
+                          ) -> dict[str, list[AlertView]]:
+        """Every alert of these planned visits, oldest first."""
+        if not planned_visit_refs:
+            return {}
+        alerts = list(session.scalars(
+            select(Alert).join(PlannedVisit, PlannedVisit.id == Alert.planned_visit_id)
+            .where(PlannedVisit.ref.in_(planned_visit_refs))
+            .options(selectinload(Alert.notifications)).order_by(Alert.raised_at, Alert.id)))
+        refs = _refs(session, alerts)
+        grouped: dict[str, list[AlertView]] = {}
+        for alert in alerts:
+            view = _view(alert, refs)
+            grouped.setdefault(view.planned_visit_ref or "", []).append(view)
+        return grouped
+
+    def open_alerts(self, session: Session, day: date) -> list[AlertView]:
+        """Open alerts raised on the local day, or still open from before it."""
+        _, end = local_day_bounds(day, self.settings)
+        alerts = list(session.scalars(
+            select(Alert).where(Alert.state == AlertState.OPEN, Alert.raised_at < end)
+            .options(selectinload(Alert.notifications)).order_by(Alert.raised_at, Alert.id)))
+        refs = _refs(session, alerts)
+        return [_view(a, refs) for a in alerts]
+
+    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime
+                    ) -> AlertView:
+        """Acknowledge on the dashboard: it stops climbing and those told hear who took it."""
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise LookupError(f"There is no alert {alert_id}.")
+        acknowledge(session, alert, by=actor, via="dashboard", now=now, settings=self.settings)
+        session.flush()
+        return _view(alert, _refs(session, [alert]))
+
+    def on_call(self, session: Session, start: datetime, end: datetime) -> list[OnCallView]:
+        """On-call periods overlapping [start, end)."""
+        periods = session.scalars(
+            select(OnCallPeriod).where(OnCallPeriod.starts_at < end, OnCallPeriod.ends_at > start)
+            .options(selectinload(OnCallPeriod.contact)).order_by(OnCallPeriod.starts_at))
+        return [OnCallView(person=p.contact.name, phone=p.contact.mobile, starts_at=p.starts_at,
+                           ends_at=p.ends_at) for p in periods]

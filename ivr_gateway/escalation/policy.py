@@ -1,0 +1,136 @@
+"""Escalation policy as data: tick interval, time per ladder level, office hours, reminders.
+
+Read from the environment by ivr_gateway.config (one settings object). Kept free of other
+imports so config.py can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """When coordinators are on duty: local wall-clock times on some weekdays (Mon = 0)."""
+
+    opens: time = time(8, 0)
+    closes: time = time(18, 0)
+    weekdays: frozenset[int] = frozenset(range(5))
+
+    @classmethod
+    def parse(cls, text: str) -> OfficeHours:
+        """'08:00-18:00 Mon-Fri' or '07:30-20:00 Mon-Sat' or '08:00-18:00 Mon,Wed,Fri'."""
+        match = _HOURS.match(text or "")
+        if not match:
+            raise ValueError(f"OFFICE_HOURS {text!r} should look like '08:00-18:00 Mon-Fri'")
+        h1, m1, h2, m2, days = match.groups()
+        try:
+            opens, closes = time(int(h1), int(m1)), time(int(h2), int(m2))
+        except ValueError:
+            raise ValueError(f"OFFICE_HOURS {text!r} has a time that does not exist") from None
+        if closes <= opens:
+            raise ValueError(f"OFFICE_HOURS {text!r}: the office must close after it opens")
+        return cls(opens, closes, _parse_days(days.strip() or "Mon-Fri", text))
+
+    def is_open(self, at: datetime, tz: ZoneInfo) -> bool:
+        """True when `at` (aware) falls in office hours on the local wall clock."""
+        local = at.astimezone(tz)
+        return local.weekday() in self.weekdays and self.opens <= local.time() < self.closes
+
+    def next_opening(self, at: datetime, tz: ZoneInfo) -> datetime:
+        """The next instant (UTC) the office is open, `at` itself if open now."""
+        if self.is_open(at, tz):
+            return at
+        local = at.astimezone(tz)
+        for days_ahead in range(8):
+            day = local.date() + timedelta(days=days_ahead)
+            if day.weekday() not in self.weekdays:
+                continue
+            opening = datetime.combine(day, self.opens, tzinfo=tz)
+            if opening.astimezone(UTC) > at:
+                return opening.astimezone(UTC)
+        raise ValueError("office hours name no weekday")  # unreachable: parse needs a day
+
+
+def _parse_days(text: str, whole: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        ends = part.split("-")
+        try:
+            indexes = [DAYS.index(e[:3]) for e in ends]
+        except ValueError:
+            raise ValueError(f"OFFICE_HOURS {whole!r}: {part!r} is not a day like Mon or "
+                             "Mon-Fri") from None
+        if len(indexes) == 1:
+            days.add(indexes[0])
+        elif len(indexes) == 2:
+            first, last = indexes
+            days.update(range(first, last + 1) if first <= last
+                        else [*range(first, 7), *range(0, last + 1)])
+        else:
+            raise ValueError(f"OFFICE_HOURS {whole!r}: {part!r} is not a day range")
+    return frozenset(days)
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """How alerts are raised and climbed (DESIGN.md defaults; every value is configurable)."""
+
+    tick_seconds: int = 30
+    level_minutes: int = 15  # time at each ladder level before the next is told
+    carer_reminder_minutes: int = 15  # missing log-out: the carer's text, then the office
+    reason_code_hours: int = 48  # a missed or cancelled visit's reason code is due in this time
+    reason_code_reminder_hours: int = 24  # the office is reminded this long after the visit
+    office_hours: OfficeHours = field(default_factory=OfficeHours)
+    sender: str = "recording"  # "recording" (prints/stores) or "twilio"
+    first_tick_lookback_hours: int = 12  # what the very first tick looks back over
+
+    def level_time(self, red: bool) -> timedelta:
+        """Time at one ladder level: half for red-rated clients."""
+        return _halved(timedelta(minutes=self.level_minutes), red)
+
+    def carer_reminder_time(self, red: bool) -> timedelta:
+        """Time the carer has to answer 'did you forget to log out?' before the office hears."""
+        return _halved(timedelta(minutes=self.carer_reminder_minutes), red)
+
+
+def _halved(delta: timedelta, red: bool) -> timedelta:
+    return delta / 2 if red else delta
+
+
+def _number(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def load_policy(env: Mapping[str, str], production: bool) -> EscalationPolicy:
+    """The policy from the environment; ValueError names the setting that is wrong."""
+    sender = env.get("ALERT_SENDER") or ("twilio" if production else "recording")
+    if sender not in ("recording", "twilio"):
+        raise ValueError(f"ALERT_SENDER must be 'recording' or 'twilio', not {sender!r}")
+    if production and sender != "twilio":
+        raise ValueError("ALERT_SENDER=recording sends nothing; production needs 'twilio'")
+    return EscalationPolicy(
+        tick_seconds=_number(env, "ESCALATION_TICK_SECONDS", 30, minimum=1),
+        level_minutes=_number(env, "ESCALATION_LEVEL_MINUTES", 15, minimum=1),
+        carer_reminder_minutes=_number(env, "ESCALATION_CARER_REMINDER_MINUTES", 15),
+        reason_code_hours=_number(env, "REASON_CODE_DUE_HOURS", 48, minimum=1),
+        reason_code_reminder_hours=_number(env, "REASON_CODE_REMINDER_HOURS", 24, minimum=1),
+        office_hours=OfficeHours.parse(env.get("OFFICE_HOURS") or "08:00-18:00 Mon-Fri"),
+        sender=sender,
+    )

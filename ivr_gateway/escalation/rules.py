@@ -1,0 +1,326 @@
+"""The rules that raise alerts, and the checks that resolve them.
+
+Deadline rules read only the deadlines that passed since the last tick (a cursor per rule), by
+an indexed range on the planned start or end, so a tick's cost follows the visits that fell due,
+not the size of the rota. Red-rated clients' deadlines come at half the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.config import Settings
+from ivr_gateway.escalation.models import (
+    Alert,
+    AlertKind,
+    AlertState,
+    EscalationCursor,
+)
+from ivr_gateway.escalation.wording import day_hhmm, hhmm
+from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
+    Adult,
+    CareWorker,
+    ConcernRecording,
+    PlannedVisit,
+    Rag,
+    VisitStatus,
+    initials_of,
+)
+from ivr_gateway.office.models import VisitReasonCode
+from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+
+FORWARDING_KIND = "ecc"  # the council-forwarding outbox kind (issue 6)
+
+
+@dataclass(frozen=True)
+class Raise:
+    """A rule's finding: raise this alert (once) unless it exists."""
+
+    kind: AlertKind
+    subject_key: str
+    summary: str
+    deadline_at: datetime
+    red: bool = False
+    planned_visit_id: int | None = None
+    actual_visit_id: int | None = None
+    care_worker_id: int | None = None
+    concern_recording_id: int | None = None
+    outbox_message_id: int | None = None
+
+
+def _window(column: Any, lo: datetime, hi: datetime, delay: timedelta) -> Any:
+    # Deadline = column + delay falls in [lo, hi)  <=>  column in [lo - delay, hi - delay): an
+    # alert is raised once its deadline has passed, and each deadline is read by one tick only.
+    return and_(column >= lo - delay, column < hi - delay)
+
+
+def _by_rag(column: Any, lo: datetime, hi: datetime, delay: timedelta) -> Any:
+    # Two index ranges, one for red clients at half the time, one for the rest.
+    return or_(and_(Adult.rag == Rag.RED, _window(column, lo, hi, delay / 2)),
+               and_(Adult.rag != Rag.RED, _window(column, lo, hi, delay)))
+
+
+def _not_started() -> Any:
+    return ~exists().where(ActualVisit.planned_visit_id == PlannedVisit.id)
+
+
+def _deadline(start: datetime, delay: timedelta, red: bool) -> datetime:
+    return start + (delay / 2 if red else delay)
+
+
+def not_started_query(lo: datetime, hi: datetime, delay: timedelta) -> Any:
+    """Planned visits nobody logged in to whose start + delay (half for red) is in [lo, hi)."""
+    return (select(PlannedVisit, Adult).join(Adult, PlannedVisit.adult_id == Adult.id)
+            .where(PlannedVisit.status == VisitStatus.PLANNED,
+                   _by_rag(PlannedVisit.planned_start, lo, hi, delay), _not_started()))
+
+
+def late_start_query(lo: datetime, hi: datetime, settings: Settings) -> Any:
+    """The late-start rule's query (the benchmark EXPLAINs it)."""
+    return not_started_query(lo, hi, timedelta(minutes=settings.kpi.late_after))
+
+
+def late_starts(session: Session, lo: datetime, hi: datetime, now: datetime,
+                settings: Settings) -> list[Raise]:
+    """Visits not logged in by planned start + the late window, not yet missed."""
+    late = timedelta(minutes=settings.kpi.late_after)
+    missed = timedelta(minutes=settings.kpi.missed_after)
+    rows = session.execute(late_start_query(lo, hi, settings))
+    found = []
+    for visit, adult in rows:
+        red = adult.rag == Rag.RED
+        if now >= _deadline(visit.planned_start, missed, red):
+            continue  # already missed: the missed rule speaks for it
+        found.append(Raise(
+            AlertKind.LATE_START, f"visit:{visit.id}",
+            f"{adult.initials} visit {hhmm(visit.planned_start, settings.tz)} not started, "
+            "nobody logged in", _deadline(visit.planned_start, late, red), red,
+            planned_visit_id=visit.id))
+    return found
+
+
+def missed_visits(session: Session, lo: datetime, hi: datetime, now: datetime,
+                  settings: Settings) -> list[Raise]:
+    """Visits not logged in by planned start + the missed window."""
+    missed = timedelta(minutes=settings.kpi.missed_after)
+    rows = session.execute(not_started_query(lo, hi, missed))
+    return [Raise(AlertKind.MISSED_VISIT, f"visit:{visit.id}",
+                  f"{adult.initials} visit {hhmm(visit.planned_start, settings.tz)} MISSED, "
+                  "nobody logged in", _deadline(visit.planned_start, missed, adult.rag == Rag.RED),
+                  adult.rag == Rag.RED, planned_visit_id=visit.id)
+            for visit, adult in rows]
+
+
+def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime,
+                     settings: Settings) -> list[Raise]:
+    """Carers still logged in at planned end + the chase window (one alert per carer)."""
+    chase = timedelta(minutes=settings.kpi.log_out_chase_after)
+    rows = session.execute(
+        select(ActualVisit, PlannedVisit, Adult, CareWorker)
+        .join(PlannedVisit, ActualVisit.planned_visit_id == PlannedVisit.id)
+        .join(Adult, PlannedVisit.adult_id == Adult.id)
+        .join(CareWorker, ActualVisit.care_worker_id == CareWorker.id)
+        .where(ActualVisit.state == ActualVisitState.OPEN,
+               PlannedVisit.status == VisitStatus.PLANNED,
+               _by_rag(PlannedVisit.planned_end, lo, hi, chase)))
+    tz = settings.tz
+    return [Raise(AlertKind.MISSING_LOG_OUT, f"carer-visit:{actual.id}",
+                  f"{carer.initials} not logged out of {adult.initials} visit "
+                  f"{hhmm(visit.planned_start, tz)}-{hhmm(visit.planned_end, tz)}",
+                  _deadline(visit.planned_end, chase, adult.rag == Rag.RED), adult.rag == Rag.RED,
+                  planned_visit_id=visit.id, actual_visit_id=actual.id,
+                  care_worker_id=carer.id)
+            for actual, visit, adult, carer in rows]
+
+
+def carer_concerns(session: Session, lo: datetime, hi: datetime, now: datetime,
+                   settings: Settings) -> list[Raise]:
+    """Concerns carers recorded at log-out since the last tick."""
+    rows = session.execute(
+        select(ConcernRecording, Adult, CareWorker)
+        .outerjoin(Adult, ConcernRecording.adult_id == Adult.id)
+        .outerjoin(CareWorker, ConcernRecording.care_worker_id == CareWorker.id)
+        .where(ConcernRecording.created_at >= lo, ConcernRecording.created_at < hi))
+    found = []
+    for concern, adult, carer in rows:
+        actual = (session.get(ActualVisit, concern.actual_visit_id)
+                  if concern.actual_visit_id else None)
+        found.append(Raise(
+            AlertKind.CARER_CONCERN, f"concern:{concern.id}",
+            f"{carer.initials if carer else 'a carer'} recorded a concern at "
+            f"{adult.initials if adult else 'a client'} {hhmm(concern.created_at, settings.tz)}; "
+            "listen on the dashboard", concern.created_at,
+            red=adult is not None and adult.rag == Rag.RED,
+            planned_visit_id=actual.planned_visit_id if actual else None,
+            actual_visit_id=concern.actual_visit_id, care_worker_id=concern.care_worker_id,
+            concern_recording_id=concern.id))
+    return found
+
+
+def _reason_missing(session: Session, visit: PlannedVisit, settings: Settings) -> bool:
+    if session.scalar(select(VisitReasonCode.id)
+                      .where(VisitReasonCode.planned_visit_id == visit.id)) is not None:
+        return False
+    if visit.status == VisitStatus.CANCELLED:
+        return not visit.cancel_reason
+    first_start = session.scalar(select(func.min(ActualVisit.started_at))
+                                 .where(ActualVisit.planned_visit_id == visit.id))
+    if first_start is None:
+        return True
+    # Delivered, but outside the missed window: it counts as missed (outcomes.py).
+    return first_start - visit.planned_start >= timedelta(minutes=settings.kpi.missed_after)
+
+
+def _reason_rule(kind: AlertKind, hours: Callable[[Settings], int], word: str
+                 ) -> Callable[[Session, datetime, datetime, datetime, Settings], list[Raise]]:
+    def rule(session: Session, lo: datetime, hi: datetime, now: datetime,
+             settings: Settings) -> list[Raise]:
+        delay = timedelta(hours=hours(settings))
+        due = timedelta(hours=settings.escalation.reason_code_hours)
+        missed = timedelta(minutes=settings.kpi.missed_after)
+        rows = session.execute(
+            select(PlannedVisit, Adult).join(Adult, PlannedVisit.adult_id == Adult.id)
+            .where(_window(PlannedVisit.planned_start, lo, hi, delay)))
+        found = []
+        for visit, adult in rows:
+            if visit.status == VisitStatus.PLANNED and now < visit.planned_start + missed:
+                continue
+            if not _reason_missing(session, visit, settings):
+                continue
+            what = "cancelled" if visit.status == VisitStatus.CANCELLED else "missed"
+            found.append(Raise(
+                kind, f"visit:{visit.id}",
+                f"reason code {word} {day_hhmm(visit.planned_start + due, settings.tz)} for "
+                f"{adult.initials} {what} visit {day_hhmm(visit.planned_start, settings.tz)}",
+                visit.planned_start + delay, planned_visit_id=visit.id))
+        return found
+    return rule
+
+
+reason_codes_due = _reason_rule(AlertKind.REASON_CODE_DUE,
+                                lambda s: s.escalation.reason_code_reminder_hours, "due by")
+reason_codes_overdue = _reason_rule(AlertKind.REASON_CODE_OVERDUE,
+                                    lambda s: s.escalation.reason_code_hours, "OVERDUE since")
+
+Rule = Callable[[Session, datetime, datetime, datetime, Settings], list[Raise]]
+
+# Cursor name -> rule. Order matters within a tick: missed after late, overdue after due.
+DEADLINE_RULES: list[tuple[str, Rule]] = [
+    ("late_start", late_starts),
+    ("missed_visit", missed_visits),
+    ("missing_log_out", missing_log_outs),
+    ("carer_concern", carer_concerns),
+    ("reason_code_due", reason_codes_due),
+    ("reason_code_overdue", reason_codes_overdue),
+]
+
+
+def forwarding_failures(session: Session, now: datetime, settings: Settings) -> list[Raise]:
+    """Council records the outbox gave up on (dead letters): a person must look."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.last_error, OutboxMessage.created_at)
+        .where(OutboxMessage.status == OutboxStatus.DEAD, OutboxMessage.kind == FORWARDING_KIND,
+               ~exists().where(Alert.kind == AlertKind.FORWARDING_FAILED,
+                               Alert.outbox_message_id == OutboxMessage.id)))
+    return [Raise(AlertKind.FORWARDING_FAILED, f"outbox:{message_id}",
+                  f"council record {message_id} refused, see outbox dead letters",
+                  now, outbox_message_id=message_id)
+            for message_id, _error, _created in rows]
+
+
+def advance_cursor(session: Session, name: str, now: datetime, lookback: timedelta
+                   ) -> tuple[datetime, datetime] | None:
+    """The [since, until) range this rule should read now, and move the cursor to now."""
+    cursor = session.get(EscalationCursor, name)
+    if cursor is None:
+        session.add(EscalationCursor(name=name, checked_until=now))
+        return now - lookback, now
+    since = cursor.checked_until
+    if since >= now:
+        return None  # another scheduler (or a clock behind ours) already read this far
+    cursor.checked_until = now
+    return since, now
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Why an alert no longer stands, and whether to tell those who were told."""
+
+    reason: str
+    tell: bool = True
+
+
+def _first_log_in(session: Session, planned_visit_id: int) -> tuple[datetime, str] | None:
+    row = session.execute(
+        select(ActualVisit.started_at, CareWorker.given_name, CareWorker.family_name)
+        .join(CareWorker, ActualVisit.care_worker_id == CareWorker.id)
+        .where(ActualVisit.planned_visit_id == planned_visit_id,
+               ActualVisit.started_at.is_not(None))
+        .order_by(ActualVisit.started_at).limit(1)).first()
+    if row is None:
+        return None
+    started_at, given, family = row
+    if started_at is None:
+        return None
+    return started_at, initials_of(given, family)
+
+
+def settled(session: Session, alert: Alert, settings: Settings) -> Settled | None:
+    """The reason an unresolved alert has sorted itself out, or None if it still stands."""
+    tz = settings.tz
+    if alert.kind in (AlertKind.LATE_START, AlertKind.MISSED_VISIT):
+        assert alert.planned_visit_id is not None
+        visit = session.get_one(PlannedVisit, alert.planned_visit_id)
+        if visit.status == VisitStatus.CANCELLED:
+            return Settled("the visit was cancelled on the rota")
+        first = _first_log_in(session, visit.id)
+        if first is not None:
+            return Settled(f"{first[1]} logged in at {visit.adult.initials} {hhmm(first[0], tz)}")
+        if alert.kind is AlertKind.LATE_START and session.scalar(
+                select(Alert.id).where(Alert.kind == AlertKind.MISSED_VISIT,
+                                       Alert.subject_key == alert.subject_key)):
+            return Settled("now raised as a missed visit", tell=False)
+        return None
+    if alert.kind is AlertKind.MISSING_LOG_OUT:
+        assert alert.actual_visit_id is not None
+        actual = session.get_one(ActualVisit, alert.actual_visit_id)
+        if actual.state is ActualVisitState.CLOSED and actual.ended_at is not None:
+            carer = actual.care_worker.initials
+            return Settled(f"{carer} logged out at {hhmm(actual.ended_at, tz)}")
+        if actual.state is ActualVisitState.MISSING_LOG_OUT:
+            return Settled(f"{actual.care_worker.initials} has since logged in elsewhere; the "
+                           "log-out stays missing")
+        return None
+    if alert.kind in (AlertKind.REASON_CODE_DUE, AlertKind.REASON_CODE_OVERDUE):
+        assert alert.planned_visit_id is not None
+        visit = session.get_one(PlannedVisit, alert.planned_visit_id)
+        if not _reason_missing(session, visit, settings):
+            return Settled("the reason code has been recorded")
+        if alert.kind is AlertKind.REASON_CODE_DUE and session.scalar(
+                select(Alert.id).where(Alert.kind == AlertKind.REASON_CODE_OVERDUE,
+                                       Alert.subject_key == alert.subject_key)):
+            return Settled("now overdue", tell=False)
+        return None
+    if alert.kind is AlertKind.FORWARDING_FAILED:
+        status = session.scalar(select(OutboxMessage.status)
+                                .where(OutboxMessage.id == alert.outbox_message_id))
+        if status is not OutboxStatus.DEAD:
+            return Settled("the council record went through on retry")
+        return None
+    return None  # a carer's concern stays until a person acknowledges it
+
+
+def unresolved(session: Session) -> list[Alert]:
+    """Alerts that may still settle: open ones, and acknowledged ones not yet resolved."""
+    return list(session.scalars(
+        select(Alert).where(Alert.state.in_([AlertState.OPEN, AlertState.ACKNOWLEDGED]),
+                            Alert.kind != AlertKind.CARER_CONCERN)
+        .order_by(Alert.id)))

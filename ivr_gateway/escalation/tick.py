@@ -1,0 +1,245 @@
+"""The escalation tick: raise what fell due, resolve what settled, climb what nobody took.
+
+Exactly once, by three layers:
+1. One transaction per tick. Alerts, notifications, outbox messages and the rules' cursors commit
+   together or not at all, so a scheduler killed mid-tick (SIGKILL included) leaves nothing half
+   done, and the next tick does the whole of it again.
+2. On PostgreSQL the tick first takes pg_try_advisory_xact_lock(ESCALATION_LOCK): a second
+   scheduler (a mistaken double deploy) finds it taken and skips that tick instead of waiting.
+   The lock is released with the transaction, also when the process dies. On SQLite the
+   transaction starts with BEGIN IMMEDIATE, which serialises writers (one process is supported).
+3. Unique keys as the backstop: an alert is unique per (kind, subject), a notification per
+   (alert, purpose, level, number, channel), and the outbox message by that same key.
+The messages leave through the outbox relay after commit (at-least-once, keyed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ivr_gateway.clock import Clock
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.escalation import ladder, wording
+from ivr_gateway.escalation.models import (
+    Alert,
+    AlertKind,
+    AlertNotification,
+    AlertState,
+    NotificationChannel,
+    NotificationPurpose,
+)
+from ivr_gateway.escalation.notifications import FAILED_STATUSES, notify
+from ivr_gateway.escalation.rules import (
+    DEADLINE_RULES,
+    Raise,
+    advance_cursor,
+    forwarding_failures,
+    settled,
+    unresolved,
+)
+from ivr_gateway.models import CareWorker, CareWorkerMobile
+
+log = logging.getLogger(__name__)
+
+ESCALATION_LOCK = 0x45534331  # "ESC1": the advisory lock key of the escalation tick
+
+
+@dataclass
+class TickResult:
+    """What one tick did."""
+
+    skipped: bool = False
+    raised: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    notified: int = 0
+
+
+def take_tick_lock(session: Session) -> bool:
+    """Take the tick's lock for this transaction; False if another scheduler holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                               {"key": ESCALATION_LOCK}))
+
+
+def alert_number(alert_id: int) -> int:
+    """A four-digit number for texts (1000-9999), cycling; ACK by number takes the newest."""
+    return 1000 + (alert_id - 1) % 9000
+
+
+def raise_alert(session: Session, found: Raise, now: datetime) -> Alert | None:
+    """Store the alert unless it exists; None when it was raised before."""
+    if session.scalar(select(Alert.id).where(Alert.kind == found.kind,
+                                             Alert.subject_key == found.subject_key)):
+        return None
+    alert = Alert(kind=found.kind, subject_key=found.subject_key, summary=found.summary[:120],
+                  red=found.red, planned_visit_id=found.planned_visit_id,
+                  actual_visit_id=found.actual_visit_id, care_worker_id=found.care_worker_id,
+                  concern_recording_id=found.concern_recording_id,
+                  outbox_message_id=found.outbox_message_id, state=AlertState.OPEN, level=0,
+                  deadline_at=found.deadline_at, raised_at=now, next_escalation_at=now)
+    session.add(alert)
+    session.flush()
+    alert.number = alert_number(alert.id)
+    if found.kind is AlertKind.MISSED_VISIT:
+        _continue_from_late_alert(session, alert)
+    return alert
+
+
+def _continue_from_late_alert(session: Session, alert: Alert) -> None:
+    # A late start nobody took that becomes missed keeps its place on the ladder: the rung
+    # already told hears the news, and the climb goes on from there rather than starting again.
+    late = session.scalar(select(Alert).where(Alert.kind == AlertKind.LATE_START,
+                                              Alert.subject_key == alert.subject_key,
+                                              Alert.state == AlertState.OPEN))
+    if late is not None and late.level > 0:
+        alert.level = late.level - 1
+
+
+def resolve_alert(session: Session, alert: Alert, reason: str, now: datetime, settings: Settings,
+                  tell: bool = True) -> int:
+    """Mark an alert resolved and tell each office number that was told of it; return texts."""
+    alert.state = AlertState.RESOLVED
+    alert.resolved_at = now
+    alert.resolved_reason = reason
+    alert.next_escalation_at = None
+    if not tell:
+        return 0
+    sent = 0
+    for number, name, contact_id in _told(session, alert):
+        if notify(session, alert, purpose=NotificationPurpose.RESOLVED, level=alert.level,
+                  step="resolved", to_number=number, recipient=name, contact_id=contact_id,
+                  channel=NotificationChannel.SMS, body=wording.resolved_text(alert, reason),
+                  now=now, secret_key=settings.secret_key):
+            sent += 1
+    return sent
+
+
+def _told(session: Session, alert: Alert, exclude: str | None = None
+          ) -> list[tuple[str, str, int | None]]:
+    """Office numbers an alert reached (not failed), once each, earliest first."""
+    seen: dict[str, tuple[str, str, int | None]] = {}
+    for n in session.scalars(select(AlertNotification).where(
+            AlertNotification.alert_id == alert.id,
+            AlertNotification.purpose == NotificationPurpose.ALERT)
+            .order_by(AlertNotification.id)):
+        if n.to_number == exclude or n.to_number in seen:
+            continue
+        if n.status in FAILED_STATUSES and not any(
+                m.to_number == n.to_number and m.status not in FAILED_STATUSES
+                for m in alert.notifications):
+            continue
+        seen[n.to_number] = (n.to_number, n.recipient, n.contact_id)
+    return list(seen.values())
+
+
+def _carer_mobile(session: Session, care_worker_id: int | None) -> str | None:
+    if care_worker_id is None:
+        return None
+    return session.scalar(select(CareWorkerMobile.number)
+                          .where(CareWorkerMobile.care_worker_id == care_worker_id)
+                          .order_by(CareWorkerMobile.id).limit(1))
+
+
+def climb(session: Session, alert: Alert, now: datetime, settings: Settings) -> int:
+    """Tell the next rung with anyone on it; return how many messages were queued."""
+    policy = settings.escalation
+    tz = settings.tz
+    if alert.kind not in ladder.URGENT and not policy.office_hours.is_open(now, tz):
+        alert.next_escalation_at = policy.office_hours.next_opening(now, tz)
+        return 0
+    carer_mobile = (_carer_mobile(session, alert.care_worker_id)
+                    if alert.kind is AlertKind.MISSING_LOG_OUT else None)
+    steps = ladder.steps_for(alert.kind, carer_mobile is not None)
+    for index in range(alert.level, len(steps)):
+        step = steps[index]
+        queued = 0
+        if step == ladder.CARER:
+            assert carer_mobile is not None
+            carer = session.get_one(CareWorker, alert.care_worker_id)
+            # The carer's text names the visit without the alert number: it is not theirs to ACK.
+            summary = alert.summary.split(" not logged out of ", 1)[-1]
+            if notify(session, alert, purpose=NotificationPurpose.CARER_REMINDER,
+                      level=index + 1, step=step, to_number=carer_mobile,
+                      recipient=f"carer {carer.initials}", channel=NotificationChannel.SMS,
+                      body=wording.carer_reminder_text(summary), now=now,
+                      secret_key=settings.secret_key):
+                queued += 1
+            alert.level = index + 1
+            alert.next_escalation_at = now + policy.carer_reminder_time(alert.red)
+            return queued
+        recipients = ladder.recipients_on_step(session, step, alert.kind, now, policy, tz)
+        if not recipients:
+            continue  # nobody on this rung now: on to the next
+        for person in recipients:
+            for channel in person.channels:
+                body = (wording.alert_text(alert) if channel is NotificationChannel.SMS
+                        else wording.spoken_alert(alert))
+                if notify(session, alert, purpose=NotificationPurpose.ALERT, level=index + 1,
+                          step=step, to_number=person.mobile, recipient=person.name,
+                          contact_id=person.contact_id, channel=channel, body=body, now=now,
+                          secret_key=settings.secret_key):
+                    queued += 1
+        alert.level = index + 1
+        alert.next_escalation_at = (now + policy.level_time(alert.red)
+                                    if index + 1 < len(steps) else None)
+        return queued
+    if alert.level == 0:
+        # Nobody on any rung (no contacts yet): keep the alert and look again later.
+        log.warning("alert %s (%s): no office contact to tell", alert.number, alert.kind.value)
+        alert.next_escalation_at = now + policy.level_time(alert.red)
+    else:
+        alert.next_escalation_at = None  # the top of the ladder has been told
+    return 0
+
+
+def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
+    """One tick's work inside the caller's transaction."""
+    result = TickResult()
+    lookback = timedelta(hours=settings.escalation.first_tick_lookback_hours)
+    for name, rule in DEADLINE_RULES:
+        span = advance_cursor(session, name, now, lookback)
+        if span is None:
+            continue
+        for found in rule(session, span[0], span[1], now, settings):
+            alert = raise_alert(session, found, now)
+            if alert is not None:
+                result.raised.append(alert.id)
+    for found in forwarding_failures(session, now, settings):
+        alert = raise_alert(session, found, now)
+        if alert is not None:
+            result.raised.append(alert.id)
+    for alert in unresolved(session):
+        outcome = settled(session, alert, settings)
+        if outcome is not None:
+            result.notified += resolve_alert(session, alert, outcome.reason, now, settings,
+                                             tell=outcome.tell)
+            result.resolved.append(alert.id)
+    due = session.scalars(select(Alert).where(Alert.state == AlertState.OPEN,
+                                              Alert.next_escalation_at <= now)
+                          .order_by(Alert.next_escalation_at, Alert.id))
+    for alert in list(due):
+        result.notified += climb(session, alert, now, settings)
+    return result
+
+
+def run_escalation_tick(database: Database, settings: Settings, clock: Clock, *,
+                        before_commit: Callable[[], None] | None = None) -> TickResult:
+    """One tick in one transaction, skipped if another scheduler is ticking (PostgreSQL)."""
+    with database.unit_of_work() as session:
+        if not take_tick_lock(session):
+            return TickResult(skipped=True)
+        result = escalate(session, clock.now(), settings)
+        if before_commit is not None:
+            before_commit()  # tests: a chance to kill the process before the commit
+    if result.raised or result.resolved or result.notified:
+        log.info("escalation tick: %d raised, %d resolved, %d messages queued",
+                 len(result.raised), len(result.resolved), result.notified)
+    return result

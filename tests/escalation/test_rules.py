@@ -1,0 +1,250 @@
+"""Each rule in fake time: raised once at its deadline, nothing for visits in hand, auto-resolve."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from ivr_gateway.escalation.models import AlertKind, AlertState
+from ivr_gateway.escalation.wording import is_one_segment
+from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
+    Channel,
+    ConcernRecording,
+    Rag,
+    Verification,
+    VisitStatus,
+)
+from ivr_gateway.office.reason_codes import record_reason_code
+from ivr_gateway.outbox.service import enqueue
+from ivr_gateway.visits.recording import LogRequest, record_log_event
+from tests.escalation.conftest import (
+    CARER_MOBILE,
+    COORDINATOR,
+    TUESDAY_9AM,
+    Escalation,
+    make_ladder,
+)
+from tests.factories import make_adult, make_care_worker, make_planned_visit
+
+_staff_numbers = iter(range(2000, 9999))
+
+
+def _visit(session: Session, *, rag: Rag = Rag.GREEN, start=TUESDAY_9AM, minutes: int = 30,
+           status: VisitStatus = VisitStatus.PLANNED, mobiles: tuple[str, ...] = ()):
+    adult = make_adult(session, rag=rag)
+    carer = make_care_worker(session, mobiles=mobiles, staff_number=str(next(_staff_numbers)))
+    visit = make_planned_visit(session, adult, [carer], start=start, minutes=minutes,
+                               status=status)
+    session.commit()
+    return adult, carer, visit
+
+
+def _log(session: Session, carer_id: int, adult_id: int, at) -> None:
+    record_log_event(session, LogRequest(
+        channel=Channel.IVR, care_worker_id=carer_id, adult_id=adult_id, event_time=at,
+        received_at=at, verification=Verification.CALLER_ID, source_sid=f"CA{at.timestamp()}"),
+        windows=__import__("ivr_gateway.config", fromlist=["KpiWindows"]).KpiWindows())
+    session.commit()
+
+
+def test_late_start_is_raised_once_thirty_minutes_after_planned_start(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    _visit(session)
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=30))
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=31))
+    [alert] = escalation.alerts()
+    assert alert.kind is AlertKind.LATE_START
+    assert alert.deadline_at == TUESDAY_9AM + timedelta(minutes=30)
+    [text] = escalation.texts(COORDINATOR)
+    assert text == (f"EHM alert {alert.number}: J.S. visit 09:00 not started, nobody logged in. "
+                    f"Reply ACK {alert.number}")
+    assert is_one_segment(text)
+    assert "Joan" not in text and "Smith" not in text and "High Street" not in text
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=40))
+    assert len(escalation.alerts()) == 1 and len(escalation.texts()) == 1
+
+
+def test_red_client_is_late_at_half_the_time(session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    _visit(session, rag=Rag.RED)
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=16))
+    [alert] = escalation.alerts()
+    assert alert.red and alert.deadline_at == TUESDAY_9AM + timedelta(minutes=15)
+    # ... and climbs at half the time: on-call 7.5 minutes after the coordinator, not 15.
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=23))
+    assert escalation.alerts()[0].level == 1
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=24))
+    assert escalation.alerts()[0].level == 2
+
+
+def test_missed_visit_replaces_the_late_alert_and_keeps_its_place_on_the_ladder(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    _visit(session)
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=121))
+    late, missed = escalation.alerts()
+    assert late.kind is AlertKind.LATE_START and late.state is AlertState.RESOLVED
+    assert late.resolved_reason == "now raised as a missed visit"
+    assert missed.kind is AlertKind.MISSED_VISIT and missed.deadline_at == TUESDAY_9AM + \
+        timedelta(minutes=120)
+    # The late alert reached the manager (level 3); the missed one tells the manager at once.
+    assert late.level == 3 and missed.level == 3
+    assert "MISSED" in escalation.texts()[-1]
+    assert not any("resolved" in t for t in escalation.texts())  # superseded quietly
+
+
+def test_visits_in_progress_or_cancelled_raise_nothing(session: Session,
+                                                      escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, _visit_row = _visit(session)
+    _visit(session, status=VisitStatus.CANCELLED)
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=5))
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=40))
+    assert escalation.alerts() == []
+
+
+def test_log_in_resolves_the_late_alert_and_tells_whoever_was_told(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, _ = _visit(session)
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=31))
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=36))
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=37))
+    [alert] = escalation.alerts()
+    assert alert.state is AlertState.RESOLVED
+    assert alert.resolved_reason == "A.J. logged in at J.S. 09:36"
+    assert escalation.texts(COORDINATOR)[-1] == (
+        f"EHM alert {alert.number} resolved: A.J. logged in at J.S. 09:36. No action needed.")
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=45))
+    assert len(escalation.texts()) == 2  # no climb after the resolution
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=3))
+    assert [a.kind for a in escalation.alerts()] == [AlertKind.LATE_START,
+                                                     AlertKind.MISSING_LOG_OUT]
+
+
+def test_missing_log_out_texts_the_carer_first_then_the_office(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, _ = _visit(session, mobiles=(CARER_MOBILE,))
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=2))
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=45))  # end 09:30 + 15
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=46))
+    [alert] = escalation.alerts()
+    assert alert.kind is AlertKind.MISSING_LOG_OUT
+    assert escalation.texts() == [
+        "Did you forget to log out? J.S. visit 09:00-09:30. Please ring the log line now to log "
+        "out, or the office will be told."]
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=60))
+    assert escalation.texts(COORDINATOR) == []
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=61))
+    assert escalation.texts(COORDINATOR) == [
+        f"EHM alert {alert.number}: A.J. not logged out of J.S. visit 09:00-09:30. "
+        f"Reply ACK {alert.number}"]
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=62))
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=63))
+    assert escalation.alerts()[0].state is AlertState.RESOLVED
+    assert escalation.texts(COORDINATOR)[-1].endswith("A.J. logged out at 10:02. No action needed.")
+    assert escalation.texts(CARER_MOBILE)[-1].startswith("Did you forget")  # carer not told
+
+
+def test_carer_concern_is_raised_and_stays_until_acknowledged(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, visit = _visit(session)
+    escalation.tick()
+    actual = ActualVisit(care_worker_id=carer.id, adult_id=adult.id, planned_visit_id=visit.id,
+                         state=ActualVisitState.CLOSED, started_at=TUESDAY_9AM,
+                         ended_at=TUESDAY_9AM + timedelta(minutes=30),
+                         created_at=TUESDAY_9AM)
+    session.add(actual)
+    session.flush()
+    session.add(ConcernRecording(call_sid="CA1", actual_visit_id=actual.id,
+                                 care_worker_id=carer.id, adult_id=adult.id,
+                                 recording_url="https://api.twilio.com/rec/RE1",
+                                 created_at=TUESDAY_9AM + timedelta(minutes=31)))
+    session.commit()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=32))
+    [alert] = escalation.alerts()
+    assert alert.kind is AlertKind.CARER_CONCERN
+    assert "A.J. recorded a concern at J.S. 09:31" in escalation.texts(COORDINATOR)[0]
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=4))
+    assert escalation.alerts()[0].state is AlertState.OPEN  # no auto-resolve for a concern
+
+
+def test_reason_code_due_then_overdue_for_a_missed_visit_and_settled_by_recording_it(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM, on_call_hours=0)
+    _adult, _carer, visit = _visit(session)
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=24, minutes=10),
+                         step=timedelta(minutes=10))
+    kinds = [a.kind for a in escalation.alerts()]
+    assert kinds == [AlertKind.LATE_START, AlertKind.MISSED_VISIT, AlertKind.REASON_CODE_DUE]
+    due = escalation.alerts()[2]
+    assert due.summary == "reason code due by Thu 09:00 for J.S. missed visit Tue 09:00"
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=48, minutes=10),
+                         step=timedelta(minutes=10))
+    overdue = escalation.alerts()[3]
+    assert overdue.kind is AlertKind.REASON_CODE_OVERDUE
+    assert escalation.alerts()[2].state is AlertState.RESOLVED  # 'due' gave way to 'overdue'
+    record_reason_code(session, visit.ref, "client_in_hospital", "", settings=escalation.settings,
+                       now=escalation.clock.now(), actor="test")
+    session.commit()
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=48, minutes=20),
+                         step=timedelta(minutes=10))
+    assert escalation.alerts()[3].state is AlertState.RESOLVED
+    assert escalation.alerts()[3].resolved_reason == "the reason code has been recorded"
+
+
+def test_reason_code_alerts_wait_for_office_hours_and_never_ring(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    # Friday 17:00 visit, cancelled without a reason: due Saturday 17:00 (reminder), overdue
+    # Sunday 17:00; nobody is told over the weekend, the coordinator on Monday at 08:00.
+    friday = TUESDAY_9AM + timedelta(days=3, hours=8)
+    escalation.clock.set(friday)
+    _visit(session, start=friday, status=VisitStatus.CANCELLED)
+    escalation.tick()
+    escalation.run_until(friday + timedelta(days=2, hours=14, minutes=45),
+                         step=timedelta(minutes=15))  # Monday 07:45
+    due, overdue = escalation.alerts()
+    assert (due.kind, due.state) == (AlertKind.REASON_CODE_DUE, AlertState.RESOLVED)
+    assert (overdue.kind, overdue.level) == (AlertKind.REASON_CODE_OVERDUE, 0)
+    assert escalation.texts() == []
+    escalation.run_until(friday + timedelta(days=2, hours=15), step=timedelta(minutes=15))
+    [text] = escalation.texts(COORDINATOR)
+    assert "reason code OVERDUE since Sun 17:00 for J.S. cancelled visit Fri 17:00" in text
+    assert escalation.calls() == []
+
+
+def test_forwarding_failure_is_raised_from_a_dead_council_record_and_resolves_on_retry(
+        session: Session, escalation: Escalation) -> None:
+    from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+
+    make_ladder(session, TUESDAY_9AM)
+    enqueue(session, kind="ecc", idempotency_key="visit-1/in", payload={}, now=TUESDAY_9AM)
+    session.commit()
+    message = session.query(OutboxMessage).one()
+    message.status = OutboxStatus.DEAD
+    session.commit()
+    escalation.tick()
+    [alert] = escalation.alerts()
+    assert alert.kind is AlertKind.FORWARDING_FAILED
+    assert escalation.texts(COORDINATOR)[0].startswith(f"EHM alert {alert.number}: council record")
+    message.status = OutboxStatus.SENT
+    session.commit()
+    escalation.clock.advance(minutes=1)
+    escalation.tick()
+    assert escalation.alerts()[0].state is AlertState.RESOLVED
