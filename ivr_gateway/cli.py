@@ -39,7 +39,8 @@ def _settings() -> Settings:
 def main() -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for chatty in ("alembic", "apscheduler"):  # our own jobs log what they did
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @main.command()
@@ -188,8 +189,10 @@ def _escalation_banner(contacts: list[Any], base_url: str, token: str) -> str:
     return f"""Alerts (printed here instead of texted): Ben is due at Mary Brown's and will not log
 in, so a late-start alert goes to the ladder in about two minutes (Edith's visit is already late):
 {ladder}
-Acknowledge it by text from the coordinator's mobile (or on the dashboard's Alerts page):
+Acknowledge it by text from the mobile it went to (the coordinator in office hours, on-call
+out of hours), or on the dashboard's Alerts page:
     .venv/bin/ivr-gateway simulate sms --from {contacts[0].mobile} "ACK"
+    .venv/bin/ivr-gateway simulate sms --from {contacts[1].mobile} "ACK"
 or through the API (alerts, with their ids, at /api/v1/alerts):
     curl -s -X POST -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
          -d '{{"by": "Sam Carter"}}' {base_url}/api/v1/alerts/1/acknowledge
