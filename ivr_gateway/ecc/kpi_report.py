@@ -170,8 +170,8 @@ def _table(report: KpiReport, title: str, group: str) -> str:
            f"<tbody>{body}</tbody></table>"
 
 
-def kpi_html(report: KpiReport) -> str:
-    """The self-contained HTML page."""
+def kpi_charts(report: KpiReport) -> list[str]:
+    """The report's charts as inline SVG (the HTML report and the office's KPI page show these)."""
     t = report.total
     by_day = [(d.strftime("%a %d %b"), _outcome_counts(f)) for d, f in report.by_day.items()]
     short_rows = [(d.strftime("%a %d %b"), {"short": f.short}) for d, f in report.by_day.items()]
@@ -183,6 +183,18 @@ def kpi_html(report: KpiReport) -> str:
         (d.strftime("%a %d %b"), f.reason_rate) for d, f in report.by_day.items()]
     kpi_rows = [("All", t.kpi3_rate)] + [
         (d.strftime("%a %d %b"), f.kpi3_rate) for d, f in report.by_day.items()]
+    return [stacked_bars("Visits by day", by_day, OUTCOMES),
+            rate_bars("KPI 3 met", kpi_rows),
+            stacked_bars("Short visits by day", short_rows, ["short"]),
+            rate_bars("Reason codes completed within 48 hours", reason_rows),
+            stacked_bars("Verification mix (log events)", mix_rows, MIX),
+            stacked_bars("Visits by carer", carers, OUTCOMES),
+            stacked_bars("Visits by client", clients, OUTCOMES)]
+
+
+def kpi_html(report: KpiReport) -> str:
+    """The self-contained HTML page."""
+    t = report.total
     definitions = "".join(f"<dt>{escape(term)}</dt><dd>{escape(text)}</dd>"
                           for term, text in report.definitions)
     lines_head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in VISIT_COLUMNS)
@@ -209,13 +221,7 @@ Definitions are at the end of the page.</p>
 </span><span>On time {t.on_time} / late {t.late} / missed {t.missed}</span>
 <span>Short: {t.short}</span><span>Cancelled: {t.cancelled}</span>
 <span>Reason codes within 48 h: {_pct(t.reason_rate) or "n/a"}</span></p>
-{stacked_bars("Visits by day", by_day, OUTCOMES)}
-{rate_bars("KPI 3 met", kpi_rows)}
-{stacked_bars("Short visits by day", short_rows, ["short"])}
-{rate_bars("Reason codes completed within 48 hours", reason_rows)}
-{stacked_bars("Verification mix (log events)", mix_rows, MIX)}
-{stacked_bars("Visits by carer", carers, OUTCOMES)}
-{stacked_bars("Visits by client", clients, OUTCOMES)}
+{"".join(kpi_charts(report))}
 {_table(report, "By day", "day")}
 {_table(report, "By carer", "carer")}
 {_table(report, "By client", "client")}

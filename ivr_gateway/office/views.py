@@ -21,10 +21,13 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from ivr_gateway import extensions
+from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
+from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
 from ivr_gateway.hashing import hash_api_token, new_api_token
 from ivr_gateway.models import Adult, ApiToken, AuditEntry, CareWorker, PlannedVisit
 from ivr_gateway.office import auth
@@ -36,11 +39,11 @@ from ivr_gateway.office.corrections import (
     reassign_care_worker,
 )
 from ivr_gateway.office.evidence import load_visit_record
-from ivr_gateway.office.kpi import Series, bar_chart_svg, kpis_for_range
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
 from ivr_gateway.office.reason_codes import (
     ActionRefused,
+    OfficeMissedReasons,
     reason_code_choices,
     reasons_outstanding,
     record_reason_code,
@@ -584,34 +587,60 @@ def revoke_api_token(token_id: int) -> Any:
 
 # ------------------------------------------------------------------ KPIs
 
+KPI_MAX_DAYS = 62
+
+
+def _kpi_range() -> tuple[date, date]:
+    today = _today()
+    try:
+        last = date.fromisoformat(request.args["to"]) if request.args.get("to") else today
+        first = (date.fromisoformat(request.args["from"]) if request.args.get("from")
+                 else last - timedelta(days=6))
+    except ValueError:
+        raise ActionRefused("Dates are YYYY-MM-DD.") from None
+    if last < first:
+        raise ActionRefused("The 'to' date is before the 'from' date.")
+    if (last - first).days >= KPI_MAX_DAYS:
+        raise ActionRefused(f"Choose at most {KPI_MAX_DAYS} days; for longer, run "
+                            "`ivr-gateway report kpi`.")
+    return first, last
+
+
+def _kpi_report(first: date, last: date) -> KpiReport:
+    with extensions.database().unit_of_work() as db:
+        return build_kpi_report(db, first, last, extensions.settings(), _now(),
+                                missed_reasons=OfficeMissedReasons())
+
+
 @blueprint.get("/kpi")
 @requires(COORDINATOR)
 def kpi() -> Any:
-    """On time, late, missed and short visits by day, and how presence was proven."""
-    today = _today()
+    """The council's KPI report for a range of days: the same figures and charts as the file."""
     try:
-        last = date.fromisoformat(request.args.get("to", "")) if request.args.get("to") \
-            else today
-        first = date.fromisoformat(request.args.get("from", "")) if request.args.get("from") \
-            else last - timedelta(days=6)
-        with extensions.database().unit_of_work() as db:
-            days = kpis_for_range(db, first, last, extensions.settings(), _now())
+        first, last = _kpi_range()
+        report: KpiReport | None = _kpi_report(first, last)
         error = None
-    except ValueError as problem:
-        first, last, days = today - timedelta(days=6), today, []
-        error = str(problem) if "days" in str(problem) or "before" in str(problem) else \
-            "Dates are YYYY-MM-DD."
-    labels = [d.day.strftime("%d %b") for d in days]
-    timeliness = (bar_chart_svg("Visits by day: on time, late, missed", labels, [
-        Series("on time", "ontime", [d.on_time for d in days]),
-        Series("late", "late", [d.late for d in days]),
-        Series("missed", "missed", [d.missed for d in days])], "chart-timeliness"))
-    short = (bar_chart_svg("Short visits by day", labels, [
-        Series("short", "short", [d.short for d in days])], "chart-short"))
-    methods = ["caller_id", "token_code", "sheet_code", "office", "unverified"]
-    verification = (bar_chart_svg("Log-ins by how presence was proven", labels, [
-        Series(m.replace("_", " "), f"v-{m}", [d.verification.get(m, 0) for d in days])
-        for m in methods], "chart-verification"))
-    return render_template("office/kpi.html", days=days, first=first, last=last, error=error,
-                           timeliness=timeliness, short=short, verification=verification,
-                           methods=methods)
+    except ActionRefused as refused:
+        first, last, report, error = _today() - timedelta(days=6), _today(), None, str(refused)
+    charts = [Markup(svg) for svg in kpi_charts(report)] if report else []  # noqa: S704 - our SVG
+    return render_template("office/kpi.html", report=report, charts=charts, first=first,
+                           last=last, error=error, mix=MIX)
+
+
+@blueprint.get("/kpi/<kind>.<ext>")
+@requires(COORDINATOR)
+def kpi_download(kind: str, ext: str) -> Any:
+    """The KPI report as the self-contained HTML page, or its CSV files, to keep or send."""
+    if (kind, ext) not in {("report", "html"), ("visits", "csv"), ("summary", "csv")}:
+        abort(404)
+    try:
+        first, last = _kpi_range()
+    except ActionRefused as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("office.kpi"))
+    report = _kpi_report(first, last)
+    body = {"report": kpi_html, "visits": visits_csv, "summary": summary_csv}[kind](report)
+    name = f"kpi-{kind}-{first}_{last}.{ext}"
+    response = Response(body, mimetype="text/html" if ext == "html" else "text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
