@@ -13,12 +13,10 @@ from typing import Any
 import click
 
 from ivr_gateway.api.commands import commands as api_commands
+from ivr_gateway.commandline import settings_or_exit as _settings
 from ivr_gateway.config import (
     INSTANCE_DIR,
-    ConfigurationError,
-    Settings,
     default_sqlite_url,
-    load_settings,
 )
 from ivr_gateway.ecc.commands import commands as ecc_commands
 from ivr_gateway.escalation.commands import commands as escalation_commands
@@ -26,13 +24,6 @@ from ivr_gateway.office.commands import commands as office_commands
 from ivr_gateway.rota.commands import commands as rota_commands
 from ivr_gateway.sms.commands import commands as sms_commands
 from ivr_gateway.sms.commands import simulate_sms
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
 
+from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
 from ivr_gateway.hashing import hash_api_token, new_api_token
@@ -16,13 +16,6 @@ from ivr_gateway.models import ApiToken, AuditEntry
 
 def _database() -> Database:
     return Database(load_settings().database_url)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers; the door is still the CLI
-        return "cli"
 
 
 @click.group("api-token")

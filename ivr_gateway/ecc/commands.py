@@ -12,14 +12,7 @@ from typing import Any
 
 import click
 
-from ivr_gateway.config import ConfigurationError, Settings, load_settings
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from None
+from ivr_gateway.commandline import settings_or_exit as _settings
 
 
 @click.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -11,20 +10,15 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr_gateway.config import ConfigurationError, Settings, load_settings
+from ivr_gateway.commandline import cli_actor as _actor
+from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.escalation import contacts as contact_service
 from ivr_gateway.escalation.acknowledgement import acknowledge
 from ivr_gateway.escalation.contacts import ContactError
 from ivr_gateway.escalation.models import Alert, AlertState
 from ivr_gateway.office.reason_codes import ActionRefused, record_reason_code
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @contextmanager
@@ -37,13 +31,6 @@ def _session() -> Iterator[Session]:
         raise click.ClickException(error.message) from None
     finally:
         database.dispose()
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers; the door is still the CLI
-        return "cli"
 
 
 def _when(text: str, settings: Settings) -> datetime:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
 
+from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
 from ivr_gateway.office.auth import create_office_user, unlock_office_user
 from ivr_gateway.office.models import OfficeRole, OfficeUser
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers; the door is still the CLI
-        return "cli"
 
 
 @click.group("user")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
 from ivr_gateway.rota.csv_import import ImportReport, import_rota_csv
@@ -18,13 +18,6 @@ from ivr_gateway.rota.service import RotaError, set_care_worker_pin, unlock_care
 
 # Above this many lines a progress bar is shown even when stderr is not a terminal.
 PROGRESS_LINES = 500
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers; the door is still the CLI
-        return "cli"
 
 
 def _print_report(report: ImportReport, path: Path) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from ivr_gateway.config import INSTANCE_DIR, ConfigurationError, Settings, load_settings
+from ivr_gateway.commandline import cli_actor as _actor
+from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.config import INSTANCE_DIR
 from ivr_gateway.db import Database
 from ivr_gateway.rota.service import RotaError
 from ivr_gateway.sms.codes import SHEET_CODES_DEFAULT, SHEET_CODES_MAX, TOKEN_DIGITS, TOKEN_STEPS
@@ -20,20 +21,6 @@ from ivr_gateway.sms.devices import (
     register_token,
     resync_token,
 )
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers; the door is still the CLI
-        return "cli"
 
 
 @click.group("codes")
