@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ivr_gateway.ecc.models import EccRecordVersion
@@ -32,7 +32,8 @@ from ivr_gateway.ecc.payloads import (
 )
 from ivr_gateway.ecc.schemas import SCHEMA_VERSION, VisitChangeData
 from ivr_gateway.models import ActualVisit, Adult, CareWorker, PlannedVisit
-from ivr_gateway.outbox.service import enqueue
+from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+from ivr_gateway.outbox.service import claim_due, enqueue
 
 KIND = "ecc"  # the outbox kind of council records; other senders use their own kinds
 
@@ -135,6 +136,9 @@ def queue_visit_change(session: Session, *, change_id: str, changed_by: str,
     """
     if actual_visit_id is None and planned_visit_ref is None:
         raise ValueError("a visit change names the actual visit or the planned visit it changes")
+    # Versions still waiting as "visit changed" pointers go first, so the council hears of the
+    # visit before it hears of a change to it.
+    render_visit_records(session, changed_at)
     data = VisitChangeData(
         change_id=change_id,
         visit_id=visit_id_of(actual_visit_id) if actual_visit_id is not None else None,
@@ -153,3 +157,38 @@ def queue_visit_change(session: Session, *, change_id: str, changed_by: str,
         if planned is not None:
             queue_planned_visit_record(session, planned, changed_at)
     return queued
+
+
+RENDER_KIND = "ecc_render"  # a pointer: these visits changed; the relay renders their records
+
+
+def note_visits_changed(session: Session, care_worker_id: int, actual_visit_ids: Iterable[int],
+                        now: datetime, source: str) -> bool:
+    """On a webhook's path: one cheap row saying which visits changed, in the caller's transaction.
+
+    Rendering a visit's council record takes several queries; a carer's call or text should not
+    wait for them. The relay turns these pointers into versioned records (render_visit_records)
+    in its own transaction, oldest first and one carer at a time, so order and versions are
+    kept. `source` (e.g. the log event's id) makes the pointer idempotent.
+    """
+    ids = sorted(set(actual_visit_ids))
+    if not ids:
+        return False
+    return enqueue(session, kind=RENDER_KIND, idempotency_key=f"ecc-render:{source}",
+                   payload={"care_worker_id": care_worker_id, "actual_visit_ids": ids},
+                   now=now, ordering_key=f"ecc-render:carer:{care_worker_id}")
+
+
+def render_visit_records(session: Session, now: datetime, limit: int = 200) -> int:
+    """Turn pending pointers into the visits' council records; the caller commits."""
+    pointers = claim_due(session, kinds=(RENDER_KIND,), now=now, limit=limit,
+                         lease=timedelta(minutes=1), worker="ecc-render")
+    for pointer in pointers:
+        queue_visit_records(session, int(pointer.payload["care_worker_id"]),
+                            [int(i) for i in pointer.payload["actual_visit_ids"]],
+                            pointer.created_at)
+    if pointers:
+        session.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id.in_([p.id for p in pointers]))
+                        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None))
+    return len(pointers)

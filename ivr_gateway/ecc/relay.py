@@ -21,7 +21,7 @@ from ivr_gateway.clock import Clock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ecc.client import EccClient
-from ivr_gateway.ecc.events import KIND
+from ivr_gateway.ecc.events import KIND, render_visit_records
 from ivr_gateway.ecc.models import EccForwardingFailure
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 from ivr_gateway.outbox.relay import Relay, RelayResult
@@ -79,7 +79,9 @@ def record_forwarding_failures(session: Session, now: datetime) -> int:
 
 
 def run_pass(relay: Relay, database: Database, clock: Clock) -> RelayResult:
-    """One pass: deliver a batch, then note any new forwarding failures."""
+    """One pass: render changed visits' records, deliver a batch, note new forwarding failures."""
+    with database.unit_of_work() as session:
+        render_visit_records(session, clock.now())
     result = relay.run_once()
     if result.dead:
         with database.unit_of_work() as session:

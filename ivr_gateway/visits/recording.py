@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import KpiWindows
-from ivr_gateway.ecc.events import queue_visit_records
+from ivr_gateway.ecc.events import note_visits_changed
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -204,8 +204,9 @@ def _minutes(delta: timedelta) -> int:
 def record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
     """Store the evidence, derive the actual visit and queue its council record; caller commits."""
     result = _record_log_event(session, request, windows)
-    queue_visit_records(session, request.care_worker_id,
-                        _visits_touched_by(session, result.log_event_id), request.received_at)
+    note_visits_changed(session, request.care_worker_id,
+                        _visits_touched_by(session, result.log_event_id), request.received_at,
+                        source=f"log-event:{result.log_event_id}")
     return result
 
 
@@ -409,8 +410,9 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         detail=f"the carer changed a log-{original.kind.value} to a log-{new_kind.value}",
         created_at=received_at))
     session.flush()
-    queue_visit_records(session, original.care_worker_id,
-                        touched | _visits_touched_by(session, result.log_event_id), received_at)
+    note_visits_changed(session, original.care_worker_id,
+                        touched | _visits_touched_by(session, result.log_event_id), received_at,
+                        source=f"correction:{result.log_event_id}")
     return LogResult(result.log_event_id, result.kind, result.actual_visit_id, result.event_time,
                      result.adult_initials, result.planned_visit_ref, result.match_kind,
                      result.minutes_late, result.duration_minutes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.clock import Clock
 from ivr_gateway.config import KpiWindows, Settings
 from ivr_gateway.db import Database
+from ivr_gateway.ecc.events import render_visit_records
 from ivr_gateway.ecc.mock_server import Faults, MockStore, create_mock_app
 from ivr_gateway.ecc.relay import build_relay
 from ivr_gateway.models import Channel, LogKind, Verification
@@ -75,8 +76,13 @@ def log(session: Session, care_worker_id: int, adult_id: int, at: datetime,
         from_number="+441134960001"), KpiWindows())
 
 
+RENDER_NOW = datetime(2100, 1, 1, tzinfo=UTC)  # every pointer is due by then
+
+
 def ecc_messages(session: Session) -> list[OutboxMessage]:
-    """The council records in the outbox, oldest first."""
+    """The council records in the outbox, oldest first (changed visits rendered first)."""
+    render_visit_records(session, RENDER_NOW)
+    session.commit()
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ecc")
                                 .order_by(OutboxMessage.id)))
 
@@ -91,8 +97,12 @@ def visits_with_log_in_and_out(database: Database, count: int, start: datetime
             carer = make_care_worker(session, staff_number=f"{7000 + i}")
             at = start + timedelta(minutes=i)
             make_planned_visit(session, adult, [carer], start=at)
+            # The relay renders each change as it comes (it wakes every second), so a log-in and
+            # its log-out half an hour later are two versions of the visit.
             visit_in = log(session, carer.id, adult.id, at, kind=LogKind.IN)
+            render_visit_records(session, RENDER_NOW)
             log(session, carer.id, adult.id, at + timedelta(minutes=30), kind=LogKind.OUT)
+            render_visit_records(session, RENDER_NOW)
             pairs.append((f"ecc:actual_visit:AV-{visit_in.actual_visit_id}:1",
                           f"ecc:actual_visit:AV-{visit_in.actual_visit_id}:2"))
     return pairs
