@@ -109,7 +109,9 @@ class CallEngine:
     def _handle(self, session: Session, request: StepRequest, now: datetime) -> str:
         call = session.scalars(
             select(Call).where(Call.call_sid == request.call_sid).with_for_update()).first()
-        if call is not None:
+        if call is not None and request.seq < call.next_seq:
+            # A retry of a step already answered (a step not yet answered has seq == next_seq;
+            # one the fault path stored is caught by the unique key, in handle()).
             stored = self._stored_answer(session, request)
             if stored is not None:
                 return stored

@@ -203,10 +203,11 @@ def _minutes(delta: timedelta) -> int:
 
 def record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
     """Store the evidence, derive the actual visit and queue its council record; caller commits."""
-    result = _record_log_event(session, request, windows)
-    note_visits_changed(session, request.care_worker_id,
-                        _visits_touched_by(session, result.log_event_id), request.received_at,
-                        source=f"log-event:{result.log_event_id}")
+    result, closed = _record_log_event(session, request, windows)
+    # The council hears of the visit the event belongs to, and of any it closed as a missing
+    # log-out (a log-in closes every visit the carer still had open).
+    note_visits_changed(session, request.care_worker_id, {result.actual_visit_id, *closed},
+                        request.received_at, source=f"log-event:{result.log_event_id}")
     return result
 
 
@@ -219,15 +220,17 @@ def _visits_touched_by(session: Session, log_event_id: int) -> set[int]:
     return touched
 
 
-def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
+def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
+                      ) -> tuple[LogResult, list[int]]:
+    """The result, and the ids of the visits it closed as missing a log-out."""
     _lock_care_worker(session, request.care_worker_id)
     open_visits = _open_visits(session, request.care_worker_id)
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
                                             request.event_time, windows, open_visits)
     event = _new_event(request, kind)
     if kind == LogKind.IN:
-        return _log_in(session, request, event, windows, open_visits)
-    return _log_out(session, request, event, windows, open_visits)
+        return _log_in(session, request, event, windows, open_visits), [v.id for v in open_visits]
+    return _log_out(session, request, event, windows, open_visits), []
 
 
 def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
@@ -400,7 +403,7 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
     if rejoin is not None:
         result = _repeat_log_in(session, request, rejoin)
     else:
-        result = _record_log_event(session, request, windows)
+        result, _closed = _record_log_event(session, request, windows)
     original.superseded_by_id = result.log_event_id
     original.superseded_reason = "carer pressed 9: it was a log-" + new_kind.value
     corrected = session.get_one(ActualVisit, result.actual_visit_id)
