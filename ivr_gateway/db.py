@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +56,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def string_enum(cls: type[enum.Enum], length: int = 32) -> Enum:
+    """An enum column stored as its values in plain strings (no native ENUM type), so both
+    engines behave alike and a new value needs no migration."""
+    return Enum(cls, native_enum=False, length=length, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

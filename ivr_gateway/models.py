@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -23,18 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ivr_gateway.db import Base, UTCDateTime
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # Stored as plain strings (no native ENUM type) so both engines and future values migrate alike.
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
+from ivr_gateway.db import Base, UTCDateTime, string_enum
 
 
 class Rag(enum.StrEnum):
@@ -123,7 +111,7 @@ class Adult(Base):
     family_name: Mapped[str] = mapped_column(String(100))
     address: Mapped[str] = mapped_column(Text, default="")
     postcode: Mapped[str] = mapped_column(String(16), default="")
-    rag: Mapped[Rag] = mapped_column(_enum(Rag), default=Rag.GREEN)
+    rag: Mapped[Rag] = mapped_column(string_enum(Rag), default=Rag.GREEN)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -234,7 +222,8 @@ class PlannedVisit(Base):
     adult_id: Mapped[int] = mapped_column(ForeignKey("adults.id"))
     planned_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     planned_end: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus), default=VisitStatus.PLANNED)
+    status: Mapped[VisitStatus] = mapped_column(string_enum(VisitStatus),
+                                                default=VisitStatus.PLANNED)
     cancel_reason: Mapped[str | None] = mapped_column(String(64))
     cancel_note: Mapped[str | None] = mapped_column(Text)
     time_critical: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -297,15 +286,15 @@ class LogEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel))
-    kind: Mapped[LogKind] = mapped_column(_enum(LogKind))
+    channel: Mapped[Channel] = mapped_column(string_enum(Channel))
+    kind: Mapped[LogKind] = mapped_column(string_enum(LogKind))
     care_worker_id: Mapped[int] = mapped_column(ForeignKey("care_workers.id"))
     adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
     planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
     actual_visit_id: Mapped[int | None] = mapped_column(ForeignKey("actual_visits.id"))
     event_time: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    verification: Mapped[Verification] = mapped_column(_enum(Verification))
+    verification: Mapped[Verification] = mapped_column(string_enum(Verification))
     source_sid: Mapped[str | None] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer, default=1)
     from_number: Mapped[str | None] = mapped_column(String(32))
@@ -331,11 +320,11 @@ class ActualVisit(Base):
     care_worker_id: Mapped[int] = mapped_column(ForeignKey("care_workers.id"))
     adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
     planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
-    state: Mapped[ActualVisitState] = mapped_column(_enum(ActualVisitState))
+    state: Mapped[ActualVisitState] = mapped_column(string_enum(ActualVisitState))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    in_verification: Mapped[Verification | None] = mapped_column(_enum(Verification))
-    out_verification: Mapped[Verification | None] = mapped_column(_enum(Verification))
+    in_verification: Mapped[Verification | None] = mapped_column(string_enum(Verification))
+    out_verification: Mapped[Verification | None] = mapped_column(string_enum(Verification))
     match_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -360,7 +349,7 @@ class VisitException(Base):
     actual_visit_id: Mapped[int | None] = mapped_column(ForeignKey("actual_visits.id"))
     planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
     log_event_id: Mapped[int | None] = mapped_column(ForeignKey("log_events.id"))
-    code: Mapped[ExceptionCode] = mapped_column(_enum(ExceptionCode))
+    code: Mapped[ExceptionCode] = mapped_column(string_enum(ExceptionCode))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -22,13 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ivr_gateway.db import Base, UTCDateTime
+from ivr_gateway.db import Base, UTCDateTime, string_enum
 from ivr_gateway.models import ConcernRecording, PlannedVisit
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True,
-                values_callable=lambda members: [m.value for m in members])
 
 
 class ContactRole(enum.StrEnum):
@@ -85,7 +79,7 @@ class OfficeContact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[ContactRole] = mapped_column(_enum(ContactRole))
+    role: Mapped[ContactRole] = mapped_column(string_enum(ContactRole))
     mobile: Mapped[str] = mapped_column(String(20), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     office_user_id: Mapped[int | None] = mapped_column(Integer)  # for the dashboard's users
@@ -121,7 +115,7 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(Integer, default=0)  # short: texted as "ACK 4821"
-    kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind))
+    kind: Mapped[AlertKind] = mapped_column(string_enum(AlertKind))
     subject_key: Mapped[str] = mapped_column(String(64))  # visit:12, carer-visit:40, outbox:7
     planned_visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visits.id"))
     actual_visit_id: Mapped[int | None] = mapped_column(ForeignKey("actual_visits.id"))
@@ -130,7 +124,7 @@ class Alert(Base):
     outbox_message_id: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str] = mapped_column(String(120))  # initials and times only
     red: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[AlertState] = mapped_column(_enum(AlertState), default=AlertState.OPEN)
+    state: Mapped[AlertState] = mapped_column(string_enum(AlertState), default=AlertState.OPEN)
     level: Mapped[int] = mapped_column(Integer, default=0)  # ladder steps taken so far
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when the rule fired
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -156,13 +150,13 @@ class AlertNotification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    purpose: Mapped[NotificationPurpose] = mapped_column(_enum(NotificationPurpose))
+    purpose: Mapped[NotificationPurpose] = mapped_column(string_enum(NotificationPurpose))
     level: Mapped[int] = mapped_column(Integer)
     step: Mapped[str] = mapped_column(String(16))  # carer, coordinator, on_call, manager
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("office_contacts.id"))
     recipient: Mapped[str] = mapped_column(String(100))
     to_number: Mapped[str] = mapped_column(String(20))
-    channel: Mapped[NotificationChannel] = mapped_column(_enum(NotificationChannel))
+    channel: Mapped[NotificationChannel] = mapped_column(string_enum(NotificationChannel))
     body: Mapped[str] = mapped_column(Text)
     outbox_key: Mapped[str] = mapped_column(String(200), unique=True)
     outbox_message_id: Mapped[int | None] = mapped_column(Integer)

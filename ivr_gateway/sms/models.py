@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -24,15 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ivr_gateway.db import Base, UTCDateTime
+from ivr_gateway.db import Base, UTCDateTime, string_enum
 from ivr_gateway.models import Adult
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # As in ivr_gateway.models: plain strings on both engines, so new values need no migration.
-    return Enum(cls, native_enum=False, length=32,
-                values_callable=lambda members: [m.value for m in members],
-                validate_strings=True)
 
 
 class TextStatus(enum.StrEnum):
@@ -156,7 +148,7 @@ class InboundText(Base):
     care_worker_id: Mapped[int | None] = mapped_column(ForeignKey("care_workers.id"))
     adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
     command: Mapped[str] = mapped_column(String(16), default="")
-    status: Mapped[TextStatus] = mapped_column(_enum(TextStatus))
+    status: Mapped[TextStatus] = mapped_column(string_enum(TextStatus))
     needs_office: Mapped[bool] = mapped_column(Boolean, default=False)
     log_event_id: Mapped[int | None] = mapped_column(ForeignKey("log_events.id"))
     detail: Mapped[str] = mapped_column(Text, default="")
