@@ -65,14 +65,20 @@ class StepContext:
     digits: str
     form: dict[str, str]
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # The call's data as the step changes it; written back once, with the call's new state
+    # (see CallEngine), so the step makes one UPDATE of the call row rather than one per change.
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data = dict(self.call.data)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A value kept on the call between steps."""
-        return self.call.data.get(key, default)
+        return self.data.get(key, default)
 
     def put(self, **values: Any) -> None:
-        """Keep values on the call between steps (JSON; reassigned so SQLAlchemy sees it)."""
-        self.call.data = {**self.call.data, **values}
+        """Keep values on the call between steps."""
+        self.data.update(values)
 
     def set_vars(self, **values: Any) -> None:
         """Values for the {placeholders} of the prompts that follow."""

@@ -147,6 +147,7 @@ class CallEngine:
             next_state = self.flow.states[state.next[result]]
         answer = self._enter(ctx, next_state, request.seq + 1)
         step.response = answer
+        call.data = ctx.data  # a new dict: SQLAlchemy sees the change
         call.next_seq = request.seq + 1
         # The step is written once, with its answer, in the transaction that acted on it: the
         # evidence and its consequences commit together or not at all (then the fault path

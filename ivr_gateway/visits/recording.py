@@ -78,18 +78,17 @@ class LogResult:
     exceptions: list[ExceptionCode]
 
 
-def _lock_care_worker(session: Session, care_worker_id: int) -> CareWorker:
+def _lock_care_worker(session: Session, care_worker_id: int) -> None:
     # Serialises one carer's log events across web workers (row lock on PostgreSQL; SQLite's
     # BEGIN IMMEDIATE already serialises writers). A row this transaction already locked (the
     # PIN check does) is not locked again: the lock lasts until commit.
     locked: set[int] = session.info.setdefault(LOCKED_CARE_WORKERS, set())
     if care_worker_id in locked:
-        return session.get_one(CareWorker, care_worker_id)
-    care_worker = session.execute(
-        select(CareWorker).where(CareWorker.id == care_worker_id).with_for_update()
+        return
+    session.execute(
+        select(CareWorker.id).where(CareWorker.id == care_worker_id).with_for_update()
     ).scalar_one()
     locked.add(care_worker_id)
-    return care_worker
 
 
 def note_care_worker_locked(session: Session, care_worker_id: int) -> None:
