@@ -122,7 +122,7 @@ class CallEngine:
                         to_number=_number_field(request.form, "To"), started_at=now,
                         language=self.flow.default_language, state=self.flow.start, next_seq=1,
                         data={})
-            session.add(call)
+            # Added with the step at the end: one INSERT with its first state, not INSERT+UPDATE.
         elif request.seq != call.next_seq:
             # Not the step we handed out (a forged or very stale URL): end politely, keep nothing.
             return self._end_unknown_call()
@@ -153,7 +153,7 @@ class CallEngine:
         # evidence and its consequences commit together or not at all (then the fault path
         # stores the step on its own). The call row lock keeps a duplicate of this step waiting
         # until then, and the unique key on (call_sid, seq) is the last line of defence.
-        session.add(step)
+        session.add_all([call, step])
         return answer
 
     def _after_silence(self, ctx: StepContext, state: State) -> State:
