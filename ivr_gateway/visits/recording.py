@@ -148,32 +148,37 @@ def _next_visit_due(session: Session, visit: ActualVisit, care_worker_id: int, a
 
 def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
                 ) -> list[Candidate]:
-    visits = session.scalars(
-        select(PlannedVisit).where(
+    # One round trip: the client's planned visits near the time, each with its booked carers
+    # and the carers who already logged in to it (a few rows per visit, grouped here).
+    booked = PlannedVisitCareWorker
+    rows = session.execute(
+        select(PlannedVisit.id, PlannedVisit.ref, PlannedVisit.planned_start,
+               PlannedVisit.planned_end, booked.care_worker_id, ActualVisit.care_worker_id)
+        .outerjoin(booked, booked.planned_visit_id == PlannedVisit.id)
+        .outerjoin(ActualVisit, (ActualVisit.planned_visit_id == PlannedVisit.id)
+                   & ActualVisit.started_at.is_not(None))
+        .where(
             PlannedVisit.adult_id == adult_id,
             PlannedVisit.status == VisitStatus.PLANNED,
             PlannedVisit.planned_start >= at - window - timedelta(hours=12),
             PlannedVisit.planned_start <= at + window,
         )
+        .order_by(PlannedVisit.planned_start, PlannedVisit.id)
     ).all()
-    if not visits:
-        return []
-    ids = [v.id for v in visits]
-    assigned: dict[int, set[int]] = {i: set() for i in ids}
-    for pv_id, cw_id in session.execute(
-        select(PlannedVisitCareWorker.planned_visit_id, PlannedVisitCareWorker.care_worker_id)
-        .where(PlannedVisitCareWorker.planned_visit_id.in_(ids))
-    ):
-        assigned[pv_id].add(cw_id)
-    logged: dict[int, set[int]] = {i: set() for i in ids}
-    for logged_pv_id, cw_id in session.execute(
-        select(ActualVisit.planned_visit_id, ActualVisit.care_worker_id)
-        .where(ActualVisit.planned_visit_id.in_(ids), ActualVisit.started_at.is_not(None))
-    ):
-        if logged_pv_id is not None:
-            logged[logged_pv_id].add(cw_id)
-    return [Candidate(v.id, v.ref, v.planned_start, v.planned_end, frozenset(assigned[v.id]),
-                      frozenset(logged[v.id])) for v in visits]
+    visits: dict[int, tuple[str, datetime, datetime]] = {}
+    assigned: dict[int, set[int]] = {}
+    logged: dict[int, set[int]] = {}
+    for pv_id, ref, start, end, booked_id, logged_id in rows:
+        visits.setdefault(pv_id, (ref, start, end))
+        assigned.setdefault(pv_id, set())
+        logged.setdefault(pv_id, set())
+        if booked_id is not None:
+            assigned[pv_id].add(booked_id)
+        if logged_id is not None:
+            logged[pv_id].add(logged_id)
+    return [Candidate(pv_id, ref, start, end, frozenset(assigned[pv_id]),
+                      frozenset(logged[pv_id]))
+            for pv_id, (ref, start, end) in visits.items()]
 
 
 def _add_exception(session: Session, visit: ActualVisit, code: ExceptionCode, detail: str,
