@@ -146,9 +146,10 @@ class TextService:
             .with_for_update(of=CareWorker))
         if care_worker is not None:
             note_care_worker_locked(session, care_worker.id)
-            row.care_worker_id = care_worker.id
         language = care_worker.language if care_worker else DEFAULT_LANGUAGE
         status, reply, detail = self._act(session, row, command, care_worker, language, now)
+        # Set with the outcome, so the row gets one UPDATE after its claiming INSERT.
+        row.care_worker_id = care_worker.id if care_worker is not None else None
         row.raw = {**row.raw, **self._verification_notes}
         row.status = status
         row.needs_office = status in OFFICE_STATUSES
