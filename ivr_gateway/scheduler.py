@@ -1,7 +1,8 @@
 """The scheduler process (Procfile `scheduler`): short, idempotent jobs on an explicit zone.
 
 Never started inside web workers. Each job reads and writes the database only, so a restart
-loses nothing; the escalation and council-forwarding jobs join this process as they land.
+loses nothing. Council forwarding is not here: it runs as its own process (`ivr-gateway relay`),
+so a slow council never delays an escalation tick (see ivr_gateway/ecc/relay.py).
 """
 
 from __future__ import annotations

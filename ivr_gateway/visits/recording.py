@@ -231,10 +231,29 @@ def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
     open_visits = _open_visits(session, request.care_worker_id)
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
                                             request.event_time, windows, open_visits)
-    event = _new_event(request, kind)
     if kind == LogKind.IN:
+        recent = _recent_open_visit_here(request, open_visits, windows)
+        if recent is not None:
+            return _repeat_log_in(session, request, recent), []
+        event = _new_event(request, kind)
         return _log_in(session, request, event, windows, open_visits), [v.id for v in open_visits]
-    return _log_out(session, request, event, windows, open_visits), []
+    return _log_out(session, request, _new_event(request, kind), windows, open_visits), []
+
+
+def _recent_open_visit_here(request: LogRequest, open_visits: list[ActualVisit],
+                            windows: KpiWindows) -> ActualVisit | None:
+    """An open visit at this client begun within the late window before this log-in.
+
+    A carer who says "in" again minutes after logging in (a text resent because no reply came,
+    a call made twice, a 9 pressed after a log-out they did not mean) is still on that visit:
+    it keeps its first log-in time rather than being closed as a missing log-out.
+    """
+    for visit in open_visits:
+        if (visit.adult_id == request.adult_id and visit.started_at is not None
+                and timedelta(0) <= request.event_time - visit.started_at
+                <= timedelta(minutes=windows.late_after)):
+            return visit
+    return None
 
 
 def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
@@ -366,7 +385,6 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
     _lock_care_worker(session, original.care_worker_id)
     visit = session.get_one(ActualVisit, original.actual_visit_id)
     touched = {visit.id}  # for the council: each visit this correction changes or removes
-    rejoin: ActualVisit | None = None
     if original.kind == LogKind.IN:
         # Undo the log-in: reopen what it closed as missing log-out, drop the visit it opened.
         closed_by_it = session.scalars(select(VisitException).where(
@@ -392,11 +410,6 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
             if exception.log_event_id == original.id:
                 session.delete(exception)
         new_kind = LogKind.IN
-        if original.event_time - visit.started_at <= timedelta(minutes=windows.late_after):
-            # Logged in minutes ago and "logging in" again: the carer is still on that visit,
-            # which keeps its first log-in time. (Otherwise the new log-in closes it as a
-            # missing log-out, which is what the carer is telling us.)
-            rejoin = visit
     session.flush()
     request = LogRequest(
         channel=original.channel, care_worker_id=original.care_worker_id,
@@ -404,10 +417,9 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         verification=original.verification, source_sid=original.source_sid, seq=seq,
         from_number=original.from_number, raw={**original.raw, "corrects": original.id},
         unverified_reason=str(original.raw.get("unverified_reason", "")), kind=new_kind)
-    if rejoin is not None:
-        result = _repeat_log_in(session, request, rejoin)
-    else:
-        result, _closed = _record_log_event(session, request, windows)
+    # A log-in minutes after the reopened visit began rejoins it (_recent_open_visit_here);
+    # otherwise the new log-in closes it as a missing log-out, which is what the carer says.
+    result, _closed = _record_log_event(session, request, windows)
     original.superseded_by_id = result.log_event_id
     original.superseded_reason = "carer pressed 9: it was a log-" + new_kind.value
     corrected = session.get_one(ActualVisit, result.actual_visit_id)

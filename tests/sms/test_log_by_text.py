@@ -82,6 +82,26 @@ def test_out_with_a_new_code_logs_out_with_duration(
         Verification.TOKEN_CODE, Verification.TOKEN_CODE)
 
 
+def test_in_texted_again_minutes_later_keeps_the_visit_and_its_first_time(
+        twilio: TwilioClient, session: Session, clock: FixedClock) -> None:
+    # No reply reached Amy's phone, so she texts IN again with a fresh code: still one visit,
+    # still begun at 09:01, not closed as a missing log-out and reopened as unplanned.
+    adult, _team, visit = _rota(session)
+    add_token(session, adult)
+    session.commit()
+    clock.set(NINE + timedelta(minutes=1))
+    text(twilio, AMY, f"IN {code_at(clock.now())}")
+    clock.set(NINE + timedelta(minutes=4))
+    reply = text(twilio, AMY, f"IN {code_at(clock.now())}")
+    assert reply.text.startswith("Logged in 09:01 for J.S.")
+    [actual] = rows(session, ActualVisit)
+    assert (actual.state, actual.planned_visit_id) == (ActualVisitState.OPEN, visit.id)
+    assert actual.started_at == step_start(time_step(NINE + timedelta(minutes=1), 30), 30)
+    events = rows(session, LogEvent)
+    assert [(e.kind, e.actual_visit_id) for e in events] == [
+        (LogKind.IN, actual.id), (LogKind.IN, actual.id)]  # both texts kept as evidence
+
+
 def test_bare_code_works_in_and_out_out_as_calls_do(
         twilio: TwilioClient, session: Session, clock: FixedClock) -> None:
     adult, _team, _visit = _rota(session)
