@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,8 @@ from ivr_gateway.ecc.schemas import SCHEMA_VERSION, VisitChangeData
 from ivr_gateway.models import ActualVisit, Adult, CareWorker, PlannedVisit
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 from ivr_gateway.outbox.service import claim_due, enqueue
+
+log = logging.getLogger(__name__)
 
 KIND = "ecc"  # the outbox kind of council records; other senders use their own kinds
 
@@ -183,12 +186,23 @@ def render_visit_records(session: Session, now: datetime, limit: int = 200) -> i
     """Turn pending pointers into the visits' council records; the caller commits."""
     pointers = claim_due(session, kinds=(RENDER_KIND,), now=now, limit=limit,
                          lease=timedelta(minutes=1), worker="ecc-render")
+    rendered: list[int] = []
     for pointer in pointers:
-        queue_visit_records(session, int(pointer.payload["care_worker_id"]),
-                            [int(i) for i in pointer.payload["actual_visit_ids"]],
-                            pointer.created_at)
-    if pointers:
-        session.execute(update(OutboxMessage)
-                        .where(OutboxMessage.id.in_([p.id for p in pointers]))
+        try:
+            with session.begin_nested():  # one bad visit must not hold up the others
+                queue_visit_records(session, int(pointer.payload["care_worker_id"]),
+                                    [int(i) for i in pointer.payload["actual_visit_ids"]],
+                                    pointer.created_at)
+        except Exception as error:
+            # A dead letter like any refused record: `outbox status` lists it, the escalation
+            # rules raise "forwarding failed", `outbox retry` renders it again once fixed.
+            log.exception("could not render council records for outbox %s", pointer.id)
+            pointer.status = OutboxStatus.DEAD
+            pointer.claimed_until = None
+            pointer.last_error = f"rendering failed: {type(error).__name__}: {error}"[:2000]
+            continue
+        rendered.append(pointer.id)
+    if rendered:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(rendered))
                         .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None))
-    return len(pointers)
+    return len(rendered)

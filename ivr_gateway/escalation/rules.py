@@ -37,7 +37,8 @@ from ivr_gateway.models import (
 from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 
-FORWARDING_KIND = "ecc"  # the council-forwarding outbox kind (issue 6)
+# The council-forwarding outbox kinds: records, and the "visit changed" pointers they come from.
+FORWARDING_KINDS = ("ecc", "ecc_render")
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def forwarding_failures(session: Session, now: datetime, settings: Settings) -> 
     """Council records the outbox gave up on (dead letters): a person must look."""
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.last_error, OutboxMessage.created_at)
-        .where(OutboxMessage.status == OutboxStatus.DEAD, OutboxMessage.kind == FORWARDING_KIND,
+        .where(OutboxMessage.status == OutboxStatus.DEAD, OutboxMessage.kind.in_(FORWARDING_KINDS),
                ~exists().where(Alert.kind == AlertKind.FORWARDING_FAILED,
                                Alert.outbox_message_id == OutboxMessage.id)))
     return [Raise(AlertKind.FORWARDING_FAILED, f"outbox:{message_id}",

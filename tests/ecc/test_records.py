@@ -206,3 +206,23 @@ def test_a_phone_log_in_queues_its_council_record_with_no_council_reachable(
         "V1", "planned", "in_progress")
     assert data["calls"][0]["channel"] == "ivr"
     assert data["calls"][0]["verification"] == "caller_id"
+
+
+def test_a_visit_that_cannot_be_rendered_is_dead_lettered_and_holds_up_no_other(
+        database: Database) -> None:
+    from ivr_gateway.outbox.models import OutboxStatus
+    from ivr_gateway.outbox.service import enqueue
+
+    with database.unit_of_work() as session:  # a pointer with no carer: rendering it fails
+        enqueue(session, kind="ecc_render", idempotency_key="ecc-render:broken", payload={},
+                now=NOW, ordering_key="ecc-render:carer:999")
+        adult = make_adult(session)
+        carer = make_care_worker(session)
+        visit = log(session, carer.id, adult.id, NOW).actual_visit_id
+    with database.unit_of_work() as session:
+        [record] = ecc_messages(session)
+        assert record.idempotency_key == f"ecc:actual_visit:AV-{visit}:1"
+        broken = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == "ecc-render:broken")).one()
+        assert broken.status == OutboxStatus.DEAD
+        assert broken.last_error is not None and "rendering failed: KeyError" in broken.last_error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
 from ivr_gateway.escalation.models import AlertKind, AlertState
@@ -229,12 +230,13 @@ def test_reason_code_alerts_wait_for_office_hours_and_never_ring(
     assert escalation.calls() == []
 
 
+@pytest.mark.parametrize("kind", ["ecc", "ecc_render"])  # a refused record, or one not rendered
 def test_forwarding_failure_is_raised_from_a_dead_council_record_and_resolves_on_retry(
-        session: Session, escalation: Escalation) -> None:
+        session: Session, escalation: Escalation, kind: str) -> None:
     from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 
     make_ladder(session, TUESDAY_9AM)
-    enqueue(session, kind="ecc", idempotency_key="visit-1/in", payload={}, now=TUESDAY_9AM)
+    enqueue(session, kind=kind, idempotency_key="visit-1/in", payload={}, now=TUESDAY_9AM)
     session.commit()
     message = session.query(OutboxMessage).one()
     message.status = OutboxStatus.DEAD
