@@ -6,9 +6,11 @@ import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -125,3 +127,29 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (at shutdown, and between tests)."""
         self.engine.dispose()
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Table of a mapped class (typed, for Core statements on it)."""
+    return cast(Table, model.__table__)
+
+
+def insert_unless_present(session: Session, model: type[Base], values: dict[str, Any],
+                          unique_columns: tuple[str, ...]) -> bool:
+    """INSERT one row unless a row with the same unique key exists; True if it was inserted.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING, on both engines), where a check then an
+    INSERT would be two; the conflict is on a unique constraint over `unique_columns`.
+    """
+    dialect = session.get_bind().dialect.name
+    table = table_of(model)
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql_insert(table).values(values)
+    elif dialect == "sqlite":
+        statement = sqlite_insert(table).values(values)
+    else:  # pragma: no cover - the two engines we support
+        raise NotImplementedError(f"insert_unless_present on {dialect}")
+    statement = statement.on_conflict_do_nothing(index_elements=list(unique_columns))
+    # RETURNING the key, not rowcount: psycopg reports -1 for an INSERT that returns rows.
+    return session.execute(statement.returning(*table.primary_key.columns)).first() is not None

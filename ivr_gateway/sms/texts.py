@@ -10,16 +10,16 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr_gateway import phones
 from ivr_gateway.config import Settings
-from ivr_gateway.db import Database
+from ivr_gateway.db import Database, table_of
 from ivr_gateway.escalation.acknowledgement import acknowledge_by_text
 from ivr_gateway.models import Adult, CareWorker, CareWorkerMobile, Channel, ExceptionCode, LogKind
-from ivr_gateway.sms.codes import CLIENT_FAILURE_LIMIT, FAILURE_WINDOW, SENDER_FAILURE_LIMIT
+from ivr_gateway.sms.codes import FAILURE_WINDOW, SENDER_FAILURE_LIMIT
 from ivr_gateway.sms.models import (
     FAILED_CODE_STATUSES,
     OFFICE_STATUSES,
@@ -81,6 +81,27 @@ def command_name(command: TextCommand) -> str:
     return type(command).__name__.removesuffix("Command").lower()
 
 
+_TEXTS = table_of(InboundText)
+_INSERTED_COLUMNS = ("message_sid", "from_number", "to_number", "body", "received_at", "command",
+                     "status", "needs_office", "reply", "raw")
+_INSERT_TEXT = insert(_TEXTS).returning(_TEXTS.c.id)
+_RECORD_OUTCOME = (
+    update(_TEXTS).where(_TEXTS.c.id == bindparam("text_id"))
+    .values({name: bindparam(f"o_{name}", type_=_TEXTS.c[name].type) for name in (
+        "care_worker_id", "adult_id", "log_event_id", "raw", "status", "needs_office", "reply",
+        "detail")}))
+# The sender's carer, locked, and how many of the number's recent texts had a wrong code.
+_SENDER = (
+    select(CareWorker,
+           select(func.count(func.distinct(CodeFailure.inbound_text_id)))
+           .where(CodeFailure.from_number == bindparam("from_number"),
+                  CodeFailure.at > bindparam("since", type_=CodeFailure.at.type))
+           .scalar_subquery())
+    .join(CareWorkerMobile)
+    .where(CareWorkerMobile.number == bindparam("number"), CareWorker.active.is_(True))
+    .with_for_update(of=CareWorker))
+
+
 class TextService:
     """Handles inbound texts exactly once per MessageSid."""
 
@@ -131,34 +152,36 @@ class TextService:
         self._verification_notes = {}
         number = phones.try_normalise(message.from_number) or message.from_number
         command = parse_text_command(message.body)
+        # The row is written with Core statements (one INSERT, one UPDATE): a text is the
+        # gateway's busiest request, and the ORM's unit of work costs more than the SQL here.
         row = self._row(message, now, TextStatus.FAULT, "")
         row.from_number = number[:NUMBER_FIELD_LENGTH]
         row.command = command_name(command)
-        session.add(row)
         # The unique MessageSid is claimed here, before anything else: Twilio's repeat of the
         # message fails this insert (IntegrityError) and gets the stored reply in handle().
-        session.flush()
+        row.id = session.execute(_INSERT_TEXT, {
+            column: getattr(row, column) for column in _INSERTED_COLUMNS}).scalar_one()
         # The carer's row is locked for the whole transaction: their texts are handled one at a
         # time across web workers (as their calls are), so a code is never spent twice.
-        care_worker = session.scalar(
-            select(CareWorker).join(CareWorkerMobile)
-            .where(CareWorkerMobile.number == number, CareWorker.active.is_(True))
-            .with_for_update(of=CareWorker))
+        # With it, how many of this number's recent texts had a wrong code (the sender limit).
+        found = session.execute(_SENDER, {"number": number, "from_number": row.from_number,
+                                          "since": now - FAILURE_WINDOW}).first()
+        care_worker, recent_wrong = (found[0], found[1]) if found is not None else (None, 0)
         if care_worker is not None:
             note_care_worker_locked(session, care_worker.id)
         language = care_worker.language if care_worker else DEFAULT_LANGUAGE
-        status, reply, detail = self._act(session, row, command, care_worker, language, now)
-        # Set with the outcome, so the row gets one UPDATE after its claiming INSERT.
-        row.care_worker_id = care_worker.id if care_worker is not None else None
-        row.raw = {**row.raw, **self._verification_notes}
-        row.status = status
-        row.needs_office = status in OFFICE_STATUSES
-        row.reply = reply
-        row.detail = detail
+        status, reply, detail = self._act(session, row, command, care_worker, language, now,
+                                          recent_wrong)
+        session.execute(_RECORD_OUTCOME, {
+            "text_id": row.id,
+            "o_care_worker_id": care_worker.id if care_worker is not None else None,
+            "o_adult_id": row.adult_id, "o_log_event_id": row.log_event_id,
+            "o_raw": {**row.raw, **self._verification_notes}, "o_status": status,
+            "o_needs_office": status in OFFICE_STATUSES, "o_reply": reply, "o_detail": detail})
         return TextAnswer(reply, status)
 
     def _act(self, session: Session, row: InboundText, command: TextCommand,
-             care_worker: CareWorker | None, language: str, now: datetime
+             care_worker: CareWorker | None, language: str, now: datetime, recent_wrong: int
              ) -> tuple[TextStatus, str, str]:
         if isinstance(command, StopCommand | StartCommand):
             opted_out = isinstance(command, StopCommand)
@@ -186,7 +209,8 @@ class TextService:
                 f"ACK {command.alert_number}" if command.alert_number else "ACK")
         if isinstance(command, NoCode):
             return TextStatus.NO_CODE, render(language, "no_code"), ""
-        locked_until = self._sender_locked_until(session, row.from_number, now)
+        locked_until = (self._sender_locked_until(session, row.from_number, now)
+                        if recent_wrong >= SENDER_FAILURE_LIMIT else None)
         if locked_until is not None:
             return (TextStatus.LOCKED, render(language, "locked",
                                               until=clock_time(locked_until, self.settings)),
@@ -197,9 +221,8 @@ class TextService:
                               detail=f"{len(command.digits)} digits: no code of ours is that long")
             return self._refuse(session, row, refused, language, now)
         assert isinstance(command, LogCommand)
-        blocked = self._blocked_adults(session, now)
         result, attempt = verify_code(session, command.code, care_worker.id, now, self.settings,
-                                      blocked, row.id)
+                                      row.id)
         self._verification_notes = {"comparisons": attempt.comparisons,
                                     "false_acceptance_spent": attempt.budget.spent}
         if isinstance(result, Refused):
@@ -268,15 +291,6 @@ class TextService:
         times = sorted(times)
         # Paused until enough of the failures have aged out of the window.
         return times[len(times) - SENDER_FAILURE_LIMIT] + FAILURE_WINDOW
-
-    @staticmethod
-    def _blocked_adults(session: Session, now: datetime) -> frozenset[int]:
-        rows = session.execute(
-            select(CodeFailure.adult_id, func.count())
-            .where(CodeFailure.at > now - FAILURE_WINDOW, CodeFailure.adult_id.is_not(None))
-            .group_by(CodeFailure.adult_id)).all()
-        return frozenset(adult_id for adult_id, n in rows
-                         if adult_id is not None and n >= CLIENT_FAILURE_LIMIT)
 
     @staticmethod
     def _opt(session: Session, number: str, opted_out: bool, care_worker: CareWorker | None,

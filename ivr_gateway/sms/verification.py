@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, union_all, update
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
+from ivr_gateway.db import insert_unless_present
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -27,6 +28,8 @@ from ivr_gateway.models import (
     VisitStatus,
 )
 from ivr_gateway.sms.codes import (
+    CLIENT_FAILURE_LIMIT,
+    FAILURE_WINDOW,
     MAX_DRIFT_STEPS,
     SHEET_CODE_LENGTH,
     SHEET_WINDOW,
@@ -43,6 +46,7 @@ from ivr_gateway.sms.codes import (
     totp_at_step,
 )
 from ivr_gateway.sms.models import (
+    CodeFailure,
     CodeSheet,
     SheetCode,
     TextStatus,
@@ -93,31 +97,99 @@ class Attempt:
     inbound_text_id: int | None = None  # the text that spends a code, as evidence
 
 
-def candidate_adults(session: Session, care_worker_id: int, now: datetime, settings: Settings
-                     ) -> list[int]:
-    """The homes the carer may be at now, nearest first: open visits, then planned visits."""
-    ordered: list[int] = []
-    for adult_id in session.scalars(
-            select(ActualVisit.adult_id)
-            .where(ActualVisit.care_worker_id == care_worker_id,
-                   ActualVisit.state == ActualVisitState.OPEN,
-                   ActualVisit.started_at >= now - STALE_OPEN_VISIT)
-            .order_by(ActualVisit.started_at.desc())):
-        if adult_id is not None and adult_id not in ordered:
-            ordered.append(adult_id)
-    window = timedelta(minutes=settings.kpi.match_window)
-    planned = session.execute(
-        select(PlannedVisit.adult_id, PlannedVisit.planned_start)
+def _homes_statement() -> Any:
+    # Built once (bound parameters): this runs for every text, and building a statement of
+    # this size costs more than running it.
+    care_worker_id: Any = bindparam("care_worker_id")
+    open_homes: Any = (
+        select(ActualVisit.adult_id.label("adult_id"), literal_column("0").label("rank"),
+               ActualVisit.started_at.label("at"))
+        .where(ActualVisit.care_worker_id == care_worker_id,
+               ActualVisit.state == ActualVisitState.OPEN,
+               ActualVisit.adult_id.is_not(None),
+               ActualVisit.started_at >= bindparam("open_since")))
+    planned_homes: Any = (
+        select(PlannedVisit.adult_id, literal_column("1"), PlannedVisit.planned_start)
         .join(PlannedVisitCareWorker)
         .where(PlannedVisitCareWorker.care_worker_id == care_worker_id,
                PlannedVisit.status == VisitStatus.PLANNED,
-               PlannedVisit.planned_start <= now + window,
-               PlannedVisit.planned_end >= now - window)).all()
-    for adult_id, start in sorted(planned, key=lambda row: abs(row.planned_start - now)):
-        if adult_id not in ordered:
-            ordered.append(adult_id)
-        del start
-    return ordered
+               PlannedVisit.planned_start <= bindparam("starts_by"),
+               PlannedVisit.planned_end >= bindparam("ends_from")))
+    homes = union_all(open_homes, planned_homes).subquery("homes")
+    failures = (select(func.count(CodeFailure.id))
+                .where(CodeFailure.adult_id == homes.c.adult_id,
+                       CodeFailure.at > bindparam("failures_since"))
+                .scalar_subquery())
+    return (select(homes.c.rank, homes.c.at, Adult, VisitCodeToken, failures)
+            .select_from(homes)
+            .join(Adult, Adult.id == homes.c.adult_id)
+            .outerjoin(VisitCodeToken, and_(VisitCodeToken.adult_id == Adult.id,
+                                            VisitCodeToken.active.is_(True))))
+
+
+_HOMES = _homes_statement()
+_LIVE_SHEET_CODES = (
+    select(SheetCode.id, SheetCode.code_hash, SheetCode.position, CodeSheet.sheet_number)
+    .join(CodeSheet)
+    .where(CodeSheet.adult_id == bindparam("adult_id"), CodeSheet.retired_at.is_(None),
+           SheetCode.used_at.is_(None))
+    .order_by(CodeSheet.sheet_number, SheetCode.position))
+
+
+@dataclass(frozen=True)
+class Home:
+    """A home the carer may be at now: the client, their active tokens, their recent failures."""
+
+    adult: Adult
+    tokens: tuple[VisitCodeToken, ...]  # oldest registration first
+    recent_failures: int  # wrong codes for this client's devices within FAILURE_WINDOW
+
+    @property
+    def blocked(self) -> bool:
+        """Paused by the per-client limit: its codes are not compared."""
+        return self.recent_failures >= CLIENT_FAILURE_LIMIT
+
+
+def candidate_homes(session: Session, care_worker_id: int, now: datetime, settings: Settings
+                    ) -> list[Home]:
+    """The homes the carer may be at now, nearest first: open visits, then planned visits.
+
+    One round trip: the homes with each client's row, active tokens and recent failure count
+    (the client's row is then in the session, so the read-back's initials cost no query).
+    """
+    window = timedelta(minutes=settings.kpi.match_window)
+    rows = session.execute(_HOMES, {
+        "care_worker_id": care_worker_id, "open_since": now - STALE_OPEN_VISIT,
+        "starts_by": now + window, "ends_from": now - window,
+        "failures_since": now - FAILURE_WINDOW}).all()
+    nearest: dict[int, tuple[int, float]] = {}
+    adults: dict[int, Adult] = {}
+    tokens: dict[int, dict[int, VisitCodeToken]] = {}
+    counts: dict[int, int] = {}
+    for rank, at, adult, token, count in rows:
+        # Open visits: the latest begun first. Planned visits: the nearest start to now first.
+        key = ((0, -at.timestamp()) if rank == 0
+               else (1, abs((at - now).total_seconds())))
+        nearest[adult.id] = min(nearest.get(adult.id, key), key)
+        adults[adult.id] = adult
+        counts[adult.id] = count or 0
+        found = tokens.setdefault(adult.id, {})
+        if token is not None:
+            found[token.id] = token
+    return [Home(adults[adult_id], tuple(found for _id, found in sorted(tokens[adult_id].items())),
+                 counts[adult_id])
+            for adult_id in sorted(nearest, key=lambda a: nearest[a])]
+
+
+def _blocked_among(session: Session, adult_ids: list[int], now: datetime) -> set[int]:
+    """Which of these clients' devices are paused by the per-client limit."""
+    if not adult_ids:
+        return set()
+    rows = session.execute(
+        select(CodeFailure.adult_id, func.count())
+        .where(CodeFailure.adult_id.in_(adult_ids), CodeFailure.at > now - FAILURE_WINDOW)
+        .group_by(CodeFailure.adult_id)).all()
+    return {adult_id for adult_id, n in rows if adult_id is not None and n >= CLIENT_FAILURE_LIMIT}
 
 
 def _late_visits(session: Session, care_worker_id: int, now: datetime, settings: Settings
@@ -154,15 +226,14 @@ def _window_steps(token: VisitCodeToken, now: datetime) -> list[int]:
     return steps
 
 
-def _used(session: Session, token: VisitCodeToken, step: int, care_worker_id: int) -> bool:
-    return session.scalar(select(TokenCodeUse.id).where(
-        TokenCodeUse.token_id == token.id, TokenCodeUse.time_step == step,
-        TokenCodeUse.care_worker_id == care_worker_id)) is not None
-
-
 def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, step: int,
                   late: bool) -> Accepted | Refused:
-    if _used(session, token, step, attempt.care_worker_id):
+    # Spend the code (one INSERT that does nothing when this carer has used it already).
+    claimed = insert_unless_present(session, TokenCodeUse, {
+        "token_id": token.id, "time_step": step, "care_worker_id": attempt.care_worker_id,
+        "used_at": attempt.now, "inbound_text_id": attempt.inbound_text_id},
+        ("token_id", "time_step", "care_worker_id"))
+    if not claimed:
         return Refused(TextStatus.USED_CODE, "used_code", adult_ids=(token.adult_id or 0,),
                        detail=f"token {token.serial} step {step} already used by this carer")
     drift = token.drift_steps
@@ -173,9 +244,6 @@ def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, ste
         if abs(learnt) <= MAX_DRIFT_STEPS:
             token.drift_steps = learnt
     shown_at = min(step_start(step - drift, token.step_seconds), attempt.now)
-    session.add(TokenCodeUse(token_id=token.id, time_step=step,
-                             care_worker_id=attempt.care_worker_id, used_at=attempt.now,
-                             inbound_text_id=attempt.inbound_text_id))
     delay = int((attempt.now - shown_at).total_seconds())
     assert token.adult_id is not None
     return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, {
@@ -183,15 +251,15 @@ def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, ste
         "token_drift_steps": drift, "delay_seconds": delay, "late_code": late})
 
 
-def _check_current(session: Session, attempt: Attempt, adult_ids: list[int]
+def _check_current(session: Session, attempt: Attempt, homes: list[Home]
                    ) -> Accepted | Refused | None:
     code = attempt.code
-    secrets_by_token: dict[int, str] = {}
-    for adult_id in adult_ids:
-        for token in _tokens(session, [adult_id], len(code)):
-            secret = secrets_by_token.setdefault(
-                token.id, decrypt_secret(token.secret_encrypted,
-                                         attempt.settings.token_secret_key))
+    for home in homes:
+        adult_id = home.adult.id
+        for token in home.tokens:
+            if token.digits != len(code):
+                continue
+            secret = decrypt_secret(token.secret_encrypted, attempt.settings.token_secret_key)
             for step in _window_steps(token, attempt.now):
                 if not attempt.budget.take(guess_cost(token.digits)):
                     return None
@@ -207,12 +275,7 @@ def _check_current(session: Session, attempt: Attempt, adult_ids: list[int]
 
 def _check_sheets(session: Session, attempt: Attempt, adult_id: int) -> Accepted | Refused | None:
     digest = sheet_code_hash(attempt.code, attempt.settings.token_secret_key)
-    live = session.execute(
-        select(SheetCode.id, SheetCode.code_hash, SheetCode.position, CodeSheet.sheet_number)
-        .join(CodeSheet)
-        .where(CodeSheet.adult_id == adult_id, CodeSheet.retired_at.is_(None),
-               SheetCode.used_at.is_(None))
-        .order_by(CodeSheet.sheet_number, SheetCode.position)).all()
+    live = session.execute(_LIVE_SHEET_CODES, {"adult_id": adult_id}).all()
     per_sheet: dict[int, int] = {}
     for code_id, code_hash, position, sheet_number in live:
         if per_sheet.get(sheet_number, 0) >= SHEET_WINDOW:
@@ -386,19 +449,23 @@ def _other_client_token(session: Session, attempt: Attempt, near: list[int]) -> 
 
 
 def verify_code(session: Session, code: str, care_worker_id: int, now: datetime,
-                settings: Settings, blocked_adults: frozenset[int] = frozenset(),
-                inbound_text_id: int | None = None) -> tuple[Accepted | Refused, Attempt]:
+                settings: Settings, inbound_text_id: int | None = None
+                ) -> tuple[Accepted | Refused, Attempt]:
     """Check a code for a carer now: accepted (which home, when) or refused (why)."""
     attempt = Attempt(code, care_worker_id, now, settings, inbound_text_id=inbound_text_id)
-    homes = candidate_adults(session, care_worker_id, now, settings)
-    attempt.blocked_homes = [a for a in homes if a in blocked_adults]
-    adult_ids = [a for a in homes if a not in blocked_adults]
-    result = _check_current(session, attempt, adult_ids)
-    late_visits = [v for v in _late_visits(session, care_worker_id, now, settings)
-                   if v.adult_id not in blocked_adults]
-    if result is None:
-        result = _check_late(session, attempt, late_visits)
+    homes = candidate_homes(session, care_worker_id, now, settings)
+    attempt.blocked_homes = [h.adult.id for h in homes if h.blocked]
+    open_homes = [h for h in homes if not h.blocked]
+    result = _check_current(session, attempt, open_homes)
+    if result is not None:
+        return result, attempt
+    # Not a current code: perhaps a late one (a text held up), else words for the refusal.
+    late_visits = _late_visits(session, care_worker_id, now, settings)
+    blocked = set(attempt.blocked_homes) | _blocked_among(
+        session, list({v.adult_id for v in late_visits if v.adult_id is not None}), now)
+    late_visits = [v for v in late_visits if v.adult_id not in blocked]
+    result = _check_late(session, attempt, late_visits)
     if result is None:
         late_adults = list(dict.fromkeys(v.adult_id for v in late_visits))
-        result = _diagnose(session, attempt, adult_ids, late_adults)
+        result = _diagnose(session, attempt, [h.adult.id for h in open_homes], late_adults)
     return result, attempt

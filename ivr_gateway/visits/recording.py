@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import KpiWindows
@@ -96,18 +96,50 @@ def note_care_worker_locked(session: Session, care_worker_id: int) -> None:
     session.info.setdefault(LOCKED_CARE_WORKERS, set()).add(care_worker_id)
 
 
+@dataclass(frozen=True)
+class CarerVisits:
+    """What a log event needs of the carer's own visits, read in one query."""
+
+    open: list[ActualVisit]  # still open, oldest first
+    overlapping: ActualVisit | None  # a closed visit of theirs spanning the event's time
+    planned_refs: dict[int, str]  # planned visit id -> ref, for the visits above
+    planned_ends: dict[int, datetime]  # planned visit id -> planned end
+
+
+# Built once with bound parameters: these run for every log event, where building them again
+# would cost more than running them.
+_CARER_VISITS = (
+    select(ActualVisit, PlannedVisit.ref, PlannedVisit.planned_end)
+    .outerjoin(PlannedVisit, PlannedVisit.id == ActualVisit.planned_visit_id)
+    .where(ActualVisit.care_worker_id == bindparam("care_worker_id"),
+           or_(ActualVisit.state == ActualVisitState.OPEN,
+               and_(ActualVisit.started_at <= bindparam("at"),
+                    ActualVisit.ended_at > bindparam("at"))))
+    .order_by(ActualVisit.started_at, ActualVisit.id))
+
+
+def _carer_visits(session: Session, care_worker_id: int, at: datetime) -> CarerVisits:
+    rows = session.execute(_CARER_VISITS, {"care_worker_id": care_worker_id, "at": at}).all()
+    open_visits = [v for v, _ref, _end in rows if v.state == ActualVisitState.OPEN]
+    overlapping = next((v for v, _ref, _end in rows if v.state != ActualVisitState.OPEN), None)
+    planned = [(v.planned_visit_id, ref, end) for v, ref, end in rows
+               if v.planned_visit_id is not None and ref is not None]
+    return CarerVisits(open_visits, overlapping, {pv: ref for pv, ref, _end in planned},
+                       {pv: end for pv, _ref, end in planned})
+
+
 def _open_visits(session: Session, care_worker_id: int) -> list[ActualVisit]:
     return list(session.scalars(
         select(ActualVisit)
         .where(ActualVisit.care_worker_id == care_worker_id,
                ActualVisit.state == ActualVisitState.OPEN)
-        .order_by(ActualVisit.started_at)
+        .order_by(ActualVisit.started_at, ActualVisit.id)
     ))
 
 
 def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: datetime,
-                     windows: KpiWindows, open_visits: list[ActualVisit] | None = None
-                     ) -> LogKind:
+                     windows: KpiWindows, open_visits: list[ActualVisit] | None = None,
+                     planned_ends: dict[int, datetime] | None = None) -> LogKind:
     """Log-out if this carer has a recent open visit at this client, otherwise log-in.
 
     One exception: the open visit's planned time is long over and the carer's next planned visit
@@ -119,19 +151,20 @@ def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: d
     for visit in open_visits:
         if (visit.adult_id == adult_id and visit.started_at is not None
                 and at - visit.started_at < STALE_OPEN_VISIT):
-            if _next_visit_due(session, visit, care_worker_id, at, windows):
+            if _next_visit_due(session, visit, care_worker_id, at, windows, planned_ends or {}):
                 return LogKind.IN
             return LogKind.OUT
     return LogKind.IN
 
 
 def _next_visit_due(session: Session, visit: ActualVisit, care_worker_id: int, at: datetime,
-                    windows: KpiWindows) -> bool:
+                    windows: KpiWindows, planned_ends: dict[int, datetime]) -> bool:
     if visit.planned_visit_id is None:
         return False
-    current = session.get_one(PlannedVisit, visit.planned_visit_id)
+    planned_end = planned_ends.get(visit.planned_visit_id) or session.get_one(
+        PlannedVisit, visit.planned_visit_id).planned_end
     early = timedelta(minutes=windows.late_after)
-    if at < current.planned_end + timedelta(minutes=windows.log_out_chase_after):
+    if at < planned_end + timedelta(minutes=windows.log_out_chase_after):
         return False
     following = session.scalar(
         select(PlannedVisit.id)
@@ -139,32 +172,34 @@ def _next_visit_due(session: Session, visit: ActualVisit, care_worker_id: int, a
         .where(PlannedVisit.adult_id == visit.adult_id,
                PlannedVisit.status == VisitStatus.PLANNED,
                PlannedVisitCareWorker.care_worker_id == care_worker_id,
-               PlannedVisit.planned_start >= current.planned_end,
+               PlannedVisit.planned_start >= planned_end,
                PlannedVisit.planned_start <= at + early,
                PlannedVisit.planned_end > at)
         .limit(1))
     return following is not None
 
 
+_CANDIDATES = (
+    select(PlannedVisit.id, PlannedVisit.ref, PlannedVisit.planned_start,
+           PlannedVisit.planned_end, PlannedVisitCareWorker.care_worker_id,
+           ActualVisit.care_worker_id)
+    .outerjoin(PlannedVisitCareWorker, PlannedVisitCareWorker.planned_visit_id == PlannedVisit.id)
+    .outerjoin(ActualVisit, (ActualVisit.planned_visit_id == PlannedVisit.id)
+               & ActualVisit.started_at.is_not(None))
+    .where(PlannedVisit.adult_id == bindparam("adult_id"),
+           PlannedVisit.status == VisitStatus.PLANNED,
+           PlannedVisit.planned_start >= bindparam("earliest"),
+           PlannedVisit.planned_start <= bindparam("latest"))
+    .order_by(PlannedVisit.planned_start, PlannedVisit.id))
+
+
 def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
                 ) -> list[Candidate]:
     # One round trip: the client's planned visits near the time, each with its booked carers
     # and the carers who already logged in to it (a few rows per visit, grouped here).
-    booked = PlannedVisitCareWorker
-    rows = session.execute(
-        select(PlannedVisit.id, PlannedVisit.ref, PlannedVisit.planned_start,
-               PlannedVisit.planned_end, booked.care_worker_id, ActualVisit.care_worker_id)
-        .outerjoin(booked, booked.planned_visit_id == PlannedVisit.id)
-        .outerjoin(ActualVisit, (ActualVisit.planned_visit_id == PlannedVisit.id)
-                   & ActualVisit.started_at.is_not(None))
-        .where(
-            PlannedVisit.adult_id == adult_id,
-            PlannedVisit.status == VisitStatus.PLANNED,
-            PlannedVisit.planned_start >= at - window - timedelta(hours=12),
-            PlannedVisit.planned_start <= at + window,
-        )
-        .order_by(PlannedVisit.planned_start, PlannedVisit.id)
-    ).all()
+    rows = session.execute(_CANDIDATES, {
+        "adult_id": adult_id, "earliest": at - window - timedelta(hours=12),
+        "latest": at + window}).all()
     visits: dict[int, tuple[str, datetime, datetime]] = {}
     assigned: dict[int, set[int]] = {}
     logged: dict[int, set[int]] = {}
@@ -228,16 +263,19 @@ def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
                       ) -> tuple[LogResult, list[int]]:
     """The result, and the ids of the visits it closed as missing a log-out."""
     _lock_care_worker(session, request.care_worker_id)
-    open_visits = _open_visits(session, request.care_worker_id)
+    visits = _carer_visits(session, request.care_worker_id, request.event_time)
+    open_visits = visits.open
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
-                                            request.event_time, windows, open_visits)
+                                            request.event_time, windows, open_visits,
+                                            visits.planned_ends)
     if kind == LogKind.IN:
         recent = _recent_open_visit_here(request, open_visits, windows)
         if recent is not None:
-            return _repeat_log_in(session, request, recent), []
+            return _repeat_log_in(session, request, recent, visits), []
         event = _new_event(request, kind)
-        return _log_in(session, request, event, windows, open_visits), [v.id for v in open_visits]
-    return _log_out(session, request, _new_event(request, kind), windows, open_visits), []
+        return (_log_in(session, request, event, windows, visits),
+                [v.id for v in open_visits])
+    return _log_out(session, request, _new_event(request, kind), windows, visits), []
 
 
 def _recent_open_visit_here(request: LogRequest, open_visits: list[ActualVisit],
@@ -257,8 +295,9 @@ def _recent_open_visit_here(request: LogRequest, open_visits: list[ActualVisit],
 
 
 def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
-            open_visits: list[ActualVisit]) -> LogResult:
+            visits: CarerVisits) -> LogResult:
     at = request.event_time
+    open_visits = visits.open
     adult = session.get_one(Adult, request.adult_id)
     window = timedelta(minutes=windows.match_window)
     match = match_log_in(request.care_worker_id, at,
@@ -280,7 +319,7 @@ def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: Kpi
                        "closed without a log-out: the carer logged in again at "
                        f"{at.isoformat()}", event, at)
 
-    codes = _flag_log_in(session, visit, event, match, request)
+    codes = _flag_log_in(session, visit, event, match, request, visits.overlapping)
     minutes_late = None
     if match.candidate is not None:
         lateness = at - match.candidate.planned_start
@@ -292,7 +331,7 @@ def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: Kpi
 
 
 def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: Match,
-                 request: LogRequest) -> list[ExceptionCode]:
+                 request: LogRequest, overlapping: ActualVisit | None) -> list[ExceptionCode]:
     at = request.event_time
     flags: list[tuple[ExceptionCode, str]] = []
     if request.verification == Verification.UNVERIFIED:
@@ -302,14 +341,6 @@ def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: M
         flags.append((ExceptionCode.SUBSTITUTION, match.reason))
     elif match.kind == MatchKind.UNPLANNED:
         flags.append((ExceptionCode.UNPLANNED_VISIT, match.reason))
-    overlapping = session.scalars(
-        select(ActualVisit).where(
-            ActualVisit.care_worker_id == request.care_worker_id,
-            ActualVisit.id != visit.id,
-            ActualVisit.started_at <= at,
-            ActualVisit.ended_at > at,
-        )
-    ).first()
     if overlapping is not None:
         flags.append((ExceptionCode.OVERLAPPING_VISIT,
                       f"overlaps actual visit {overlapping.id} of the same carer"))
@@ -319,11 +350,12 @@ def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: M
 
 
 def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
-             open_visits: list[ActualVisit]) -> LogResult:
+             visits: CarerVisits) -> LogResult:
     at = request.event_time
     adult = session.get_one(Adult, request.adult_id)
-    open_here = [v for v in open_visits if v.adult_id == request.adult_id]
+    open_here = [v for v in visits.open if v.adult_id == request.adult_id]
     codes: list[ExceptionCode] = []
+    planned_ref: str | None = None
     if open_here:
         visit = open_here[-1]
         visit.state = ActualVisitState.CLOSED
@@ -331,6 +363,9 @@ def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: Kp
         visit.out_verification = request.verification
         match_kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
         duration = _minutes(at - visit.started_at) if visit.started_at else None
+        if visit.planned_visit_id is not None:
+            planned_ref = visits.planned_refs.get(visit.planned_visit_id) or session.get_one(
+                PlannedVisit, visit.planned_visit_id).ref
     else:
         window = timedelta(minutes=windows.match_window)
         match = match_log_out_without_log_in(
@@ -344,6 +379,7 @@ def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: Kp
         codes.append(ExceptionCode.MISSING_LOG_IN)
         match_kind = match.kind
         duration = None
+        planned_ref = match.candidate.ref if match.candidate else None
     event.actual_visit = visit
     event.planned_visit_id = visit.planned_visit_id
     session.add_all([visit, event])
@@ -356,8 +392,6 @@ def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: Kp
                        request.unverified_reason or "presence at the client's home not proven",
                        event, at)
         codes.append(ExceptionCode.UNVERIFIED_LOCATION)
-    planned_ref = session.get_one(PlannedVisit, visit.planned_visit_id).ref \
-        if visit.planned_visit_id else None
     return LogResult(event.id, LogKind.OUT, visit.id, at, adult.initials, planned_ref,
                      match_kind, None, duration, codes)
 
@@ -438,7 +472,8 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
                      [*result.exceptions, ExceptionCode.CARER_CORRECTED_DIRECTION])
 
 
-def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit) -> LogResult:
+def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit,
+                   visits: CarerVisits) -> LogResult:
     """Record a second log-in on a visit that is still open; the visit keeps its first time."""
     event = _new_event(request, LogKind.IN)
     event.actual_visit = visit
@@ -447,7 +482,8 @@ def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit) ->
     session.flush()
     assert visit.started_at is not None
     adult = session.get_one(Adult, request.adult_id)
-    planned_ref = (session.get_one(PlannedVisit, visit.planned_visit_id).ref
+    planned_ref = ((visits.planned_refs.get(visit.planned_visit_id)
+                    or session.get_one(PlannedVisit, visit.planned_visit_id).ref)
                    if visit.planned_visit_id else None)
     kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
     return LogResult(event.id, LogKind.IN, visit.id, visit.started_at, adult.initials,
