@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -95,7 +97,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection unused for this long is tested before use (the database may have restarted
+# or a firewall dropped it meanwhile). A busy web worker's connections are in constant use, so
+# they skip the round trip that pool_pre_ping would add to every request; a connection that breaks
+# mid-use anyway is caught by SQLAlchemy's disconnect handling, which refreshes the pool.
+PING_IDLE_SECONDS = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_IDLE_SECONDS:
+            return  # new (just connected) or recently used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out another (up to three times).
+            raise DisconnectionError(f"idle connection failed its ping: {error}") from error
 
 
 class Database:
@@ -139,17 +169,28 @@ def insert_unless_present(session: Session, model: type[Base], values: dict[str,
     """INSERT one row unless a row with the same unique key exists; True if it was inserted.
 
     One statement (INSERT ... ON CONFLICT DO NOTHING, on both engines), where a check then an
-    INSERT would be two; the conflict is on a unique constraint over `unique_columns`.
+    INSERT would be two; the conflict is on a unique constraint over `unique_columns`. The
+    statement is built once per table, dialect and set of columns (it runs on every webhook).
     """
     dialect = session.get_bind().dialect.name
-    table = table_of(model)
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql_insert(table).values(values)
-    elif dialect == "sqlite":
-        statement = sqlite_insert(table).values(values)
-    else:  # pragma: no cover - the two engines we support
-        raise NotImplementedError(f"insert_unless_present on {dialect}")
-    statement = statement.on_conflict_do_nothing(index_elements=list(unique_columns))
-    # RETURNING the key, not rowcount: psycopg reports -1 for an INSERT that returns rows.
-    return session.execute(statement.returning(*table.primary_key.columns)).first() is not None
+    key = (model, dialect, tuple(values), unique_columns)
+    statement = _UPSERT_IGNORING.get(key)
+    if statement is None:
+        table = table_of(model)
+        if dialect == "postgresql":
+            base: Any = postgresql_insert(table)
+        elif dialect == "sqlite":
+            base = sqlite_insert(table)
+        else:  # pragma: no cover - the two engines we support
+            raise NotImplementedError(f"insert_unless_present on {dialect}")
+        # RETURNING the key, not rowcount: psycopg reports -1 for an INSERT that returns rows.
+        statement = _UPSERT_IGNORING[key] = (
+            base.values({name: bindparam(f"v_{name}", type_=table.c[name].type)
+                         for name in values})
+            .on_conflict_do_nothing(index_elements=list(unique_columns))
+            .returning(*table.primary_key.columns))
+    params = {f"v_{name}": value for name, value in values.items()}
+    return session.execute(statement, params).first() is not None
+
+
+_UPSERT_IGNORING: dict[tuple[Any, ...], Any] = {}

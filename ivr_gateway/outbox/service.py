@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from ivr_gateway.db import insert_unless_present
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -31,11 +30,7 @@ def enqueue(session: Session, *, kind: str, idempotency_key: str, payload: dict[
     values = {"kind": kind, "idempotency_key": idempotency_key, "ordering_key": ordering_key,
               "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0,
               "next_attempt_at": now, "created_at": now}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]).returning(OutboxMessage.id)
-    return session.execute(statement).scalar() is not None
+    return insert_unless_present(session, OutboxMessage, values, ("idempotency_key",))
 
 
 def _claimable(now: datetime, kinds: tuple[str, ...]) -> Any:

@@ -95,6 +95,9 @@ class Attempt:
     comparisons: int = 0
     blocked_homes: list[int] = field(default_factory=list)  # paused by the per-client limit
     inbound_text_id: int | None = None  # the text that spends a code, as evidence
+    # The homes compared. Held here so their clients' rows stay in the session (its identity
+    # map is weak) while the visit is recorded: the read-back's initials then need no query.
+    homes: list[Home] = field(default_factory=list)
 
 
 def _homes_statement() -> Any:
@@ -453,7 +456,7 @@ def verify_code(session: Session, code: str, care_worker_id: int, now: datetime,
                 ) -> tuple[Accepted | Refused, Attempt]:
     """Check a code for a carer now: accepted (which home, when) or refused (why)."""
     attempt = Attempt(code, care_worker_id, now, settings, inbound_text_id=inbound_text_id)
-    homes = candidate_homes(session, care_worker_id, now, settings)
+    homes = attempt.homes = candidate_homes(session, care_worker_id, now, settings)
     attempt.blocked_homes = [h.adult.id for h in homes if h.blocked]
     open_homes = [h for h in homes if not h.blocked]
     result = _check_current(session, attempt, open_homes)
