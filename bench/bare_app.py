@@ -1,5 +1,6 @@
 """The bare baseline for bench/ivr_load.py (and sms_load.py): a Flask app that checks the Twilio
-signature and answers fixed TwiML, with no database and no call flow.
+signature (with the gateway's own function) and answers fixed TwiML, with no database and no
+call flow.
 
 It hands out the same URLs as the gateway (/twilio/voice, /twilio/voice/step/<n>, /twilio/status)
 and the same shape of TwiML: a <Gather> with a <Say> (then a <Redirect> for silence, as the
@@ -17,7 +18,8 @@ import os
 from xml.sax.saxutils import quoteattr
 
 from flask import Flask, Response, request
-from twilio.request_validator import RequestValidator
+
+from ivr_gateway.telephony.signature import signature_matches
 
 AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "dev-twilio-auth-token")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
@@ -26,18 +28,16 @@ TWIML_REQUESTS = int(os.environ.get("BARE_TWIML_REQUESTS", "4"))
 VOICE = 'language="en-GB" voice="Polly.Amy"'
 SAY = f"<Say {VOICE}>Please key your four digit carer number.</Say>"
 
-validator = RequestValidator(AUTH_TOKEN)
 app = Flask(__name__)
 
 
 def _signed() -> bool:
+    # The gateway's own check (telephony.signature), so both apps do the same work for it.
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature:
-        return False
     query = request.query_string.decode("latin-1")
     base = PUBLIC_BASE_URL or request.url_root.rstrip("/")
     url = base + request.path + (f"?{query}" if query else "")
-    return bool(validator.validate(url, request.form, signature))
+    return signature_matches(AUTH_TOKEN, url, request.form, signature)
 
 
 def _forbidden() -> Response:

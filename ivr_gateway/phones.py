@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
@@ -20,8 +22,13 @@ def is_withheld(raw: str | None) -> bool:
     return (raw or "").strip().lower() in WITHHELD
 
 
+@lru_cache(maxsize=8192)
 def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
-    """'0113 496 0001' or '+44 113 4960001' -> '+441134960001'; else InvalidPhoneNumber."""
+    """'0113 496 0001' or '+44 113 4960001' -> '+441134960001'; else InvalidPhoneNumber.
+
+    Cached: every call and text normalises its caller's number, from a small set of numbers,
+    and phonenumbers' parse and validation cost more than the rest of a webhook's Python.
+    """
     text = (raw or "").strip()
     if not text:
         raise InvalidPhoneNumber("the phone number is empty")

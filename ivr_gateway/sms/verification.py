@@ -138,6 +138,14 @@ _LIVE_SHEET_CODES = (
            SheetCode.used_at.is_(None))
     .order_by(CodeSheet.sheet_number, SheetCode.position))
 
+_CLAIM_SHEET_CODE = (
+    update(SheetCode)
+    .where(SheetCode.id == bindparam("code_id"), SheetCode.used_at.is_(None))
+    .values(used_at=bindparam("used_at", type_=SheetCode.used_at.type),
+            used_by_care_worker_id=bindparam("care_worker_id"),
+            inbound_text_id=bindparam("text_id"))
+    .execution_options(synchronize_session=False))
+
 
 @dataclass(frozen=True)
 class Home:
@@ -290,10 +298,9 @@ def _check_sheets(session: Session, attempt: Attempt, adult_id: int) -> Accepted
         if codes_equal(code_hash, digest):
             # Claim the code only if still unused: a concurrent text with the same code waits
             # for this transaction (row lock) and then finds it used.
-            claimed = session.execute(
-                update(SheetCode).where(SheetCode.id == code_id, SheetCode.used_at.is_(None))
-                .values(used_at=attempt.now, used_by_care_worker_id=attempt.care_worker_id,
-                        inbound_text_id=attempt.inbound_text_id))
+            claimed = session.execute(_CLAIM_SHEET_CODE, {
+                "code_id": code_id, "used_at": attempt.now,
+                "care_worker_id": attempt.care_worker_id, "text_id": attempt.inbound_text_id})
             if getattr(claimed, "rowcount", 1) == 0:
                 return Refused(TextStatus.USED_CODE, "used_code", adult_ids=(adult_id,),
                                detail=f"sheet {sheet_number} code {position} was just used")

@@ -82,3 +82,25 @@ def test_status_callback_is_signed_too(client: FlaskClient) -> None:
     response = client.post("/twilio/status", data={"CallSid": FORM["CallSid"],
                                                    "CallStatus": "completed"})
     assert response.status_code == 403
+
+
+def test_a_signature_over_the_url_with_its_explicit_port_is_accepted_too(
+    proxied_client: FlaskClient, settings: Settings, session: Session
+) -> None:
+    # Twilio's libraries accept the URL with and without :443; the fast path (one HMAC over the
+    # URL as we know it) must not lose that.
+    signature = sign(settings.twilio_auth_token, "https://ivr.example.org:443/twilio/voice", FORM)
+    response = proxied_client.post("/twilio/voice", data=FORM,
+                                   headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200
+    assert _count(session) == (1, 1)
+
+
+@pytest.mark.parametrize("header", ["", "not-base64", "A" * 28])
+def test_a_missing_or_garbage_signature_is_refused(
+    proxied_client: FlaskClient, session: Session, header: str
+) -> None:
+    response = proxied_client.post("/twilio/voice", data=FORM,
+                                   headers={"X-Twilio-Signature": header} if header else {})
+    assert response.status_code == 403
+    assert _count(session) == (0, 0)
