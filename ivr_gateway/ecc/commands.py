@@ -148,7 +148,8 @@ def report_kpi(first: Any, last: Any, out_dir: Path) -> None:
     t = kpi.total
     rate = f"{t.kpi3_rate * 100:.1f}%" if t.kpi3_rate is not None else "n/a"
     click.echo(f"{t.visits} visits: {t.on_time} on time, {t.late} late, {t.missed} missed, "
-               f"{t.cancelled} cancelled; KPI 3 met {rate}.")
+               f"{t.short_of_carer} double-up short of a carer, {t.cancelled} cancelled; "
+               f"KPI 3 met {rate}.")
 
 
 @click.group()

@@ -36,7 +36,10 @@ DEFINITIONS: list[tuple[str, str]] = [
     ("Visits counted", "Planned visits whose planned start falls on a day of the range (local "
      "days, Europe/London). Cancelled visits are counted apart and are in no rate."),
     ("Delivered", "At least one carer logged in to the visit; the actual start is the earliest "
-     "log-in of its carers, the actual end the latest log-out."),
+     "log-in of its carers, the actual end the latest log-out. A double-up visit (two or more "
+     "carers booked on it) is fully delivered only from the moment all its carers were logged "
+     "in at the same time: that moment, not the first log-in, is what on time, late and KPI 3 "
+     "judge."),
     ("KPI 3 window", "Every visit must start by 11 pm local time on its day and before the next "
      "planned visit of the same client starts. A time-critical visit must also start within 30 "
      "minutes either side of its planned start (Essex contract, Schedule 2, KPI 3)."),
@@ -45,15 +48,24 @@ DEFINITIONS: list[tuple[str, str]] = [
     ("Late", "Delivered inside the 11 pm / next-visit window but started more than {late} "
      "minutes after planned start; a time-critical visit started outside +/- 30 minutes "
      "(early or late) is late and fails KPI 3."),
+    ("Double-up short of a carer", "A double-up visit a carer logged in to that never had all "
+     "its booked carers logged in at the same time before 11 pm and before the next planned "
+     "visit started: one carer came alone, the second came only after that, or they were "
+     "never there together. It is not delivered: it fails KPI 3 and is in the rate, under this "
+     "heading instead of on time, late or missed. By carer, each booked carer who did not log "
+     "in has it counted as a missed visit (where a substitute came and whose place went "
+     "unfilled is not known, as an 'unfilled place'). A carer who has not logged out counts as "
+     "there. No reason code is asked for yet: the office board shows such a visit as "
+     "completed, so none can be recorded there."),
     ("Missed", "Not delivered; or delivered after 11 pm or after the next planned visit "
      "started; or merged into another visit (a carer's visit at the client covering its planned "
      "time while it had no log-in of its own): the contract counts a merged visit as missed."),
-    ("Pending", "Not delivered yet, and its KPI 3 window has not closed at the time of the "
-     "report: in no rate."),
+    ("Pending", "Not delivered yet (or a double-up still short of a carer), and its KPI 3 "
+     "window has not closed at the time of the report: in no rate."),
     ("Short", "Delivered and logged out with less than the commissioned time (planned end minus "
      "planned start, less {tolerance} minutes' tolerance). No reason code is needed."),
-    ("KPI 3 met", "Delivered inside the KPI 3 window; the rate is over visits counted that are "
-     "neither cancelled nor pending."),
+    ("KPI 3 met", "Delivered inside the KPI 3 window (for a double-up, with all its carers); "
+     "the rate is over visits counted that are neither cancelled nor pending."),
     ("Reason code due", "Missed and cancelled visits need a reason code within 48 hours of the "
      "planned start, weekends included. Completed on time: recorded by then; late: recorded "
      "after; outstanding: not recorded, still due; overdue: not recorded, past due. A "
@@ -75,6 +87,7 @@ class Timeliness(enum.StrEnum):
 
     ON_TIME = "on_time"
     LATE = "late"
+    SHORT_OF_CARER = "short_of_carer"  # a double-up never fully staffed in its window
     MISSED = "missed"
     CANCELLED = "cancelled"
     PENDING = "pending"
@@ -125,6 +138,10 @@ class VisitKpi:
     adult_ref: str
     adult_name: str
     carers: tuple[tuple[str, str], ...]  # (ref, name): who logged in, else who was planned
+    carers_needed: int  # carers booked on the visit (2 or more: a double-up)
+    carers_logged_in: int  # different carers who logged in to it
+    all_carers_from: datetime | None  # first moment all the carers needed were logged in
+    absent: tuple[tuple[str, str], ...]  # booked carers missing from a short double-up
     planned_start: datetime
     planned_end: datetime
     time_critical: bool
@@ -150,6 +167,7 @@ class GroupFigures:
     visits: int = 0
     on_time: int = 0
     late: int = 0
+    short_of_carer: int = 0
     missed: int = 0
     cancelled: int = 0
     pending: int = 0
@@ -162,7 +180,7 @@ class GroupFigures:
     @property
     def assessed(self) -> int:
         """Visits in the KPI 3 rate (not cancelled, not pending)."""
-        return self.on_time + self.late + self.missed
+        return self.on_time + self.late + self.short_of_carer + self.missed
 
     @property
     def kpi3_rate(self) -> float | None:
@@ -174,9 +192,12 @@ class GroupFigures:
         """Share of needed reason codes recorded within 48 hours (of those due or recorded)."""
         return self.reasons_on_time / self.reasons_needed if self.reasons_needed else None
 
-    def add(self, visit: VisitKpi) -> None:
-        """Count one visit."""
+    def add(self, visit: VisitKpi, absent: bool = False) -> None:
+        """Count one visit; `absent` counts a booked carer's missing place in a double-up."""
         self.visits += 1
+        if absent:
+            self.missed += 1  # their carer-visit was not delivered at all
+            return
         setattr(self, visit.timeliness.value, getattr(self, visit.timeliness.value) + 1)
         self.short += visit.short
         self.kpi3_met += bool(visit.kpi3_met)
@@ -288,6 +309,10 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
             (c.ref, _name(c.given_name, c.family_name)) for c in visit.care_workers)
         deadline = _deadline(visit, next_start.get(visit.id), settings)
         actual_start = delivered[0].started_at if delivered else None
+        needed = max(1, len(visit.care_workers))
+        came = {a.care_worker_id for a in delivered}
+        all_from = _all_carers_from(delivered, needed)
+        absent: tuple[tuple[str, str], ...] = ()
         ends = [a.ended_at for a in delivered]
         actual_end = max(e for e in ends if e is not None) if ends and all(ends) else None
         commissioned = int((visit.planned_end - visit.planned_start).total_seconds() // 60)
@@ -305,18 +330,29 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
             eleven = datetime.combine(visit.planned_start.astimezone(settings.tz).date(),
                                       LATEST_LOCAL_TIME, settings.tz)
             following = next_start.get(visit.id)
-            offset = actual_start - visit.planned_start
+            closes = min(eleven, following) if following is not None else eleven
             if actual_start >= eleven:
                 timeliness, kpi3, because = Timeliness.MISSED, False, "started after 11 pm"
             elif following is not None and actual_start >= following:
                 timeliness, kpi3, because = (Timeliness.MISSED, False,
                                              "started after the next planned visit's start")
-            elif visit.time_critical and abs(offset) > TIME_CRITICAL_WINDOW:
-                timeliness, kpi3 = Timeliness.LATE, False
-            elif offset > late_after:
-                timeliness, kpi3 = Timeliness.LATE, True
+            elif all_from is None and now < closes:
+                # A double-up with a carer in and the other still to come: not known yet.
+                timeliness, kpi3 = Timeliness.PENDING, None
+            elif all_from is None or all_from >= closes:
+                timeliness, kpi3 = Timeliness.SHORT_OF_CARER, False
+                because = _short_of_carer_because(needed, len(came), all_from, eleven)
+                absent = _absent(visit, came, needed)
             else:
-                timeliness, kpi3 = Timeliness.ON_TIME, True
+                # A double-up is judged from when all its carers were there (a lone carer
+                # cannot give two-person care); for a single carer, that is the actual start.
+                offset = all_from - visit.planned_start
+                if visit.time_critical and abs(offset) > TIME_CRITICAL_WINDOW:
+                    timeliness, kpi3 = Timeliness.LATE, False
+                elif offset > late_after:
+                    timeliness, kpi3 = Timeliness.LATE, True
+                else:
+                    timeliness, kpi3 = Timeliness.ON_TIME, True
         duration = (int((actual_end - actual_start).total_seconds() // 60)
                     if actual_start is not None and actual_end is not None else None)
         short = (duration is not None and timeliness != Timeliness.MISSED
@@ -325,6 +361,8 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
             ref=visit.ref, day=visit.planned_start.astimezone(settings.tz).date(),
             adult_ref=visit.adult.ref,
             adult_name=_name(visit.adult.given_name, visit.adult.family_name), carers=carers,
+            carers_needed=needed, carers_logged_in=len(came), all_carers_from=all_from,
+            absent=absent,
             planned_start=visit.planned_start, planned_end=visit.planned_end,
             time_critical=visit.time_critical, timeliness=timeliness, kpi3_met=kpi3,
             missed_because=because,
@@ -370,6 +408,8 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
         by_day[line.day].add(line)
         for ref, name in line.carers:
             by_carer.setdefault(f"{ref} {name}", GroupFigures()).add(line)
+        for ref, name in line.absent:
+            by_carer.setdefault(f"{ref} {name}".strip(), GroupFigures()).add(line, absent=True)
         by_client.setdefault(f"{line.adult_ref} {line.adult_name}", GroupFigures()).add(line)
     for event in session.scalars(select(LogEvent).where(
             LogEvent.event_time >= start, LogEvent.event_time < end,
@@ -391,6 +431,48 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
     return KpiReport(first_day, last_day, now, settings.timezone, final, total, by_day,
                      dict(sorted(by_carer.items())), dict(sorted(by_client.items())),
                      definitions)
+
+
+def _all_carers_from(actuals: list[ActualVisit], needed: int) -> datetime | None:
+    """The first moment `needed` different carers were logged in to the visit at once.
+
+    A carer with no log-out (still there, or it never came) counts as there from their log-in:
+    the missing log-out is its own exception, and the report does not guess when they left.
+    """
+    for moment in sorted(a.started_at for a in actuals if a.started_at is not None):
+        there = {a.care_worker_id for a in actuals
+                 if a.started_at is not None and a.started_at <= moment
+                 and (a.ended_at is None or a.ended_at >= moment)}
+        if len(there) >= needed:
+            return moment
+    return None
+
+
+def _short_of_carer_because(needed: int, came: int, all_from: datetime | None,
+                            eleven: datetime) -> str:
+    if came < needed:
+        return f"double-up: {came} of {needed} carers logged in"
+    if all_from is None:
+        return f"double-up: the {needed} carers were never logged in at the same time"
+    after = "11 pm" if all_from >= eleven else "the next planned visit's start"
+    return f"double-up: all {needed} carers were there only after {after}"
+
+
+UNFILLED_PLACE = ("", "unfilled place (carer not known)")
+
+
+def _absent(visit: PlannedVisit, came: set[int], needed: int) -> tuple[tuple[str, str], ...]:
+    """The booked carers whose place on a short double-up nobody filled.
+
+    When a substitute came, which booked carer they stood in for is not known: rather than
+    blame one at random, the missing place is counted as an unfilled place.
+    """
+    unfilled = needed - len(came)
+    if unfilled <= 0:
+        return ()
+    away = [(c.ref, _name(c.given_name, c.family_name)) for c in visit.care_workers
+            if c.id not in came]
+    return tuple(away) if len(away) == unfilled else (UNFILLED_PLACE,) * unfilled
 
 
 def _merged_into(undelivered: Iterable[tuple[PlannedVisit, datetime]],

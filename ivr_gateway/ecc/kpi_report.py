@@ -14,11 +14,12 @@ from pathlib import Path
 
 from ivr_gateway.ecc.kpi import MIX, GroupFigures, KpiReport, VisitKpi
 
-COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "missed": "#c62828",
+COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "short_of_carer": "#ef6c00",
+           "missed": "#c62828",
            "cancelled": "#9e9e9e", "pending": "#90caf9", "short": "#6a1b9a",
            "ivr": "#1565c0", "token": "#00838f", "sheet": "#558b2f", "office": "#795548",
            "unverified": "#d84315"}
-OUTCOMES = ["on_time", "late", "missed", "cancelled", "pending"]
+OUTCOMES = ["on_time", "late", "short_of_carer", "missed", "cancelled", "pending"]
 
 
 def _iso(at: datetime | None, report: KpiReport) -> str:
@@ -33,18 +34,24 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-VISIT_COLUMNS = ["visit_ref", "day", "client_ref", "client", "carers", "planned_start",
-                 "planned_end", "time_critical", "actual_start", "actual_end",
+VISIT_COLUMNS = ["visit_ref", "day", "client_ref", "client", "carers", "carers_needed",
+                 "carers_logged_in", "carers_missing", "planned_start", "planned_end",
+                 "time_critical", "actual_start", "actual_end", "all_carers_from",
                  "minutes_from_planned", "duration_minutes", "commissioned_minutes", "outcome",
                  "kpi3_met", "missed_because", "short", "reason_code", "reason_due",
                  "reason_recorded", "reason_status"]
 
 
+def _carer_list(carers: Iterable[tuple[str, str]]) -> str:
+    return "; ".join(f"{ref} {name}".strip() for ref, name in carers)
+
+
 def _visit_row(v: VisitKpi, report: KpiReport) -> list[str]:
-    return [v.ref, v.day.isoformat(), v.adult_ref, v.adult_name,
-            "; ".join(f"{ref} {name}" for ref, name in v.carers), _iso(v.planned_start, report),
-            _iso(v.planned_end, report), "yes" if v.time_critical else "no",
-            _iso(v.actual_start, report), _iso(v.actual_end, report),
+    return [v.ref, v.day.isoformat(), v.adult_ref, v.adult_name, _carer_list(v.carers),
+            str(v.carers_needed), str(v.carers_logged_in), _carer_list(v.absent),
+            _iso(v.planned_start, report), _iso(v.planned_end, report),
+            "yes" if v.time_critical else "no", _iso(v.actual_start, report),
+            _iso(v.actual_end, report), _iso(v.all_carers_from, report),
             "" if v.minutes_from_planned is None else str(v.minutes_from_planned),
             "" if v.duration_minutes is None else str(v.duration_minutes),
             str(v.commissioned_minutes), v.timeliness.value,
@@ -53,7 +60,8 @@ def _visit_row(v: VisitKpi, report: KpiReport) -> list[str]:
             _iso(v.reason_recorded_at, report), v.reason_status.value]
 
 
-SUMMARY_COLUMNS = ["group", "name", "visits", "on_time", "late", "missed", "cancelled",
+SUMMARY_COLUMNS = ["group", "name", "visits", "on_time", "late", "short_of_carer", "missed",
+                   "cancelled",
                    "pending", "short", "kpi3_met", "kpi3_rate", "reasons_needed",
                    "reasons_within_48h", "reason_rate", *(f"verified_{m}" for m in MIX)]
 
@@ -69,8 +77,8 @@ def _groups(report: KpiReport) -> Iterable[tuple[str, str, GroupFigures]]:
 
 
 def _summary_row(group: str, name: str, f: GroupFigures) -> list[str]:
-    return [group, name, *map(str, [f.visits, f.on_time, f.late, f.missed, f.cancelled,
-                                    f.pending, f.short, f.kpi3_met]),
+    return [group, name, *map(str, [f.visits, f.on_time, f.late, f.short_of_carer, f.missed,
+                                    f.cancelled, f.pending, f.short, f.kpi3_met]),
             _pct(f.kpi3_rate), str(f.reasons_needed), str(f.reasons_on_time),
             _pct(f.reason_rate), *(str(f.verification[m]) for m in MIX)]
 
@@ -210,6 +218,7 @@ table {{ border-collapse: collapse; margin-bottom: 2em; font-size: 13px; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: left; }}
 th {{ background: #f3f3f3; }}
 tr.missed td {{ background: #fdecea; }} tr.late td {{ background: #fff8e1; }}
+tr.short_of_carer td {{ background: #fff3e0; }}
 .figures span {{ display: inline-block; margin-right: 2em; font-size: 18px; }}
 dt {{ font-weight: bold; margin-top: .6em; }}
 svg {{ display: block; margin: 1em 0 2em; }}
@@ -218,7 +227,8 @@ svg {{ display: block; margin: 1em 0 2em; }}
 <p>Local days in {escape(report.timezone)}; generated {escape(_iso(report.generated_at, report))}.
 Definitions are at the end of the page.</p>
 <p class="figures"><span>Visits: {t.visits}</span><span>KPI 3 met: {_pct(t.kpi3_rate) or "n/a"}
-</span><span>On time {t.on_time} / late {t.late} / missed {t.missed}</span>
+</span><span>On time {t.on_time} / late {t.late} / double-up short of a carer
+{t.short_of_carer} / missed {t.missed}</span>
 <span>Short: {t.short}</span><span>Cancelled: {t.cancelled}</span>
 <span>Reason codes within 48 h: {_pct(t.reason_rate) or "n/a"}</span></p>
 {"".join(kpi_charts(report))}

@@ -179,14 +179,13 @@ def check_client_number(ctx: StepContext) -> str:
 
 @action
 def take_staff_number(ctx: StepContext) -> str:
-    """Keep the carer number for the PIN step; speak on in the carer's language."""
+    """Keep the carer number for the PIN step, without looking it up.
+
+    Nothing the caller hears before the PIN is verified may depend on whether the number exists
+    or whose it is: switching to the carer's language here would tell a caller guessing numbers
+    which belong to (say) a Polish-speaking carer. The language changes in check_pin, once known.
+    """
     ctx.put(staff_number=ctx.digits)
-    carer = ctx.session.scalars(
-        select(CareWorker).where(CareWorker.staff_number == ctx.digits,
-                                 CareWorker.active.is_(True))
-    ).first()
-    if carer is not None:
-        ctx.call.language = carer.language
     return "ok"
 
 
@@ -198,7 +197,10 @@ def _recent_failures(session: Session, staff_number: str, since: datetime) -> in
 
 @action
 def check_pin(ctx: StepContext) -> str:
-    """Check carer number + PIN: 3 tries a call; 5 failures in 15 minutes lock the number."""
+    """Check carer number + PIN (3 tries a call; 5 failures in 15 minutes lock the number).
+
+    Only a verified carer changes what the call sounds like: the language switches here.
+    """
     staff_number = str(ctx.get("staff_number", ""))
     carer = ctx.session.scalars(
         select(CareWorker).where(CareWorker.staff_number == staff_number,
@@ -212,15 +214,18 @@ def check_pin(ctx: StepContext) -> str:
         return "locked"
     if carer is not None and verify_pin(carer.pin_hash, ctx.digits, ctx.settings.pin_pepper):
         ctx.put(care_worker_id=carer.id)
+        # Known from here on: the read-back and the rest of the call are in their language.
+        ctx.call.language = carer.language
         return "ok"
     if carer is None:
         verify_pin(_dummy_pin_hash(), ctx.digits, "no pepper")
     ctx.session.add(PinFailure(staff_number=staff_number, call_sid=ctx.call.call_sid, at=ctx.now))
     ctx.session.flush()
     window = timedelta(minutes=ctx.settings.pin_lockout_minutes)
-    if (carer is not None
-            and _recent_failures(ctx.session, staff_number, ctx.now - window)
-            >= ctx.settings.pin_lockout_failures):
+    # Counted for unknown numbers too, so a wrong carer number costs the same queries as a
+    # wrong PIN; only a real carer's number is ever locked.
+    failures = _recent_failures(ctx.session, staff_number, ctx.now - window)
+    if carer is not None and failures >= ctx.settings.pin_lockout_failures:
         carer.locked_until = ctx.now + window
         ctx.set_vars(minutes=ctx.settings.pin_lockout_minutes)
         return "locked"

@@ -224,3 +224,121 @@ def test_reason_codes_recorded_in_the_office_count_in_the_kpi_report(
     assert lines["J-MISSED"].reason_status == ReasonStatus.ON_TIME
     assert lines["J-MISSED"].reason_code == "carer_delayed"
     assert lines["M-MERGED"].reason_status == ReasonStatus.OVERDUE
+
+
+# --- Double-up visits: two carers booked -------------------------------------------------------
+
+def _double_up_day(database: Database) -> None:
+    with database.unit_of_work() as session:
+        dot = make_adult(session, ref="DOT", given_name="Dot", family_name="Hill")
+        amy = make_care_worker(session, ref="AMY", staff_number="1111", given_name="Amy")
+        ben = make_care_worker(session, ref="BEN", staff_number="2222", given_name="Ben")
+        make_planned_visit(session, dot, [amy, ben], start=at(8), ref="D-BOTH")
+        make_planned_visit(session, dot, [amy, ben], start=at(12), ref="D-SECOND-LATE")
+        make_planned_visit(session, dot, [amy, ben], start=at(17), ref="D-ALONE")
+        make_planned_visit(session, dot, [amy, ben], start=at(20), ref="D-NEVER-TOGETHER")
+        _visit_in_out(session, amy.id, dot.id, at(8, 5), at(8, 35))
+        _visit_in_out(session, ben.id, dot.id, at(8, 6), at(8, 36))
+        _visit_in_out(session, amy.id, dot.id, at(12), at(12, 50))
+        _visit_in_out(session, ben.id, dot.id, at(12, 45), at(12, 55))
+        _visit_in_out(session, amy.id, dot.id, at(17), at(17, 30))  # Ben never came
+        _visit_in_out(session, amy.id, dot.id, at(20), at(20, 15))  # Amy left before Ben came
+        _visit_in_out(session, ben.id, dot.id, at(20, 20), at(20, 35))
+
+
+def test_a_double_up_is_delivered_only_when_both_carers_were_there(
+        database: Database, settings: Settings) -> None:
+    _double_up_day(database)
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    lines = {v.ref: v for v in report.visits}
+    judged = {ref: (v.timeliness, v.kpi3_met, v.missed_because) for ref, v in lines.items()}
+    assert judged == {
+        "D-BOTH": (Timeliness.ON_TIME, True, ""),
+        # The first carer was on time, but two-person care began when the second came, 45
+        # minutes after planned start: late (inside the KPI 3 window, so KPI 3 is met).
+        "D-SECOND-LATE": (Timeliness.LATE, True, ""),
+        "D-ALONE": (Timeliness.SHORT_OF_CARER, False, "double-up: 1 of 2 carers logged in"),
+        "D-NEVER-TOGETHER": (Timeliness.SHORT_OF_CARER, False,
+                             "double-up: the 2 carers were never logged in at the same time"),
+    }
+    assert (lines["D-BOTH"].carers_needed, lines["D-BOTH"].carers_logged_in) == (2, 2)
+    assert lines["D-BOTH"].all_carers_from == at(8, 6)
+    assert lines["D-SECOND-LATE"].actual_start == at(12)  # the first log-in, as ever
+    assert lines["D-SECOND-LATE"].all_carers_from == at(12, 45)
+    assert lines["D-ALONE"].carers_logged_in == 1
+    assert lines["D-ALONE"].absent == (("BEN", "Ben Jones"),)
+    assert lines["D-NEVER-TOGETHER"].absent == ()  # both came, just not together
+    assert lines["D-ALONE"].reason_status == ReasonStatus.NOT_NEEDED  # see DEFINITIONS
+    total = report.total
+    assert (total.visits, total.on_time, total.late, total.short_of_carer, total.missed) == (
+        4, 1, 1, 2, 0)
+    assert total.kpi3_rate == 2 / 4  # a visit short of a carer fails KPI 3
+    # By carer: Ben's place on D-ALONE is a missed visit of his; Amy was there for all four.
+    ben, amy = report.by_carer["BEN Ben Jones"], report.by_carer["AMY Amy Jones"]
+    assert (ben.visits, ben.on_time, ben.late, ben.short_of_carer, ben.missed) == (
+        4, 1, 1, 1, 1)
+    assert (amy.visits, amy.on_time, amy.late, amy.short_of_carer, amy.missed) == (
+        4, 1, 1, 2, 0)
+    assert report.by_client["DOT Dot Hill"].short_of_carer == 2
+
+
+def test_a_double_up_with_one_carer_in_is_pending_until_its_window_closes(
+        database: Database, settings: Settings) -> None:
+    _double_up_day(database)
+    lines = {v.ref: v for v in _report(database, settings, at(17, 10)).visits}
+    assert lines["D-ALONE"].timeliness == Timeliness.PENDING  # Ben may still come
+    assert lines["D-ALONE"].kpi3_met is None
+    assert lines["D-SECOND-LATE"].timeliness == Timeliness.LATE
+
+
+def test_a_double_up_whose_second_carer_came_after_11_pm_is_short_of_a_carer(
+        database: Database, settings: Settings) -> None:
+    with database.unit_of_work() as session:
+        dot = make_adult(session, ref="DOT")
+        amy = make_care_worker(session, ref="AMY", staff_number="1111")
+        ben = make_care_worker(session, ref="BEN", staff_number="2222")
+        make_planned_visit(session, dot, [amy, ben], start=at(22), minutes=90, ref="D-NIGHT")
+        _visit_in_out(session, amy.id, dot.id, at(22), at(23, 30))
+        _visit_in_out(session, ben.id, dot.id, at(23, 5), at(23, 30))
+    [line] = _report(database, settings, at(9, day=date(2026, 1, 16))).visits
+    assert line.timeliness == Timeliness.SHORT_OF_CARER
+    assert line.missed_because == "double-up: all 2 carers were there only after 11 pm"
+    assert line.all_carers_from == at(23, 5)
+
+
+def test_a_substitute_alone_on_a_double_up_leaves_an_unfilled_place_not_a_named_carer(
+        database: Database, settings: Settings) -> None:
+    with database.unit_of_work() as session:
+        dot = make_adult(session, ref="DOT")
+        amy = make_care_worker(session, ref="AMY", staff_number="1111", given_name="Amy")
+        ben = make_care_worker(session, ref="BEN", staff_number="2222", given_name="Ben")
+        cat = make_care_worker(session, ref="CAT", staff_number="3333", given_name="Cat")
+        make_planned_visit(session, dot, [amy, ben], start=at(8), ref="D-SUB")
+        _visit_in_out(session, cat.id, dot.id, at(8), at(8, 30))
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    [line] = report.visits
+    assert line.carers == (("CAT", "Cat Jones"),)
+    assert line.timeliness == Timeliness.SHORT_OF_CARER
+    assert line.absent == (("", "unfilled place (carer not known)"),)
+    assert report.by_carer["unfilled place (carer not known)"].missed == 1
+    assert "AMY Amy Jones" not in report.by_carer and "BEN Ben Jones" not in report.by_carer
+
+
+def test_the_report_files_show_double_ups_short_of_a_carer_with_their_definition(
+        database: Database, settings: Settings) -> None:
+    _double_up_day(database)
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    total = next(csv.DictReader(io.StringIO(summary_csv(report))))
+    assert (total["visits"], total["short_of_carer"], total["kpi3_rate"]) == ("4", "2", "50.0%")
+    alone = next(r for r in csv.DictReader(io.StringIO(visits_csv(report)))
+                 if r["visit_ref"] == "D-ALONE")
+    assert (alone["outcome"], alone["carers_needed"], alone["carers_logged_in"],
+            alone["carers_missing"]) == ("short_of_carer", "2", "1", "BEN Ben Jones")
+    late = next(r for r in csv.DictReader(io.StringIO(visits_csv(report)))
+                if r["visit_ref"] == "D-SECOND-LATE")
+    assert (late["actual_start"], late["all_carers_from"]) == ("2026-01-13 12:00",
+                                                               "2026-01-13 12:45")
+    page = kpi_html(report)
+    assert "double-up short of a carer\n2" in page
+    assert 'fill="#ef6c00"><title>Tue 13 Jan: 2 short of carer</title>' in page
+    assert "<dt>Double-up short of a carer</dt>" in page  # the definition beside the others

@@ -1,5 +1,5 @@
-"""The flow is data: Polish carers hear Polish, the TwiML keeps the call short, and a broken
-flow file is refused at load time with the fault named."""
+"""The flow is data: Polish carers hear Polish once their PIN is verified, the TwiML keeps the
+call short, and a broken flow file is refused at load time with the fault named."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ivr_gateway.ivr.engine import FLOW_NAME, NOTE_PROMPTS, carer_flow
 from ivr_gateway.ivr.flow import Flow, FlowError, load_flow
 from ivr_gateway.models import Call, LogEvent, LogKind
 from tests.factories import make_adult, make_care_worker, make_planned_visit
-from tests.ivr.calls import play, rows
+from tests.ivr.calls import PlayedCall, new_call_sid, play, rows
 from tests.twilio_client import TwilioClient, TwimlResponse
 
 LANDLINE = "+441134960001"
@@ -37,7 +37,7 @@ def _say_languages(answer: TwimlResponse) -> set[str]:
 
 # --- Polish --------------------------------------------------------------------------------------
 
-def test_polish_carer_hears_the_pin_prompt_and_read_back_in_polish(
+def test_polish_carer_hears_polish_once_the_pin_is_verified(
     twilio: TwilioClient, session: Session, clock: FixedClock
 ) -> None:
     _rota(session, language="pl")
@@ -45,14 +45,36 @@ def test_polish_carer_hears_the_pin_prompt_and_read_back_in_polish(
     call = play(twilio, LANDLINE)
     assert call.heard == ["Carer number."]  # not yet known who is calling
     answer = call.press("4321")
+    # Still not known: a carer number is only a claim until its PIN is right.
     assert answer.said() == ["PIN."]
-    assert _say_languages(answer) == {"pl-PL"}
-    assert {s.attrib["voice"] for s in answer.root.iter("Say")} == {"Polly.Ewa"}
+    assert _say_languages(answer) == {"en-GB"}
     answer = call.press("8765")
     assert answer.said() == ["Zalogowano o 9:02 u J. S. Naciśnij 9, jeśli to błąd."]
     assert _say_languages(answer) == {"pl-PL"}
+    assert {s.attrib["voice"] for s in answer.root.iter("Say")} == {"Polly.Ewa"}
     [stored] = rows(session, Call)
     assert stored.language == "pl"
+
+
+def _answers_up_to_the_pin(twilio: TwilioClient, staff_number: str, pin: str) -> list[str]:
+    call = PlayedCall(twilio, new_call_sid(), LANDLINE)
+    return [answer.response.get_data(as_text=True)
+            for answer in (call.start(), call.press(staff_number), call.press(pin))]
+
+
+def test_a_caller_cannot_tell_a_polish_carers_number_from_one_that_does_not_exist(
+    twilio: TwilioClient, session: Session
+) -> None:
+    _rota(session, language="pl")
+    polish = _answers_up_to_the_pin(twilio, "4321", "0000")
+    nobody = _answers_up_to_the_pin(twilio, "9999", "0000")
+    # The same TwiML, byte for byte, up to and including the PIN prompt...
+    assert polish[:2] == nobody[:2]
+    assert "PIN." in polish[1]
+    # ...and for the wrong PIN that follows: the number is never confirmed without its PIN.
+    assert polish[2] == nobody[2]
+    assert "Carer number or PIN not recognised." in polish[2]
+    assert [c.language for c in rows(session, Call)] == ["en", "en"]
 
 
 def test_polish_carer_hears_lateness_and_log_out_in_polish(
@@ -70,13 +92,17 @@ def test_polish_carer_hears_lateness_and_log_out_in_polish(
     assert [e.kind for e in rows(session, LogEvent)] == [LogKind.IN, LogKind.OUT]
 
 
-def test_polish_carer_with_a_wrong_pin_is_told_in_polish(
+def test_polish_carer_with_a_wrong_pin_is_told_in_english_like_anyone(
     twilio: TwilioClient, session: Session
 ) -> None:
     _rota(session, language="pl")
     call = play(twilio, LANDLINE, "4321", "0000")
     assert call.last is not None
-    assert call.last.said() == ["Nie rozpoznano numeru lub PIN-u.", "Numer opiekuna."]
+    assert call.last.said() == ["Carer number or PIN not recognised.", "Carer number."]
+    assert _say_languages(call.last) == {"en-GB"}
+    call.press("4321")
+    call.press("8765")  # right the second time: Polish from here
+    assert call.heard[-1] == "Zalogowano o 9:00 u J. S. Naciśnij 9, jeśli to błąd."
 
 
 def test_carer_language_without_prompts_falls_back_to_english(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,9 +25,9 @@ LANDLINE = "+441134960001"
 NINE_AM = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)  # 09:00 GMT = 09:00 London
 
 
-def _rota(session: Session) -> None:
+def _rota(session: Session, language: str = "en") -> None:
     adult = make_adult(session, given_name="Joan", family_name="Smith", landlines=(LANDLINE,))
-    carer = make_care_worker(session, staff_number="1234", pin="5678")
+    carer = make_care_worker(session, staff_number="1234", pin="5678", language=language)
     make_planned_visit(session, adult, [carer], start=NINE_AM, minutes=30, ref="V1")
     session.commit()
 
@@ -61,10 +62,11 @@ def test_second_call_logs_out_with_duration(
     assert visit.ended_at == NINE_AM + timedelta(minutes=33)
 
 
+@pytest.mark.parametrize("language", ["en", "pl"])
 def test_log_in_costs_at_most_12_keys_and_15_seconds(
-    twilio: TwilioClient, session: Session, clock: FixedClock
+    twilio: TwilioClient, session: Session, clock: FixedClock, language: str
 ) -> None:
-    _rota(session)
+    _rota(session, language)
     call = play(twilio, LANDLINE, "1234", "5678")
     call.stay_silent()  # no correction: the carer puts the phone down
     seconds = call.words_heard() * 0.4 + call.keys_pressed() * 0.3

@@ -104,8 +104,8 @@ def test_kpis_count_on_time_late_missed_and_short(
         as_text=True)
     # The council report's figures and charts (ivr_gateway.ecc.kpi), not a second computation.
     assert page.count("<svg") == 7
-    row = ('<th scope="row">Tue 13 Jan</th><td>4</td><td>1</td><td>1</td><td>1</td><td>1</td>'
-           '<td>0</td><td>1</td>')
+    row = ('<th scope="row">Tue 13 Jan</th><td>4</td><td>1</td><td>1</td><td>0</td><td>1</td>'
+           '<td>1</td><td>0</td><td>1</td>')
     assert row in page
     assert "KPI 3" in page and "<dt>" in page  # the definitions are on the page
     report = as_coordinator.get("/office/kpi/report.html?from=2026-01-13&to=2026-01-13")
