@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ivr_gateway.config import KpiWindows
+from ivr_gateway.db import table_of
 from ivr_gateway.ecc.events import note_visits_changed
 from ivr_gateway.models import (
     ActualVisit,
@@ -216,24 +218,53 @@ def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
             for pv_id, (ref, start, end) in visits.items()]
 
 
-def _add_exception(session: Session, visit: ActualVisit, code: ExceptionCode, detail: str,
-                   event: LogEvent | None, now: datetime) -> None:
-    session.add(VisitException(actual_visit_id=visit.id, planned_visit_id=visit.planned_visit_id,
-                               log_event_id=event.id if event else None, code=code,
-                               detail=detail, created_at=now))
+def _add_exception(session: Session, visit: tuple[int, int | None], code: ExceptionCode,
+                   detail: str, event_id: int | None, now: datetime) -> None:
+    """Flag a visit, given as (its id, its planned visit's id)."""
+    visit_id, planned_visit_id = visit
+    session.add(VisitException(actual_visit_id=visit_id, planned_visit_id=planned_visit_id,
+                               log_event_id=event_id, code=code, detail=detail, created_at=now))
 
 
-def _new_event(request: LogRequest, kind: LogKind) -> LogEvent:
-    # Not added to the session here: the caller adds it with the visit it belongs to, so both
-    # are written in one flush (one INSERT each, no UPDATE to link them).
-    event = LogEvent(channel=request.channel, kind=kind, care_worker_id=request.care_worker_id,
-                     adult_id=request.adult_id, event_time=request.event_time,
-                     received_at=request.received_at, verification=request.verification,
-                     source_sid=request.source_sid, seq=request.seq,
-                     from_number=request.from_number, raw=dict(request.raw))
+# The evidence and the visit are written with Core statements, built once: a log event is the
+# busiest write there is (every call and text), and the ORM's unit of work costs several times
+# the SQL here. Objects already in the session are kept in step with set_committed_value.
+_VISITS = table_of(ActualVisit)
+_EVENTS = table_of(LogEvent)
+_INSERT_VISIT = insert(_VISITS).returning(_VISITS.c.id)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_CLOSE_VISIT = (update(_VISITS).where(_VISITS.c.id == bindparam("visit_id"))
+                .values(state=bindparam("new_state", type_=_VISITS.c.state.type),
+                        ended_at=bindparam("new_ended_at", type_=_VISITS.c.ended_at.type),
+                        out_verification=bindparam("new_out_verification",
+                                                   type_=_VISITS.c.out_verification.type)))
+
+
+def _insert_event(session: Session, request: LogRequest, kind: LogKind, visit_id: int,
+                  planned_visit_id: int | None) -> int:
+    raw = dict(request.raw)
     if request.unverified_reason:
-        event.raw["unverified_reason"] = request.unverified_reason
-    return event
+        raw["unverified_reason"] = request.unverified_reason
+    return int(session.execute(_INSERT_EVENT, {
+        "channel": request.channel, "kind": kind, "care_worker_id": request.care_worker_id,
+        "adult_id": request.adult_id, "planned_visit_id": planned_visit_id,
+        "actual_visit_id": visit_id, "event_time": request.event_time,
+        "received_at": request.received_at, "verification": request.verification,
+        "source_sid": request.source_sid, "seq": request.seq,
+        "from_number": request.from_number, "raw": raw}).scalar_one())
+
+
+def _insert_visit(session: Session, request: LogRequest, planned_visit_id: int | None,
+                  state: ActualVisitState, match_reason: str) -> int:
+    opened = state == ActualVisitState.OPEN
+    return int(session.execute(_INSERT_VISIT, {
+        "care_worker_id": request.care_worker_id, "adult_id": request.adult_id,
+        "planned_visit_id": planned_visit_id, "state": state,
+        "started_at": request.event_time if opened else None,
+        "ended_at": None if opened else request.event_time,
+        "in_verification": request.verification if opened else None,
+        "out_verification": None if opened else request.verification,
+        "match_reason": match_reason, "created_at": request.received_at}).scalar_one())
 
 
 def _minutes(delta: timedelta) -> int:
@@ -272,10 +303,8 @@ def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
         recent = _recent_open_visit_here(request, open_visits, windows)
         if recent is not None:
             return _repeat_log_in(session, request, recent, visits), []
-        event = _new_event(request, kind)
-        return (_log_in(session, request, event, windows, visits),
-                [v.id for v in open_visits])
-    return _log_out(session, request, _new_event(request, kind), windows, visits), []
+        return _log_in(session, request, windows, visits), [v.id for v in open_visits]
+    return _log_out(session, request, windows, visits), []
 
 
 def _recent_open_visit_here(request: LogRequest, open_visits: list[ActualVisit],
@@ -294,7 +323,7 @@ def _recent_open_visit_here(request: LogRequest, open_visits: list[ActualVisit],
     return None
 
 
-def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
+def _log_in(session: Session, request: LogRequest, windows: KpiWindows,
             visits: CarerVisits) -> LogResult:
     at = request.event_time
     open_visits = visits.open
@@ -303,34 +332,30 @@ def _log_in(session: Session, request: LogRequest, event: LogEvent, windows: Kpi
     match = match_log_in(request.care_worker_id, at,
                          _candidates(session, request.adult_id, at, window), window)
     planned_visit_id = match.candidate.planned_visit_id if match.candidate else None
-    visit = ActualVisit(care_worker_id=request.care_worker_id, adult_id=request.adult_id,
-                        planned_visit_id=planned_visit_id,
-                        state=ActualVisitState.OPEN, started_at=at,
-                        in_verification=request.verification, match_reason=match.reason,
-                        created_at=request.received_at)
-    event.actual_visit = visit
-    event.planned_visit_id = planned_visit_id
-    session.add_all([visit, event])
-    session.flush()
+    visit_id = _insert_visit(session, request, planned_visit_id, ActualVisitState.OPEN,
+                             match.reason)
+    event_id = _insert_event(session, request, LogKind.IN, visit_id, planned_visit_id)
     # A carer still logged in anywhere forgot to log out: close it without inventing an end time.
     for stale in open_visits:
         stale.state = ActualVisitState.MISSING_LOG_OUT
-        _add_exception(session, stale, ExceptionCode.MISSING_LOG_OUT,
+        _add_exception(session, (stale.id, stale.planned_visit_id),
+                       ExceptionCode.MISSING_LOG_OUT,
                        "closed without a log-out: the carer logged in again at "
-                       f"{at.isoformat()}", event, at)
+                       f"{at.isoformat()}", event_id, at)
 
-    codes = _flag_log_in(session, visit, event, match, request, visits.overlapping)
+    codes = _flag_log_in(session, (visit_id, planned_visit_id), event_id, match, request,
+                         visits.overlapping)
     minutes_late = None
     if match.candidate is not None:
         lateness = at - match.candidate.planned_start
         if lateness > timedelta(minutes=windows.late_after):
             minutes_late = _minutes(lateness)
-    return LogResult(event.id, LogKind.IN, visit.id, at, adult.initials,
+    return LogResult(event_id, LogKind.IN, visit_id, at, adult.initials,
                      match.candidate.ref if match.candidate else None, match.kind, minutes_late,
                      None, codes)
 
 
-def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: Match,
+def _flag_log_in(session: Session, visit: tuple[int, int | None], event_id: int, match: Match,
                  request: LogRequest, overlapping: ActualVisit | None) -> list[ExceptionCode]:
     at = request.event_time
     flags: list[tuple[ExceptionCode, str]] = []
@@ -345,11 +370,11 @@ def _flag_log_in(session: Session, visit: ActualVisit, event: LogEvent, match: M
         flags.append((ExceptionCode.OVERLAPPING_VISIT,
                       f"overlaps actual visit {overlapping.id} of the same carer"))
     for code, detail in flags:
-        _add_exception(session, visit, code, detail, event, at)
+        _add_exception(session, visit, code, detail, event_id, at)
     return [code for code, _ in flags]
 
 
-def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: KpiWindows,
+def _log_out(session: Session, request: LogRequest, windows: KpiWindows,
              visits: CarerVisits) -> LogResult:
     at = request.event_time
     adult = session.get_one(Adult, request.adult_id)
@@ -358,41 +383,40 @@ def _log_out(session: Session, request: LogRequest, event: LogEvent, windows: Kp
     planned_ref: str | None = None
     if open_here:
         visit = open_here[-1]
-        visit.state = ActualVisitState.CLOSED
-        visit.ended_at = at
-        visit.out_verification = request.verification
-        match_kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
+        session.execute(_CLOSE_VISIT, {
+            "visit_id": visit.id, "new_state": ActualVisitState.CLOSED, "new_ended_at": at,
+            "new_out_verification": request.verification})
+        # The loaded visit says what the database now says (and is not written again).
+        set_committed_value(visit, "state", ActualVisitState.CLOSED)
+        set_committed_value(visit, "ended_at", at)
+        set_committed_value(visit, "out_verification", request.verification)
+        visit_id, planned_visit_id = visit.id, visit.planned_visit_id
+        match_kind = MatchKind.PLANNED if planned_visit_id else MatchKind.UNPLANNED
         duration = _minutes(at - visit.started_at) if visit.started_at else None
-        if visit.planned_visit_id is not None:
-            planned_ref = visits.planned_refs.get(visit.planned_visit_id) or session.get_one(
-                PlannedVisit, visit.planned_visit_id).ref
+        if planned_visit_id is not None:
+            planned_ref = visits.planned_refs.get(planned_visit_id) or session.get_one(
+                PlannedVisit, planned_visit_id).ref
     else:
         window = timedelta(minutes=windows.match_window)
         match = match_log_out_without_log_in(
             request.care_worker_id, at, _candidates(session, request.adult_id, at, window), window)
-        visit = ActualVisit(
-            care_worker_id=request.care_worker_id, adult_id=request.adult_id,
-            planned_visit_id=match.candidate.planned_visit_id if match.candidate else None,
-            state=ActualVisitState.CLOSED, started_at=None, ended_at=at,
-            out_verification=request.verification, match_reason=match.reason,
-            created_at=request.received_at)
+        planned_visit_id = match.candidate.planned_visit_id if match.candidate else None
+        visit_id = _insert_visit(session, request, planned_visit_id, ActualVisitState.CLOSED,
+                                 match.reason)
         codes.append(ExceptionCode.MISSING_LOG_IN)
         match_kind = match.kind
         duration = None
         planned_ref = match.candidate.ref if match.candidate else None
-    event.actual_visit = visit
-    event.planned_visit_id = visit.planned_visit_id
-    session.add_all([visit, event])
-    session.flush()
+    event_id = _insert_event(session, request, LogKind.OUT, visit_id, planned_visit_id)
     if ExceptionCode.MISSING_LOG_IN in codes:
-        _add_exception(session, visit, ExceptionCode.MISSING_LOG_IN,
-                       "log-out with no log-in for this client", event, at)
+        _add_exception(session, (visit_id, planned_visit_id), ExceptionCode.MISSING_LOG_IN,
+                       "log-out with no log-in for this client", event_id, at)
     if request.verification == Verification.UNVERIFIED:
-        _add_exception(session, visit, ExceptionCode.UNVERIFIED_LOCATION,
+        _add_exception(session, (visit_id, planned_visit_id), ExceptionCode.UNVERIFIED_LOCATION,
                        request.unverified_reason or "presence at the client's home not proven",
-                       event, at)
+                       event_id, at)
         codes.append(ExceptionCode.UNVERIFIED_LOCATION)
-    return LogResult(event.id, LogKind.OUT, visit.id, at, adult.initials, planned_ref,
+    return LogResult(event_id, LogKind.OUT, visit_id, at, adult.initials, planned_ref,
                      match_kind, None, duration, codes)
 
 
@@ -475,16 +499,12 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
 def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit,
                    visits: CarerVisits) -> LogResult:
     """Record a second log-in on a visit that is still open; the visit keeps its first time."""
-    event = _new_event(request, LogKind.IN)
-    event.actual_visit = visit
-    event.planned_visit_id = visit.planned_visit_id
-    session.add(event)
-    session.flush()
+    event_id = _insert_event(session, request, LogKind.IN, visit.id, visit.planned_visit_id)
     assert visit.started_at is not None
     adult = session.get_one(Adult, request.adult_id)
     planned_ref = ((visits.planned_refs.get(visit.planned_visit_id)
                     or session.get_one(PlannedVisit, visit.planned_visit_id).ref)
                    if visit.planned_visit_id else None)
     kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
-    return LogResult(event.id, LogKind.IN, visit.id, visit.started_at, adult.initials,
+    return LogResult(event_id, LogKind.IN, visit.id, visit.started_at, adult.initials,
                      planned_ref, kind, None, None, [])
