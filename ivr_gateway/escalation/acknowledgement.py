@@ -1,6 +1,8 @@
 """Acknowledging an alert: by text (`ACK`, `ACK 4821`), by key press on the call, or by API.
 
-An acknowledged alert stops climbing; the others who were told hear who has it in hand.
+An acknowledged alert stops climbing; the others who were told hear who has it in hand. A
+carer's concern is also resolved by it: nothing in the data can show that a concern was dealt
+with, so the person who takes it (having listened, with a note of what they did) closes it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ivr_gateway.escalation import wording
 from ivr_gateway.escalation.contacts import contact_by_mobile
 from ivr_gateway.escalation.models import (
     Alert,
+    AlertKind,
     AlertNotification,
     AlertState,
     NotificationChannel,
@@ -55,8 +58,13 @@ class AckResult:
 
 
 def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datetime,
-                settings: Settings, by_number: str | None = None) -> AckResult:
-    """Stop the alert climbing and tell the others who were told; idempotent."""
+                settings: Settings, by_number: str | None = None,
+                note: str | None = None) -> AckResult:
+    """Stop the alert climbing and tell the others who were told; idempotent.
+
+    Who, when, by which channel and the optional note stay on the alert as its audit trail; a
+    carer's concern is resolved at the same moment.
+    """
     if alert.state is AlertState.RESOLVED:
         return AckResult(alert, False, f"Alert {alert.number} is already resolved: "
                          f"{alert.resolved_reason}.")
@@ -68,7 +76,14 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datet
     alert.acknowledged_at = now
     alert.acknowledged_by = by[:100]
     alert.acknowledged_via = via
+    alert.acknowledged_note = " ".join((note or "").split())[:1000] or None
     alert.next_escalation_at = None
+    closed = alert.kind is AlertKind.CARER_CONCERN
+    if closed:
+        alert.state = AlertState.RESOLVED
+        alert.resolved_at = now
+        alert.resolved_reason = (f"acknowledged by {alert.acknowledged_by} at "
+                                 f"{wording.hhmm(now, settings.tz)}")
     parts = [w for w in by.split("(")[0].split() if w[:1].isalpha()]
     by_initials = initials_of(parts[0], parts[-1]) if len(parts) > 1 else by[:20]
     told: set[str] = set()
@@ -84,7 +99,8 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datet
                contact_id=n.contact_id, channel=NotificationChannel.SMS,
                body=wording.acknowledged_text(alert, by_initials, now, settings.tz), now=now,
                secret_key=settings.secret_key)
-    return AckResult(alert, True, f"Thank you. Alert {alert.number} acknowledged: "
+    done = "acknowledged and closed" if closed else "acknowledged"
+    return AckResult(alert, True, f"Thank you. Alert {alert.number} {done}: "
                      f"{wording.KIND_WORDS[alert.kind]}, {alert.summary}.")
 
 
@@ -98,6 +114,20 @@ def _latest_for_number(session: Session, number: str) -> Alert | None:
     alerts = list(rows)
     waiting = [a for a in alerts if a.state is AlertState.OPEN]
     return waiting[0] if waiting else (alerts[0] if alerts else None)
+
+
+def _numbered_for_number(session: Session, number: str, alert_number: int) -> Alert | None:
+    """The alert this phone was told of under that number (the newest, if told of two).
+
+    Only alerts sent to this phone: a number comes round again after 9000 alerts, and a late
+    `ACK 4821` about an alert long resolved must not take a new alert the texter never saw.
+    Unresolved alerts never share a number (tick.py), so this cannot pick the wrong live one.
+    """
+    return session.scalar(
+        select(Alert).join(AlertNotification, AlertNotification.alert_id == Alert.id)
+        .where(Alert.number == alert_number, AlertNotification.to_number == number,
+               AlertNotification.purpose == NotificationPurpose.ALERT)
+        .order_by(Alert.id.desc()).limit(1))
 
 
 def acknowledge_by_text(session: Session, from_number: str, text: str, now: datetime,
@@ -119,9 +149,12 @@ def acknowledge_by_text(session: Session, from_number: str, text: str, now: date
         if alert is None:
             return "No alert has been sent to this phone, so there is nothing to acknowledge."
     else:
-        alert = session.scalar(select(Alert).where(Alert.number == command.number)
-                               .order_by(Alert.id.desc()).limit(1))
+        alert = _numbered_for_number(session, contact.mobile, command.number)
         if alert is None:
+            if session.scalar(select(Alert.id).where(Alert.number == command.number).limit(1)):
+                return (f"Alert {command.number} was not sent to this phone, so it cannot be "
+                        "acknowledged from here. Use the dashboard, or reply ACK with the "
+                        "number in an alert text you had.")
             return (f"There is no alert {command.number}. Reply ACK with the number in the "
                     "alert text, or just ACK for the latest.")
     return acknowledge(session, alert, by=contact.name, via="sms", now=now, settings=settings,

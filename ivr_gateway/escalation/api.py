@@ -89,7 +89,8 @@ def alert_out(session: Session, alert: Alert) -> AlertOut:
         level=alert.level, summary=alert.summary, planned_visit_ref=ref,
         raised_at=alert.raised_at, deadline_at=alert.deadline_at,
         acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
-        acknowledged_via=alert.acknowledged_via, resolved_at=alert.resolved_at,
+        acknowledged_via=alert.acknowledged_via, acknowledged_note=alert.acknowledged_note,
+        resolved_at=alert.resolved_at,
         resolved_reason=alert.resolved_reason,
         notifications=[NotificationOut(recipient=n.recipient, step=n.step,
                                        purpose=n.purpose.value, channel=n.channel.value,
@@ -130,13 +131,13 @@ def get_alert(id: int) -> Response:
 
 @blueprint.post("/alerts/<int:id>/acknowledge")
 def acknowledge_alert(id: int) -> Response:
-    """Acknowledge an alert through the API."""
+    """Acknowledge an alert through the API (a carer's concern is resolved by it)."""
     data = _body(AcknowledgeIn, optional=True)
     by = f"{data.by} ({g.api_actor})" if data.by else g.api_actor
     with extensions.database().unit_of_work() as session:
         alert = _alert(session, id)
         result = acknowledge(session, alert, by=by, via="api", now=extensions.clock().now(),
-                             settings=extensions.settings())
+                             settings=extensions.settings(), note=data.note)
         session.flush()
         return _json(AcknowledgeResponse(acknowledged=result.acknowledged,
                                          message=result.message, alert=alert_out(session, alert)))

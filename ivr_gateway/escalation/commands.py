@@ -145,15 +145,16 @@ def list_alerts(show_all: bool) -> None:
 @alerts.command("ack")
 @click.argument("alert_id", type=int)
 @click.option("--by", default=None, help="Who is acknowledging (default: your login).")
-def ack_alert(alert_id: int, by: str | None) -> None:
-    """Acknowledge alert ALERT_ID (its id, as `alerts list` shows)."""
+@click.option("--note", default=None, help="What was done (kept on the alert).")
+def ack_alert(alert_id: int, by: str | None, note: str | None) -> None:
+    """Acknowledge alert ALERT_ID (its id, as `alerts list` shows); closes a carer's concern."""
     settings = _settings()
     with _session() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise click.ClickException(f"No alert with id {alert_id}; see 'alerts list'.")
         result = acknowledge(session, alert, by=by or _actor(), via="cli",
-                             now=datetime.now(UTC), settings=settings)
+                             now=datetime.now(UTC), settings=settings, note=note)
         click.echo(result.message)
 
 

@@ -18,11 +18,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ivr_gateway.db import Base, UTCDateTime, string_enum
-from ivr_gateway.models import ConcernRecording, PlannedVisit
+from ivr_gateway.models import ActualVisit, ConcernRecording, PlannedVisit
 
 
 class ContactRole(enum.StrEnum):
@@ -111,6 +112,11 @@ class Alert(Base):
         # The tick's two reads: alerts due to climb, and unresolved alerts to re-check.
         Index("ix_alerts_state_next", "state", "next_escalation_at"),
         Index("ix_alerts_number", "number"),
+        # A number texted for ACK names one alert still waiting for someone, never two: the tick
+        # picks a free one (tick.py), and this is the backstop. Alerts never leave 'resolved'.
+        Index("uq_alerts_number_unresolved", "number", unique=True,
+              sqlite_where=text("state != 'resolved'"),
+              postgresql_where=text("state != 'resolved'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,6 +138,7 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     acknowledged_via: Mapped[str | None] = mapped_column(String(16))
+    acknowledged_note: Mapped[str | None] = mapped_column(Text)  # what the person did about it
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -185,3 +192,5 @@ class EscalationCursor(Base):
 # Indexes on the core tables that the deadline rules range over (planned_start is indexed there).
 Index("ix_planned_visits_planned_end", PlannedVisit.planned_end)
 Index("ix_concern_recordings_created_at", ConcernRecording.created_at)
+# Open unplanned visits' log-outs are chased from their log-in: an index range over open visits.
+Index("ix_actual_visits_state_started", ActualVisit.state, ActualVisit.started_at)

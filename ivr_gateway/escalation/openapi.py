@@ -31,7 +31,8 @@ OPERATIONS = [
     Operation("/alerts/{id}", "get", "getAlert", "One alert", "alerts", {200: AlertOut},
               errors=(401, 404), query=[_ID]),
     Operation("/alerts/{id}/acknowledge", "post", "acknowledgeAlert",
-              "Acknowledge an alert: it stops climbing and the others told hear who has it",
+              "Acknowledge an alert: it stops climbing and the others told hear who has it "
+              "(a carer_concern is resolved by it)",
               "alerts", {200: AcknowledgeResponse}, AcknowledgeIn, errors=(400, 401, 404, 422),
               query=[_ID]),
     Operation("/office-contacts", "get", "listOfficeContacts",

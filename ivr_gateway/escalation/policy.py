@@ -91,10 +91,18 @@ class EscalationPolicy:
     office_hours: OfficeHours = field(default_factory=OfficeHours)
     sender: str = "recording"  # "recording" (prints/stores) or "twilio"
     first_tick_lookback_hours: int = 12  # what the very first tick looks back over
+    # An unplanned visit has no planned end to chase a log-out from: it is presumed to last at
+    # most the longest normal visit (DESIGN.md: shifts of up to 8 hours), then chased as a planned
+    # one is. Kept under the 12-hour stale-open rule (visits/recording.py, STALE_OPEN_VISIT).
+    unplanned_visit_minutes: int = 480
 
     def level_time(self, red: bool) -> timedelta:
         """Time at one ladder level: half for red-rated clients."""
         return _halved(timedelta(minutes=self.level_minutes), red)
+
+    def unplanned_visit_time(self) -> timedelta:
+        """How long an unplanned visit may last before its log-out is chased."""
+        return timedelta(minutes=self.unplanned_visit_minutes)
 
     def carer_reminder_time(self, red: bool) -> timedelta:
         """Time the carer has to answer 'did you forget to log out?' before the office hears."""
@@ -105,7 +113,13 @@ def _halved(delta: timedelta, red: bool) -> timedelta:
     return delta / 2 if red else delta
 
 
-def _number(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+# STALE_OPEN_VISIT (visits/recording.py): an open visit older than this is a forgotten log-out.
+# Not imported, to keep this module free of other imports.
+_STALE_OPEN_MINUTES = 12 * 60
+
+
+def _number(env: Mapping[str, str], name: str, default: int, minimum: int = 0,
+            maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -115,6 +129,8 @@ def _number(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -131,6 +147,8 @@ def load_policy(env: Mapping[str, str], production: bool) -> EscalationPolicy:
         carer_reminder_minutes=_number(env, "ESCALATION_CARER_REMINDER_MINUTES", 15),
         reason_code_hours=_number(env, "REASON_CODE_DUE_HOURS", 48, minimum=1),
         reason_code_reminder_hours=_number(env, "REASON_CODE_REMINDER_HOURS", 24, minimum=1),
+        unplanned_visit_minutes=_number(env, "ESCALATION_UNPLANNED_VISIT_MINUTES", 480,
+                                        minimum=1, maximum=_STALE_OPEN_MINUTES),
         office_hours=OfficeHours.parse(env.get("OFFICE_HOURS") or "08:00-18:00 Mon-Fri"),
         sender=sender,
     )

@@ -1,8 +1,9 @@
 """The rules that raise alerts, and the checks that resolve them.
 
 Deadline rules read only the deadlines that passed since the last tick (a cursor per rule), by
-an indexed range on the planned start or end, so a tick's cost follows the visits that fell due,
-not the size of the rota. Red-rated clients' deadlines come at half the time.
+an indexed range on the planned start or end (or an unplanned visit's log-in), so a tick's cost
+follows the visits that fell due, not the size of the rota. Red-rated clients' deadlines come at
+half the time.
 """
 
 from __future__ import annotations
@@ -142,6 +143,48 @@ def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime
             for actual, visit, adult, carer in rows]
 
 
+def unplanned_log_out_query(lo: datetime, hi: datetime, settings: Settings) -> Any:
+    """Open unplanned visits whose log-in + the longest visit + the chase is in [lo, hi).
+
+    Only the chase is halved for red clients: the length of the visit is not theirs to shorten.
+    Ranges over the (state, started_at) index, so only open visits are read.
+    """
+    longest = settings.escalation.unplanned_visit_time()
+    chase = timedelta(minutes=settings.kpi.log_out_chase_after)
+    started = ActualVisit.started_at
+    return (select(ActualVisit, Adult, CareWorker)
+            .outerjoin(Adult, ActualVisit.adult_id == Adult.id)
+            .join(CareWorker, ActualVisit.care_worker_id == CareWorker.id)
+            .where(ActualVisit.state == ActualVisitState.OPEN,
+                   ActualVisit.planned_visit_id.is_(None),
+                   or_(and_(Adult.rag == Rag.RED, _window(started, lo, hi, longest + chase / 2)),
+                       and_(or_(Adult.rag.is_(None), Adult.rag != Rag.RED),
+                            _window(started, lo, hi, longest + chase)))))
+
+
+def unplanned_missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime,
+                               settings: Settings) -> list[Raise]:
+    """Carers still logged in to an unplanned visit long after any normal visit would end.
+
+    An unplanned visit has no planned end, so its deadline counts from the log-in: the longest
+    normal visit (ESCALATION_UNPLANNED_VISIT_MINUTES) plus the log-out chase. The alert is the
+    planned case's kind and subject (one per carer's visit), so it climbs and settles the same.
+    """
+    longest = settings.escalation.unplanned_visit_time()
+    found = []
+    for actual, adult, carer in session.execute(unplanned_log_out_query(lo, hi, settings)):
+        assert actual.started_at is not None  # the window excludes visits without a log-in
+        red = adult is not None and adult.rag == Rag.RED
+        found.append(Raise(
+            AlertKind.MISSING_LOG_OUT, f"carer-visit:{actual.id}",
+            f"{carer.initials} not logged out of {adult.initials if adult else 'a client'} "
+            f"unplanned visit from {hhmm(actual.started_at, settings.tz)}",
+            _deadline(actual.started_at + longest,
+                      timedelta(minutes=settings.kpi.log_out_chase_after), red), red,
+            actual_visit_id=actual.id, care_worker_id=carer.id))
+    return found
+
+
 def carer_concerns(session: Session, lo: datetime, hi: datetime, now: datetime,
                    settings: Settings) -> list[Raise]:
     """Concerns carers recorded at log-out since the last tick."""
@@ -218,6 +261,7 @@ DEADLINE_RULES: list[tuple[str, Rule]] = [
     ("late_start", late_starts),
     ("missed_visit", missed_visits),
     ("missing_log_out", missing_log_outs),
+    ("unplanned_log_out", unplanned_missing_log_outs),
     ("carer_concern", carer_concerns),
     ("reason_code_due", reason_codes_due),
     ("reason_code_overdue", reason_codes_overdue),
@@ -316,11 +360,15 @@ def settled(session: Session, alert: Alert, settings: Settings) -> Settled | Non
         if status is not OutboxStatus.DEAD:
             return Settled("the council record went through on retry")
         return None
-    return None  # a carer's concern stays until a person acknowledges it
+    return None  # a carer's concern is resolved by the person who acknowledges it, not here
 
 
 def unresolved(session: Session) -> list[Alert]:
-    """Alerts that may still settle: open ones, and acknowledged ones not yet resolved."""
+    """Alerts that may still settle: open ones, and acknowledged ones not yet resolved.
+
+    Concerns are left out: nothing in the data says a concern is dealt with, so acknowledging
+    one resolves it there and then (acknowledgement.py).
+    """
     return list(session.scalars(
         select(Alert).where(Alert.state.in_([AlertState.OPEN, AlertState.ACKNOWLEDGED]),
                             Alert.kind != AlertKind.CARER_CONCERN)

@@ -26,7 +26,8 @@ class AlertOut(BaseModel):
     id: int
     number: int = Field(description="The short number in texts: reply 'ACK <number>'.")
     kind: str
-    state: Literal["open", "acknowledged", "resolved"]
+    state: Literal["open", "acknowledged", "resolved"] = Field(
+        description="A carer_concern goes from open to resolved when it is acknowledged.")
     level: int = Field(description="Ladder rungs taken so far (0: nobody told yet).")
     summary: str
     planned_visit_ref: str | None
@@ -35,6 +36,7 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     acknowledged_via: str | None
+    acknowledged_note: str | None = Field(description="What the person who acknowledged did.")
     resolved_at: datetime | None
     resolved_reason: str | None
     notifications: list[NotificationOut]
@@ -47,11 +49,16 @@ class AlertsResponse(BaseModel):
 
 
 class AcknowledgeIn(BaseModel):
-    """Who is acknowledging (defaults to the API token's name)."""
+    """Who is acknowledging (defaults to the API token's name), and an optional note.
+
+    Acknowledging a carer_concern alert also resolves it: the note says what was done.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     by: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=1000,
+                             description="What was done, e.g. 'rang her daughter, GP booked'.")
 
 
 class AcknowledgeResponse(BaseModel):

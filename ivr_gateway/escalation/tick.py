@@ -69,25 +69,54 @@ def take_tick_lock(session: Session) -> bool:
                                {"key": ESCALATION_LOCK}))
 
 
-def alert_number(alert_id: int) -> int:
-    """A four-digit number for texts (1000-9999), cycling; ACK by number takes the newest."""
-    return 1000 + (alert_id - 1) % 9000
+FIRST_NUMBER, LAST_NUMBER = 1000, 9999  # four digits: quick to key in a reply
 
 
-def raise_alert(session: Session, found: Raise, now: datetime) -> Alert | None:
+class AlertNumbers:
+    """Hands out the numbers new alerts are texted under, for one tick.
+
+    Each is the one after the newest alert's, cycling through 1000-9999 and skipping any number
+    an unresolved alert still holds. Cycling alone (the number from the id) gave two alerts
+    waiting at once the same number when one stayed unresolved while 9000 others were raised,
+    and `ACK 4821` then reached whichever was newer. Used under the tick's lock, so two ticks
+    never hand out at once; the partial unique index on unresolved alerts' numbers is the
+    backstop. Reads the held numbers once per tick, not once per alert.
+    """
+
+    def __init__(self, session: Session) -> None:
+        newest = session.scalar(select(Alert.number).order_by(Alert.id.desc()).limit(1))
+        self.last = newest if newest is not None else LAST_NUMBER
+        self.held = set(session.scalars(select(Alert.number)
+                                        .where(Alert.state != AlertState.RESOLVED)))
+
+    def take(self) -> int:
+        """The next free number, now held."""
+        span = LAST_NUMBER - FIRST_NUMBER + 1
+        start = self.last + 1 if FIRST_NUMBER <= self.last < LAST_NUMBER else FIRST_NUMBER
+        candidates = (FIRST_NUMBER + (start - FIRST_NUMBER + step) % span for step in range(span))
+        # With 9000 alerts waiting at once, five digits rather than a shared number.
+        number = next((n for n in candidates if n not in self.held),
+                      max(self.held, default=LAST_NUMBER) + 1)
+        self.held.add(number)
+        self.last = number
+        return number
+
+
+def raise_alert(session: Session, found: Raise, now: datetime,
+                numbers: AlertNumbers | None = None) -> Alert | None:
     """Store the alert unless it exists; None when it was raised before."""
     if session.scalar(select(Alert.id).where(Alert.kind == found.kind,
                                              Alert.subject_key == found.subject_key)):
         return None
+    number = (numbers or AlertNumbers(session)).take()
     alert = Alert(kind=found.kind, subject_key=found.subject_key, summary=found.summary[:120],
-                  red=found.red, planned_visit_id=found.planned_visit_id,
+                  number=number, red=found.red, planned_visit_id=found.planned_visit_id,
                   actual_visit_id=found.actual_visit_id, care_worker_id=found.care_worker_id,
                   concern_recording_id=found.concern_recording_id,
                   outbox_message_id=found.outbox_message_id, state=AlertState.OPEN, level=0,
                   deadline_at=found.deadline_at, raised_at=now, next_escalation_at=now)
     session.add(alert)
     session.flush()
-    alert.number = alert_number(alert.id)
     if found.kind is AlertKind.MISSED_VISIT:
         _continue_from_late_alert(session, alert)
     return alert
@@ -204,16 +233,19 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
     """One tick's work inside the caller's transaction."""
     result = TickResult()
     lookback = timedelta(hours=settings.escalation.first_tick_lookback_hours)
+    numbers: AlertNumbers | None = None
     for name, rule in DEADLINE_RULES:
         span = advance_cursor(session, name, now, lookback)
         if span is None:
             continue
         for found in rule(session, span[0], span[1], now, settings):
-            alert = raise_alert(session, found, now)
+            numbers = numbers or AlertNumbers(session)
+            alert = raise_alert(session, found, now, numbers)
             if alert is not None:
                 result.raised.append(alert.id)
     for found in forwarding_failures(session, now, settings):
-        alert = raise_alert(session, found, now)
+        numbers = numbers or AlertNumbers(session)
+        alert = raise_alert(session, found, now, numbers)
         if alert is not None:
             result.raised.append(alert.id)
     for alert in unresolved(session):

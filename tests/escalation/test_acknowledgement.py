@@ -7,10 +7,15 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ivr_gateway.config import KpiWindows
 from ivr_gateway.escalation.acknowledgement import parse_ack
-from ivr_gateway.escalation.models import AlertState
+from ivr_gateway.escalation.models import Alert, AlertKind, AlertState
+from ivr_gateway.models import Channel, Verification
+from ivr_gateway.visits.recording import LogRequest, record_log_event
 from tests.escalation.conftest import (
     COORDINATOR,
     MANAGER,
@@ -160,3 +165,82 @@ def test_alert_call_with_a_wrong_token_acknowledges_nothing(
     unsigned = twilio.post(key_url, {"Digits": "1"}, signature="nope")
     assert unsigned.status_code == 403
     assert escalation.alerts()[0].state is AlertState.OPEN
+
+
+def _late_alert_at(session: Session, escalation: Escalation, start: datetime) -> None:
+    make_planned_visit(session, make_adult(session),
+                       [make_care_worker(session, staff_number=f"{start.hour + 3100}")],
+                       start=start)
+    session.commit()
+    escalation.run_until(start + timedelta(minutes=31))
+
+
+def test_a_number_still_held_by_an_unresolved_alert_is_skipped_when_numbers_come_round(
+        session: Session, escalation: Escalation, twilio: TwilioClient) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    escalation.tick()
+    _late_alert_at(session, escalation, TUESDAY_9AM)
+    [waiting] = escalation.alerts()
+    assert waiting.number == 1000
+    # 8998 alerts later (stood in for by one resolved alert numbered 9999), numbering comes
+    # round to 1000 again while the first alert is still waiting.
+    session.add(Alert(number=9999, kind=AlertKind.FORWARDING_FAILED, subject_key="outbox:0",
+                      summary="council record 0 refused", state=AlertState.RESOLVED,
+                      deadline_at=TUESDAY_9AM, raised_at=TUESDAY_9AM))
+    session.commit()
+    _late_alert_at(session, escalation, TUESDAY_9AM + timedelta(hours=1))
+    first, _filler, second = escalation.alerts()
+    assert (first.number, second.number) == (1000, 1001)
+    [reply] = _sms(twilio, COORDINATOR, "ACK 1000")
+    assert reply.startswith("Thank you. Alert 1000 acknowledged")
+    first, _filler, second = escalation.alerts()
+    assert first.state is AlertState.ACKNOWLEDGED and second.state is AlertState.OPEN
+
+
+def test_unresolved_alerts_can_never_share_a_number(session: Session) -> None:
+    for subject in ("visit:1", "visit:2"):
+        session.add(Alert(number=4821, kind=AlertKind.LATE_START, subject_key=subject,
+                          summary="J.S. visit 09:00 not started", state=AlertState.OPEN,
+                          deadline_at=TUESDAY_9AM, raised_at=TUESDAY_9AM))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_ack_by_number_reaches_only_an_alert_sent_to_that_phone(
+        session: Session, escalation: Escalation, twilio: TwilioClient) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult = make_adult(session)
+    carer = make_care_worker(session, staff_number="3500")
+    make_planned_visit(session, adult, [carer], start=TUESDAY_9AM)
+    session.commit()
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=31))  # the coordinator is told
+    record_log_event(session, LogRequest(
+        channel=Channel.IVR, care_worker_id=carer.id, adult_id=adult.id,
+        event_time=TUESDAY_9AM + timedelta(minutes=33), received_at=TUESDAY_9AM,
+        verification=Verification.CALLER_ID, source_sid="CA" + "7" * 32), KpiWindows())
+    session.commit()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=34))  # resolved by the log-in
+    # At night a new alert reaches the on-call person only; say numbering has come round to
+    # the number the coordinator was texted in the morning.
+    night = datetime(2026, 1, 13, 22, 0, tzinfo=UTC)
+    escalation.clock.set(night)
+    _late_alert_at(session, escalation, night)
+    def late() -> list[Alert]:
+        return [a for a in escalation.alerts() if a.kind is AlertKind.LATE_START]
+
+    morning, evening = late()
+    assert morning.state is AlertState.RESOLVED and evening.state is AlertState.OPEN
+    session.execute(update(Alert).where(Alert.id == evening.id).values(number=morning.number))
+    session.commit()
+    n = morning.number
+    # The coordinator's late reply about the morning alert does not take the evening one.
+    [late_reply] = _sms(twilio, COORDINATOR, f"ACK {n}")
+    assert late_reply.startswith(f"Alert {n} is already resolved: A.J. logged in")
+    [manager] = _sms(twilio, MANAGER, f"ACK {n}")
+    assert manager.startswith(f"Alert {n} was not sent to this phone")
+    assert late()[1].state is AlertState.OPEN
+    [on_call] = _sms(twilio, ON_CALL, f"ACK {n}")
+    assert on_call.startswith(f"Thank you. Alert {n} acknowledged")
+    assert late()[1].state is AlertState.ACKNOWLEDGED

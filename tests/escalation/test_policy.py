@@ -47,6 +47,9 @@ def test_office_hours_are_read_from_the_setting(text: str, opens: time, days: se
     ({"OFFICE_HOURS": "08:00-18:00 Mon-Fryday"}, "Fryday"),
     ({"ESCALATION_LEVEL_MINUTES": "0"}, "ESCALATION_LEVEL_MINUTES"),
     ({"ALERT_SENDER": "pigeon"}, "ALERT_SENDER"),
+    # Past the 12-hour stale-open rule the next call from that home is a new log-in anyway.
+    ({"ESCALATION_UNPLANNED_VISIT_MINUTES": "721"}, "at most 720"),
+    ({"ESCALATION_UNPLANNED_VISIT_MINUTES": "0"}, "ESCALATION_UNPLANNED_VISIT_MINUTES"),
 ])
 def test_a_wrong_escalation_setting_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
@@ -57,3 +60,6 @@ def test_settings_carry_the_policy() -> None:
     settings = load_settings({"ESCALATION_LEVEL_MINUTES": "10", "ESCALATION_TICK_SECONDS": "20"})
     assert settings.escalation.level_minutes == 10 and settings.escalation.tick_seconds == 20
     assert settings.escalation.sender == "recording"
+    assert settings.escalation.unplanned_visit_minutes == 480  # DESIGN.md: shifts up to 8 hours
+    shorter = load_settings({"ESCALATION_UNPLANNED_VISIT_MINUTES": "90"})
+    assert shorter.escalation.unplanned_visit_minutes == 90

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
+from ivr_gateway.models import ActualVisit, ActualVisitState
 from ivr_gateway.outbox.models import OutboxMessage
 from tests.escalation.conftest import TUESDAY_9AM, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -92,6 +93,16 @@ def test_two_schedulers_on_postgresql_raise_and_send_each_alert_exactly_once(
     # 12 visits, one every 5 fake minutes; two hours of fake time at 300x (24 real seconds),
     # both processes ticking as fast as they can on one shared fake clock.
     _late_visits(session, 12, spacing=timedelta(minutes=5))
+    # And a carer still logged in to an unplanned visit: chased at 09:30 (log-in 01:15 + 8 h 15).
+    carer = make_care_worker(session, staff_number="4999")
+    unplanned = ActualVisit(care_worker_id=carer.id, adult_id=make_adult(session).id,
+                            planned_visit_id=None, state=ActualVisitState.OPEN,
+                            started_at=TUESDAY_9AM - timedelta(hours=7, minutes=45),
+                            created_at=TUESDAY_9AM - timedelta(hours=7, minutes=45))
+    session.add(unplanned)
+    session.flush()
+    unplanned_id = unplanned.id
+    session.commit()
     sent_log = tmp_path / "sent.jsonl"
     epoch = time.time() + 1.0
     common = ["--start", TUESDAY_9AM.isoformat(), "--speed", "300", "--epoch", str(epoch),
@@ -109,6 +120,8 @@ def test_two_schedulers_on_postgresql_raise_and_send_each_alert_exactly_once(
     assert set(keys) == notification_keys
     assert len({(a.kind, a.subject_key) for a in alerts}) == len(alerts)
     assert len([a for a in alerts if a.kind.value == "late_start"]) == 12
+    assert [a.subject_key for a in alerts if a.kind.value == "missing_log_out"
+            and a.planned_visit_id is None] == [f"carer-visit:{unplanned_id}"]
     # Both processes really ticked alongside each other: some ticks found the lock taken.
     assert all("ticks=400" in out for out, _err in outputs)
     skipped = [int(out.strip().rsplit("skipped=", 1)[1]) for out, _err in outputs]

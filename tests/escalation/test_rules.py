@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr_gateway.config import Settings
 from ivr_gateway.escalation.models import AlertKind, AlertState
+from ivr_gateway.escalation.policy import EscalationPolicy
 from ivr_gateway.escalation.wording import is_one_segment
 from ivr_gateway.models import (
     ActualVisit,
@@ -21,9 +24,12 @@ from ivr_gateway.models import (
 from ivr_gateway.office.reason_codes import record_reason_code
 from ivr_gateway.outbox.service import enqueue
 from ivr_gateway.visits.recording import LogRequest, record_log_event
+from tests.api.conftest import Api
 from tests.escalation.conftest import (
     CARER_MOBILE,
     COORDINATOR,
+    MANAGER,
+    ON_CALL,
     TUESDAY_9AM,
     Escalation,
     make_ladder,
@@ -160,28 +166,142 @@ def test_missing_log_out_texts_the_carer_first_then_the_office(
     assert escalation.texts(CARER_MOBILE)[-1].startswith("Did you forget")  # carer not told
 
 
-def test_carer_concern_is_raised_and_stays_until_acknowledged(
+def _unplanned_log_in(session: Session, *, rag: Rag = Rag.GREEN, at=TUESDAY_9AM,
+                     mobiles: tuple[str, ...] = (CARER_MOBILE,)):
+    # A carer logs in at a client's home with nothing on the rota for them there.
+    adult = make_adult(session, rag=rag)
+    carer = make_care_worker(session, mobiles=mobiles, staff_number=str(next(_staff_numbers)))
+    session.commit()
+    _log(session, carer.id, adult.id, at)
+    [actual] = session.scalars(select(ActualVisit).where(ActualVisit.care_worker_id == carer.id))
+    assert actual.planned_visit_id is None and actual.state is ActualVisitState.OPEN
+    ids = adult.id, carer.id, actual.id
+    session.commit()  # no transaction left open: SQLite's writers queue behind it
+    return ids
+
+
+def test_unplanned_visit_left_open_is_chased_eight_hours_fifteen_after_its_log_in(
         session: Session, escalation: Escalation) -> None:
     make_ladder(session, TUESDAY_9AM)
-    adult, carer, visit = _visit(session)
+    adult_id, carer_id, actual_id = _unplanned_log_in(session)
     escalation.tick()
+    # The longest normal visit (8 hours) plus the log-out chase (15 minutes): 17:15.
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8), step=timedelta(minutes=15))
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=15))
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=16))
+    [alert] = escalation.alerts()
+    assert (alert.kind, alert.subject_key, alert.actual_visit_id, alert.planned_visit_id) == (
+        AlertKind.MISSING_LOG_OUT, f"carer-visit:{actual_id}", actual_id, None)
+    assert alert.deadline_at == TUESDAY_9AM + timedelta(hours=8, minutes=15)
+    # The carer is asked first, then the office; initials only, one segment each.
+    assert escalation.texts() == [
+        "Did you forget to log out? J.S. unplanned visit from 09:00. Please ring the log line "
+        "now to log out, or the office will be told."]
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=31))
+    [office] = escalation.texts(COORDINATOR)
+    assert office == (f"EHM alert {alert.number}: A.J. not logged out of J.S. unplanned visit "
+                      f"from 09:00. Reply ACK {alert.number}")
+    assert all(is_one_segment(t) for t in escalation.texts())
+    assert not any(word in t for t in escalation.texts()
+                   for word in ("Joan", "Smith", "Amy", "Jones", "High Street"))
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=40))
+    assert len(escalation.alerts()) == 1  # once, however many ticks read past the deadline
+    _log(session, carer_id, adult_id, TUESDAY_9AM + timedelta(hours=8, minutes=41))
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=42))
+    [alert] = escalation.alerts()
+    assert alert.state is AlertState.RESOLVED
+    assert alert.resolved_reason == "A.J. logged out at 17:41"
+    assert escalation.texts(COORDINATOR)[-1] == (
+        f"EHM alert {alert.number} resolved: A.J. logged out at 17:41. No action needed.")
+
+
+def test_unplanned_visit_of_a_red_client_is_chased_at_half_the_chase_and_by_the_setting(
+        session: Session, database, clock) -> None:
+    settings = Settings(database_url=database.url,
+                        escalation=EscalationPolicy(unplanned_visit_minutes=120))
+    escalation = Escalation(database, settings, clock)
+    make_ladder(session, TUESDAY_9AM)
+    _unplanned_log_in(session, rag=Rag.RED, mobiles=())
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=2, minutes=8))
+    [alert] = escalation.alerts()
+    assert alert.red and alert.deadline_at == TUESDAY_9AM + timedelta(hours=2, minutes=7.5)
+    # No mobile for the carer: the office hears at once.
+    assert escalation.texts(COORDINATOR)[0].startswith(f"EHM alert {alert.number}: A.J. not "
+                                                       "logged out of J.S. unplanned visit")
+
+
+def test_unplanned_visit_closed_by_a_log_in_elsewhere_raises_nothing_later(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    _adult_id, carer_id, actual_id = _unplanned_log_in(session)
+    other = make_adult(session)
+    session.commit()
+    _log(session, carer_id, other.id, TUESDAY_9AM + timedelta(hours=1))
+    escalation.tick()
+    # The first visit was closed as missing its log-out at 10:00 (evidence for the office, not
+    # an alert); the second, still open, is chased from its own log-in.
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=30),
+                         step=timedelta(minutes=15))
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=9, minutes=30),
+                         step=timedelta(minutes=15))
+    [alert] = escalation.alerts()
+    assert alert.actual_visit_id != actual_id
+
+
+def _concern(session: Session, escalation: Escalation, at) -> None:
+    adult, carer, visit = _visit(session)
     actual = ActualVisit(care_worker_id=carer.id, adult_id=adult.id, planned_visit_id=visit.id,
                          state=ActualVisitState.CLOSED, started_at=TUESDAY_9AM,
                          ended_at=TUESDAY_9AM + timedelta(minutes=30),
                          created_at=TUESDAY_9AM)
     session.add(actual)
     session.flush()
-    session.add(ConcernRecording(call_sid="CA1", actual_visit_id=actual.id,
+    session.add(ConcernRecording(call_sid=f"CA{at.timestamp()}", actual_visit_id=actual.id,
                                  care_worker_id=carer.id, adult_id=adult.id,
-                                 recording_url="https://api.twilio.com/rec/RE1",
-                                 created_at=TUESDAY_9AM + timedelta(minutes=31)))
+                                 recording_url="https://api.twilio.com/rec/RE1", created_at=at))
     session.commit()
+
+
+def test_carer_concern_stays_open_until_acknowledged_which_resolves_it_with_its_note(
+        session: Session, escalation: Escalation, api: Api) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    escalation.tick()
+    _concern(session, escalation, TUESDAY_9AM + timedelta(minutes=31))
     escalation.run_until(TUESDAY_9AM + timedelta(minutes=32))
     [alert] = escalation.alerts()
     assert alert.kind is AlertKind.CARER_CONCERN
     assert "A.J. recorded a concern at J.S. 09:31" in escalation.texts(COORDINATOR)[0]
-    escalation.run_until(TUESDAY_9AM + timedelta(hours=4))
-    assert escalation.alerts()[0].state is AlertState.OPEN  # no auto-resolve for a concern
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=50))
+    assert escalation.alerts()[0].state is AlertState.OPEN  # nothing in the data settles it
+    assert [a["id"] for a in api.get("/alerts?state=unresolved").get_json()["alerts"]] == [
+        alert.id]
+
+    escalation.clock.set(TUESDAY_9AM + timedelta(minutes=55))
+    acked = api.post(f"/alerts/{alert.id}/acknowledge",
+                     {"by": "Sam Carter", "note": "Listened; rang her daughter, GP booked."})
+    body = acked.get_json()
+    assert body["acknowledged"] is True
+    assert body["message"].startswith(f"Thank you. Alert {alert.number} acknowledged and closed")
+    assert api.get("/alerts?state=unresolved").get_json()["alerts"] == []
+    shown = api.get(f"/alerts/{alert.id}").get_json()
+    assert shown["state"] == "resolved"
+    # The audit trail: who acknowledged, when, how, and what they did.
+    assert (shown["acknowledged_by"], shown["acknowledged_via"], shown["acknowledged_note"]) == (
+        "Sam Carter (api:rostering)", "api", "Listened; rang her daughter, GP booked.")
+    assert shown["acknowledged_at"] == shown["resolved_at"]
+    assert shown["resolved_reason"] == "acknowledged by Sam Carter (api:rostering) at 09:55"
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=2))
+    # The on-call person, told at 09:47, hears who took it; nobody hears of it again after.
+    assert escalation.texts(ON_CALL)[-1] == (
+        f"EHM alert {alert.number} acknowledged by S.C. at 09:55. No action needed.")
+    assert escalation.texts(MANAGER) == []
+    again = api.post(f"/alerts/{alert.id}/acknowledge", {})
+    assert again.get_json()["message"] == (
+        f"Alert {alert.number} is already resolved: acknowledged by Sam Carter "
+        "(api:rostering) at 09:55.")
 
 
 def test_reason_code_due_then_overdue_for_a_missed_visit_and_settled_by_recording_it(
