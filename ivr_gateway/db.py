@@ -97,9 +97,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, **kwargs)
+    # psycopg prepares a statement on the server once it has run PREPARE_THRESHOLD times on a
+    # connection (psycopg's default is 5): the webhooks run the same dozen statements all day.
+    connect_args = {"prepare_threshold": PREPARE_THRESHOLD, **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
     _ping_idle_connections(engine)
     return engine
+
+
+PREPARE_THRESHOLD = 1
 
 
 # A pooled connection unused for this long is tested before use (the database may have restarted

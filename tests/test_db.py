@@ -64,3 +64,18 @@ def test_a_connection_in_constant_use_is_not_pinged(database: Database) -> None:
         session.execute(text("SELECT 1"))
     with database.unit_of_work() as session:
         assert session.scalar(text("SELECT pg_backend_pid()")) != victim
+
+
+@pytest.mark.postgres_only
+def test_a_statement_run_twice_on_a_connection_is_prepared_on_the_server(
+        database: Database) -> None:
+    # The webhooks run the same statements all day: from the second run, PostgreSQL keeps the
+    # plan (psycopg's prepare_threshold), rather than parsing and planning each time.
+    query = select(func.count()).select_from(ActualVisit).where(ActualVisit.id > 41)
+    with database.engine.connect() as connection:
+        for _ in range(2):
+            connection.execute(query)
+        prepared = connection.scalars(text(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE :s"),
+            {"s": "%FROM actual_visits%"}).all()
+    assert prepared, "the statement was not prepared"

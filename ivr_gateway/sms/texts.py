@@ -61,6 +61,14 @@ class TextMessage:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """The active carer a text came from (their row locked for the transaction)."""
+
+    id: int
+    language: str
+
+
+@dataclass(frozen=True)
 class TextAnswer:
     """What to answer: the reply (empty: no <Message>), and what became of the text."""
 
@@ -92,7 +100,7 @@ _RECORD_OUTCOME = (
         "detail")}))
 # The sender's carer, locked, and how many of the number's recent texts had a wrong code.
 _SENDER = (
-    select(CareWorker,
+    select(CareWorker.id, CareWorker.language,
            select(func.count(func.distinct(CodeFailure.inbound_text_id)))
            .where(CodeFailure.from_number == bindparam("from_number"),
                   CodeFailure.at > bindparam("since", type_=CodeFailure.at.type))
@@ -166,7 +174,8 @@ class TextService:
         # With it, how many of this number's recent texts had a wrong code (the sender limit).
         found = session.execute(_SENDER, {"number": number, "from_number": row.from_number,
                                           "since": now - FAILURE_WINDOW}).first()
-        care_worker, recent_wrong = (found[0], found[1]) if found is not None else (None, 0)
+        care_worker, recent_wrong = ((Sender(found.id, found.language), found[2])
+                                     if found is not None else (None, 0))
         if care_worker is not None:
             note_care_worker_locked(session, care_worker.id)
         language = care_worker.language if care_worker else DEFAULT_LANGUAGE
@@ -181,7 +190,7 @@ class TextService:
         return TextAnswer(reply, status)
 
     def _act(self, session: Session, row: InboundText, command: TextCommand,
-             care_worker: CareWorker | None, language: str, now: datetime, recent_wrong: int
+             care_worker: Sender | None, language: str, now: datetime, recent_wrong: int
              ) -> tuple[TextStatus, str, str]:
         if isinstance(command, StopCommand | StartCommand):
             opted_out = isinstance(command, StopCommand)
@@ -236,7 +245,7 @@ class TextService:
         return self._log(session, row, command, result, care_worker, language, now)
 
     def _log(self, session: Session, row: InboundText, command: LogCommand, accepted: Accepted,
-             care_worker: CareWorker, language: str, now: datetime
+             care_worker: Sender, language: str, now: datetime
              ) -> tuple[TextStatus, str, str]:
         raw = {**accepted.raw, "body": row.body}
         if command.kind is not None:
@@ -245,7 +254,7 @@ class TextService:
             channel=Channel.SMS, care_worker_id=care_worker.id, adult_id=accepted.adult_id,
             event_time=accepted.event_time, received_at=now, verification=accepted.verification,
             source_sid=row.message_sid, seq=1, from_number=row.from_number, raw=raw,
-            kind=command.kind), self.settings.kpi)
+            kind=command.kind, adult_initials=accepted.initials), self.settings.kpi)
         row.adult_id = accepted.adult_id
         row.log_event_id = result.log_event_id
         at = clock_time(result.event_time, self.settings)
@@ -293,7 +302,7 @@ class TextService:
         return times[len(times) - SENDER_FAILURE_LIMIT] + FAILURE_WINDOW
 
     @staticmethod
-    def _opt(session: Session, number: str, opted_out: bool, care_worker: CareWorker | None,
+    def _opt(session: Session, number: str, opted_out: bool, care_worker: Sender | None,
              now: datetime) -> None:
         row = session.scalar(select(SmsOptOut).where(SmsOptOut.number == number))
         if row is None:

@@ -26,6 +26,7 @@ from ivr_gateway.models import (
     PlannedVisitCareWorker,
     Verification,
     VisitStatus,
+    initials_of,
 )
 from ivr_gateway.sms.codes import (
     CLIENT_FAILURE_LIMIT,
@@ -70,6 +71,32 @@ class Accepted:
     event_time: datetime
     late: bool
     raw: dict[str, Any]
+    initials: str | None = None  # the client's, when already read (for the read-back)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A visit-code token as a code check needs it (read as plain columns, not an entity)."""
+
+    id: int
+    serial: str
+    adult_id: int
+    secret_encrypted: str
+    digits: int
+    step_seconds: int
+    drift_steps: int
+
+
+def _token_row(row: Any) -> TokenRow:
+    return TokenRow(*row)
+
+
+_TOKEN_COLUMNS = (VisitCodeToken.id, VisitCodeToken.serial, VisitCodeToken.adult_id,
+                  VisitCodeToken.secret_encrypted, VisitCodeToken.digits,
+                  VisitCodeToken.step_seconds, VisitCodeToken.drift_steps)
+_LEARN_DRIFT = (update(VisitCodeToken).where(VisitCodeToken.id == bindparam("token_id"))
+                .values(drift_steps=bindparam("drift"))
+                .execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -95,9 +122,6 @@ class Attempt:
     comparisons: int = 0
     blocked_homes: list[int] = field(default_factory=list)  # paused by the per-client limit
     inbound_text_id: int | None = None  # the text that spends a code, as evidence
-    # The homes compared. Held here so their clients' rows stay in the session (its identity
-    # map is weak) while the visit is recorded: the read-back's initials then need no query.
-    homes: list[Home] = field(default_factory=list)
 
 
 def _homes_statement() -> Any:
@@ -123,7 +147,8 @@ def _homes_statement() -> Any:
                 .where(CodeFailure.adult_id == homes.c.adult_id,
                        CodeFailure.at > bindparam("failures_since"))
                 .scalar_subquery())
-    return (select(homes.c.rank, homes.c.at, Adult, VisitCodeToken, failures)
+    return (select(homes.c.rank, homes.c.at, Adult.id, Adult.given_name, Adult.family_name,
+                   failures, *_TOKEN_COLUMNS)
             .select_from(homes)
             .join(Adult, Adult.id == homes.c.adult_id)
             .outerjoin(VisitCodeToken, and_(VisitCodeToken.adult_id == Adult.id,
@@ -151,8 +176,9 @@ _CLAIM_SHEET_CODE = (
 class Home:
     """A home the carer may be at now: the client, their active tokens, their recent failures."""
 
-    adult: Adult
-    tokens: tuple[VisitCodeToken, ...]  # oldest registration first
+    adult_id: int
+    initials: str
+    tokens: tuple[TokenRow, ...]  # oldest registration first
     recent_failures: int  # wrong codes for this client's devices within FAILURE_WINDOW
 
     @property
@@ -165,8 +191,8 @@ def candidate_homes(session: Session, care_worker_id: int, now: datetime, settin
                     ) -> list[Home]:
     """The homes the carer may be at now, nearest first: open visits, then planned visits.
 
-    One round trip: the homes with each client's row, active tokens and recent failure count
-    (the client's row is then in the session, so the read-back's initials cost no query).
+    One round trip: the homes with each client's initials (for the read-back), active tokens
+    and recent failure count.
     """
     window = timedelta(minutes=settings.kpi.match_window)
     rows = session.execute(_HOMES, {
@@ -174,21 +200,21 @@ def candidate_homes(session: Session, care_worker_id: int, now: datetime, settin
         "starts_by": now + window, "ends_from": now - window,
         "failures_since": now - FAILURE_WINDOW}).all()
     nearest: dict[int, tuple[int, float]] = {}
-    adults: dict[int, Adult] = {}
-    tokens: dict[int, dict[int, VisitCodeToken]] = {}
+    initials: dict[int, str] = {}
+    tokens: dict[int, dict[int, TokenRow]] = {}
     counts: dict[int, int] = {}
-    for rank, at, adult, token, count in rows:
+    for rank, at, adult_id, given_name, family_name, count, *token in rows:
         # Open visits: the latest begun first. Planned visits: the nearest start to now first.
         key = ((0, -at.timestamp()) if rank == 0
                else (1, abs((at - now).total_seconds())))
-        nearest[adult.id] = min(nearest.get(adult.id, key), key)
-        adults[adult.id] = adult
-        counts[adult.id] = count or 0
-        found = tokens.setdefault(adult.id, {})
-        if token is not None:
-            found[token.id] = token
-    return [Home(adults[adult_id], tuple(found for _id, found in sorted(tokens[adult_id].items())),
-                 counts[adult_id])
+        nearest[adult_id] = min(nearest.get(adult_id, key), key)
+        initials[adult_id] = initials_of(given_name, family_name)
+        counts[adult_id] = count or 0
+        found = tokens.setdefault(adult_id, {})
+        if token[0] is not None:  # the outer join found a token
+            found[token[0]] = _token_row(token)
+    return [Home(adult_id, initials[adult_id],
+                 tuple(row for _id, row in sorted(tokens[adult_id].items())), counts[adult_id])
             for adult_id in sorted(nearest, key=lambda a: nearest[a])]
 
 
@@ -216,19 +242,19 @@ def _late_visits(session: Session, care_worker_id: int, now: datetime, settings:
 
 
 def _tokens(session: Session, adult_ids: list[int], digits: int | None = None
-            ) -> list[VisitCodeToken]:
+            ) -> list[TokenRow]:
     if not adult_ids:
         return []
-    query = select(VisitCodeToken).where(VisitCodeToken.adult_id.in_(adult_ids),
-                                         VisitCodeToken.active.is_(True))
+    query = select(*_TOKEN_COLUMNS).where(VisitCodeToken.adult_id.in_(adult_ids),
+                                          VisitCodeToken.active.is_(True))
     if digits is not None:
         query = query.where(VisitCodeToken.digits == digits)
-    tokens = list(session.scalars(query.order_by(VisitCodeToken.id)))
+    tokens = [_token_row(row) for row in session.execute(query.order_by(VisitCodeToken.id))]
     order = {adult_id: i for i, adult_id in enumerate(adult_ids)}
-    return sorted(tokens, key=lambda t: order.get(t.adult_id or 0, 0))
+    return sorted(tokens, key=lambda t: order.get(t.adult_id, 0))
 
 
-def _window_steps(token: VisitCodeToken, now: datetime) -> list[int]:
+def _window_steps(token: TokenRow, now: datetime) -> list[int]:
     centre = time_step(now, token.step_seconds) + token.drift_steps
     # The centre first, then behind (a text takes seconds to arrive), then ahead.
     steps = [centre]
@@ -237,8 +263,8 @@ def _window_steps(token: VisitCodeToken, now: datetime) -> list[int]:
     return steps
 
 
-def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, step: int,
-                  late: bool) -> Accepted | Refused:
+def _accept_token(session: Session, attempt: Attempt, token: TokenRow, step: int,
+                  late: bool, initials: str | None = None) -> Accepted | Refused:
     # Spend the code (one INSERT that does nothing when this carer has used it already).
     claimed = insert_unless_present(session, TokenCodeUse, {
         "token_id": token.id, "time_step": step, "care_worker_id": attempt.care_worker_id,
@@ -252,12 +278,12 @@ def _accept_token(session: Session, attempt: Attempt, token: VisitCodeToken, ste
         # Learn the token's drift from the step it showed (bounded: a token further off needs
         # the office to re-sync it rather than being followed anywhere).
         learnt = step - time_step(attempt.now, token.step_seconds)
-        if abs(learnt) <= MAX_DRIFT_STEPS:
-            token.drift_steps = learnt
+        if abs(learnt) <= MAX_DRIFT_STEPS and learnt != drift:
+            session.execute(_LEARN_DRIFT, {"token_id": token.id, "drift": learnt})
     shown_at = min(step_start(step - drift, token.step_seconds), attempt.now)
     delay = int((attempt.now - shown_at).total_seconds())
-    assert token.adult_id is not None
-    return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, {
+    return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, initials=initials,
+                    raw={
         "code_source": "token", "token_serial": token.serial, "time_step": step,
         "token_drift_steps": drift, "delay_seconds": delay, "late_code": late})
 
@@ -266,7 +292,7 @@ def _check_current(session: Session, attempt: Attempt, homes: list[Home]
                    ) -> Accepted | Refused | None:
     code = attempt.code
     for home in homes:
-        adult_id = home.adult.id
+        adult_id = home.adult_id
         for token in home.tokens:
             if token.digits != len(code):
                 continue
@@ -276,15 +302,17 @@ def _check_current(session: Session, attempt: Attempt, homes: list[Home]
                     return None
                 attempt.comparisons += 1
                 if codes_equal(totp_at_step(secret, step, token.digits), code):
-                    return _accept_token(session, attempt, token, step, late=False)
+                    return _accept_token(session, attempt, token, step, late=False,
+                                         initials=home.initials)
         if is_sheet_code_shape(code):
-            found = _check_sheets(session, attempt, adult_id)
+            found = _check_sheets(session, attempt, adult_id, home.initials)
             if found is not None:
                 return found
     return None
 
 
-def _check_sheets(session: Session, attempt: Attempt, adult_id: int) -> Accepted | Refused | None:
+def _check_sheets(session: Session, attempt: Attempt, adult_id: int, initials: str
+                  ) -> Accepted | Refused | None:
     digest = sheet_code_hash(attempt.code, attempt.settings.token_secret_key)
     live = session.execute(_LIVE_SHEET_CODES, {"adult_id": adult_id}).all()
     per_sheet: dict[int, int] = {}
@@ -304,12 +332,14 @@ def _check_sheets(session: Session, attempt: Attempt, adult_id: int) -> Accepted
             if getattr(claimed, "rowcount", 1) == 0:
                 return Refused(TextStatus.USED_CODE, "used_code", adult_ids=(adult_id,),
                                detail=f"sheet {sheet_number} code {position} was just used")
-            return Accepted(adult_id, Verification.SHEET_CODE, attempt.now, False, {
-                "code_source": "sheet", "sheet_number": sheet_number, "position": position})
+            return Accepted(adult_id, Verification.SHEET_CODE, attempt.now, False,
+                            initials=initials, raw={"code_source": "sheet",
+                                                    "sheet_number": sheet_number,
+                                                    "position": position})
     return None
 
 
-def _late_steps(token: VisitCodeToken, visit: PlannedVisit, attempt: Attempt) -> list[int]:
+def _late_steps(token: TokenRow, visit: PlannedVisit, attempt: Attempt) -> list[int]:
     """The token's steps during a past planned visit (with the late window either side) that
     are older than the current window and younger than the maximum age, newest first."""
     slack = timedelta(minutes=attempt.settings.kpi.late_after)
@@ -427,7 +457,7 @@ def _recent_adults(session: Session, attempt: Attempt) -> list[int]:
         .order_by(PlannedVisit.planned_start.desc()))))
 
 
-def _old_token_code(attempt: Attempt, tokens: list[VisitCodeToken]) -> str | None:
+def _old_token_code(attempt: Attempt, tokens: list[TokenRow]) -> str | None:
     # Back to twice the maximum age: "too old" rather than "not recognised" for a code shown
     # a day or two too long ago, or outside any planned visit of the client.
     horizon = 2 * timedelta(hours=attempt.settings.sms_late_code_max_hours)
@@ -463,8 +493,8 @@ def verify_code(session: Session, code: str, care_worker_id: int, now: datetime,
                 ) -> tuple[Accepted | Refused, Attempt]:
     """Check a code for a carer now: accepted (which home, when) or refused (why)."""
     attempt = Attempt(code, care_worker_id, now, settings, inbound_text_id=inbound_text_id)
-    homes = attempt.homes = candidate_homes(session, care_worker_id, now, settings)
-    attempt.blocked_homes = [h.adult.id for h in homes if h.blocked]
+    homes = candidate_homes(session, care_worker_id, now, settings)
+    attempt.blocked_homes = [h.adult_id for h in homes if h.blocked]
     open_homes = [h for h in homes if not h.blocked]
     result = _check_current(session, attempt, open_homes)
     if result is not None:
@@ -477,5 +507,5 @@ def verify_code(session: Session, code: str, care_worker_id: int, now: datetime,
     result = _check_late(session, attempt, late_visits)
     if result is None:
         late_adults = list(dict.fromkeys(v.adult_id for v in late_visits))
-        result = _diagnose(session, attempt, [h.adult.id for h in open_homes], late_adults)
+        result = _diagnose(session, attempt, [h.adult_id for h in open_homes], late_adults)
     return result, attempt

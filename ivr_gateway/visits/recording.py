@@ -62,6 +62,7 @@ class LogRequest:
     raw: dict[str, Any] = field(default_factory=dict)
     unverified_reason: str = ""
     kind: LogKind | None = None  # None: work it out
+    adult_initials: str | None = None  # the client's, when the channel has read them already
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,11 @@ def _insert_visit(session: Session, request: LogRequest, planned_visit_id: int |
         "match_reason": match_reason, "created_at": request.received_at}).scalar_one())
 
 
+def _initials(session: Session, request: LogRequest) -> str:
+    """The client's initials for the read-back (from the request when it has them)."""
+    return request.adult_initials or session.get_one(Adult, request.adult_id).initials
+
+
 def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
@@ -327,7 +333,7 @@ def _log_in(session: Session, request: LogRequest, windows: KpiWindows,
             visits: CarerVisits) -> LogResult:
     at = request.event_time
     open_visits = visits.open
-    adult = session.get_one(Adult, request.adult_id)
+    initials = _initials(session, request)
     window = timedelta(minutes=windows.match_window)
     match = match_log_in(request.care_worker_id, at,
                          _candidates(session, request.adult_id, at, window), window)
@@ -350,7 +356,7 @@ def _log_in(session: Session, request: LogRequest, windows: KpiWindows,
         lateness = at - match.candidate.planned_start
         if lateness > timedelta(minutes=windows.late_after):
             minutes_late = _minutes(lateness)
-    return LogResult(event_id, LogKind.IN, visit_id, at, adult.initials,
+    return LogResult(event_id, LogKind.IN, visit_id, at, initials,
                      match.candidate.ref if match.candidate else None, match.kind, minutes_late,
                      None, codes)
 
@@ -377,7 +383,7 @@ def _flag_log_in(session: Session, visit: tuple[int, int | None], event_id: int,
 def _log_out(session: Session, request: LogRequest, windows: KpiWindows,
              visits: CarerVisits) -> LogResult:
     at = request.event_time
-    adult = session.get_one(Adult, request.adult_id)
+    initials = _initials(session, request)
     open_here = [v for v in visits.open if v.adult_id == request.adult_id]
     codes: list[ExceptionCode] = []
     planned_ref: str | None = None
@@ -416,7 +422,7 @@ def _log_out(session: Session, request: LogRequest, windows: KpiWindows,
                        request.unverified_reason or "presence at the client's home not proven",
                        event_id, at)
         codes.append(ExceptionCode.UNVERIFIED_LOCATION)
-    return LogResult(event_id, LogKind.OUT, visit_id, at, adult.initials, planned_ref,
+    return LogResult(event_id, LogKind.OUT, visit_id, at, initials, planned_ref,
                      match_kind, None, duration, codes)
 
 
@@ -501,10 +507,10 @@ def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit,
     """Record a second log-in on a visit that is still open; the visit keeps its first time."""
     event_id = _insert_event(session, request, LogKind.IN, visit.id, visit.planned_visit_id)
     assert visit.started_at is not None
-    adult = session.get_one(Adult, request.adult_id)
+    initials = _initials(session, request)
     planned_ref = ((visits.planned_refs.get(visit.planned_visit_id)
                     or session.get_one(PlannedVisit, visit.planned_visit_id).ref)
                    if visit.planned_visit_id else None)
     kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
-    return LogResult(event_id, LogKind.IN, visit.id, visit.started_at, adult.initials,
+    return LogResult(event_id, LogKind.IN, visit.id, visit.started_at, initials,
                      planned_ref, kind, None, None, [])
