@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ivr_gateway.rota.schemas import AdultView, CareWorkerView, LockoutView, PlannedVisitView
+from ivr_gateway.visits.outcomes import Outcome
 
 ChangeKind = Literal["created", "updated", "unchanged"]
 
@@ -97,13 +98,19 @@ class VisitOut(BaseModel):
     status: str = Field(description="planned, cancelled or unplanned")
     cancel_reason: str | None
     time_critical: bool
-    outcome: str = Field(
-        description="scheduled, late_start, missed, in_progress, completed, incomplete, cancelled"
+    outcome: Outcome = Field(
+        description="Where the visit stands. short_of_carer: a double-up (two or more carers "
+        "booked) that a carer logged in to but whose carers were not all logged in at the same "
+        "time within the missed window; it is in progress or completed only once they were."
     )
-    minutes_late: int | None
+    minutes_late: int | None = Field(
+        description="Minutes after planned start, when past the late window; for a double-up, "
+        "of the moment all its carers were logged in (else of the first log-in).")
     short: bool
     actual_start: datetime | None
     actual_end: datetime | None
+    carers_needed: int = Field(description="Carers booked on the visit (2 or more: a double-up).")
+    carers_logged_in: int = Field(description="Different carers who logged in to the visit.")
     actuals: list[CarerActualOut]
     exceptions: list[ExceptionOut]
 

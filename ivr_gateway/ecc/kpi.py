@@ -26,6 +26,7 @@ from ivr_gateway.models import (
     Verification,
     VisitStatus,
 )
+from ivr_gateway.visits.outcomes import all_carers_from
 from ivr_gateway.visits.queries import local_day_bounds
 
 TIME_CRITICAL_WINDOW = timedelta(minutes=30)  # Schedule 2 KPI 3: either side of planned start
@@ -55,8 +56,9 @@ DEFINITIONS: list[tuple[str, str]] = [
      "heading instead of on time, late or missed. By carer, each booked carer who did not log "
      "in has it counted as a missed visit (where a substitute came and whose place went "
      "unfilled is not known, as an 'unfilled place'). A carer who has not logged out counts as "
-     "there. No reason code is asked for yet: the office board shows such a visit as "
-     "completed, so none can be recorded there."),
+     "there. No reason code is needed: the council asks for one only for a cancelled or "
+     "missed visit, and a carer did attend this one. The office board shows it as short of "
+     "a carer, with how many of its carers logged in."),
     ("Missed", "Not delivered; or delivered after 11 pm or after the next planned visit "
      "started; or merged into another visit (a carer's visit at the client covering its planned "
      "time while it had no log-in of its own): the contract counts a merged visit as missed."),
@@ -67,8 +69,9 @@ DEFINITIONS: list[tuple[str, str]] = [
     ("KPI 3 met", "Delivered inside the KPI 3 window (for a double-up, with all its carers); "
      "the rate is over visits counted that are neither cancelled nor pending."),
     ("Reason code due", "Missed and cancelled visits need a reason code within 48 hours of the "
-     "planned start, weekends included. Completed on time: recorded by then; late: recorded "
-     "after; outstanding: not recorded, still due; overdue: not recorded, past due. A "
+     "planned start, weekends included; short visits and double-ups short of a carer need "
+     "none. Completed on time: recorded by then; late: recorded after; outstanding: not "
+     "recorded, still due; overdue: not recorded, past due. A "
      "cancellation's reason is the rota's cancel_reason, recorded when the visit was cancelled."),
     ("Verification mix", "Log events (not superseded by a correction) whose event time falls in "
      "the range, by how presence was proven: IVR (call from the client's registered landline), "
@@ -311,7 +314,7 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
         actual_start = delivered[0].started_at if delivered else None
         needed = max(1, len(visit.care_workers))
         came = {a.care_worker_id for a in delivered}
-        all_from = _all_carers_from(delivered, needed)
+        all_from = all_carers_from(delivered, needed)
         absent: tuple[tuple[str, str], ...] = ()
         ends = [a.ended_at for a in delivered]
         actual_end = max(e for e in ends if e is not None) if ends and all(ends) else None
@@ -431,21 +434,6 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
     return KpiReport(first_day, last_day, now, settings.timezone, final, total, by_day,
                      dict(sorted(by_carer.items())), dict(sorted(by_client.items())),
                      definitions)
-
-
-def _all_carers_from(actuals: list[ActualVisit], needed: int) -> datetime | None:
-    """The first moment `needed` different carers were logged in to the visit at once.
-
-    A carer with no log-out (still there, or it never came) counts as there from their log-in:
-    the missing log-out is its own exception, and the report does not guess when they left.
-    """
-    for moment in sorted(a.started_at for a in actuals if a.started_at is not None):
-        there = {a.care_worker_id for a in actuals
-                 if a.started_at is not None and a.started_at <= moment
-                 and (a.ended_at is None or a.ended_at >= moment)}
-        if len(there) >= needed:
-            return moment
-    return None
 
 
 def _short_of_carer_because(needed: int, came: int, all_from: datetime | None,

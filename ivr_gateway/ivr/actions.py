@@ -195,21 +195,46 @@ def _recent_failures(session: Session, staff_number: str, since: datetime) -> in
         .where(PinFailure.staff_number == staff_number, PinFailure.at > since)) or 0)
 
 
+def _locked_by_failures_until(session: Session, staff_number: str, settings: Settings
+                              ) -> datetime | None:
+    """When the lockout of a number nobody holds ends, from its wrong PINs alone (or None).
+
+    The same rule as a carer's locked_until: the failure that made `pin_lockout_failures` in
+    the last `pin_lockout_minutes` locks the number from then for that long. No failure is
+    recorded while locked, so that failure is the newest, and the `failures` newest all fall
+    within the window of it. Derived, not stored: there is no carer row to hold a lock.
+    """
+    needed = settings.pin_lockout_failures
+    window = timedelta(minutes=settings.pin_lockout_minutes)
+    newest = session.scalars(
+        select(PinFailure.at).where(PinFailure.staff_number == staff_number)
+        .order_by(PinFailure.at.desc()).limit(needed)).all()
+    if len(newest) < needed or newest[-1] <= newest[0] - window:
+        return None
+    return newest[0] + window
+
+
 @action
 def check_pin(ctx: StepContext) -> str:
     """Check carer number + PIN (3 tries a call; 5 failures in 15 minutes lock the number).
 
-    Only a verified carer changes what the call sounds like: the language switches here.
+    A number nobody holds locks exactly as a real carer's does (same failures, same time, same
+    words), so trying PINs cannot tell which carer numbers exist. Only a verified carer changes
+    what the call sounds like: the language switches here.
     """
     staff_number = str(ctx.get("staff_number", ""))
     carer = ctx.session.scalars(
         select(CareWorker).where(CareWorker.staff_number == staff_number,
                                  CareWorker.active.is_(True)).with_for_update()
     ).first()
+    # Read for every number, so an unknown one costs the same queries as a real one; a real
+    # carer's own lock (which the office can lift) is what counts for them.
+    by_failures = _locked_by_failures_until(ctx.session, staff_number, ctx.settings)
     if carer is not None:
         note_care_worker_locked(ctx.session, carer.id)
-    if carer is not None and carer.locked_until is not None and carer.locked_until > ctx.now:
-        remaining = (carer.locked_until - ctx.now).total_seconds() / 60
+    locked_until = carer.locked_until if carer is not None else by_failures
+    if locked_until is not None and locked_until > ctx.now:
+        remaining = (locked_until - ctx.now).total_seconds() / 60
         ctx.set_vars(minutes=max(1, math.ceil(remaining)))
         return "locked"
     if carer is not None and verify_pin(carer.pin_hash, ctx.digits, ctx.settings.pin_pepper):
@@ -222,11 +247,11 @@ def check_pin(ctx: StepContext) -> str:
     ctx.session.add(PinFailure(staff_number=staff_number, call_sid=ctx.call.call_sid, at=ctx.now))
     ctx.session.flush()
     window = timedelta(minutes=ctx.settings.pin_lockout_minutes)
-    # Counted for unknown numbers too, so a wrong carer number costs the same queries as a
-    # wrong PIN; only a real carer's number is ever locked.
     failures = _recent_failures(ctx.session, staff_number, ctx.now - window)
-    if carer is not None and failures >= ctx.settings.pin_lockout_failures:
-        carer.locked_until = ctx.now + window
+    if failures >= ctx.settings.pin_lockout_failures:
+        # An unknown number is now locked by its failures (see above); nothing else is written.
+        if carer is not None:
+            carer.locked_until = ctx.now + window
         ctx.set_vars(minutes=ctx.settings.pin_lockout_minutes)
         return "locked"
     if ctx.count("pin") >= MAX_ATTEMPTS:

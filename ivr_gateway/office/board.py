@@ -22,6 +22,7 @@ STATUS = {
     "missed": ("Missed", "missed"),
     "in_progress": ("In progress", "progress"),
     "completed": ("Completed", "done"),
+    "short_of_carer": ("Short of a carer", "short-carer"),
     "incomplete": ("No log-out", "warn"),
     "cancelled": ("Cancelled", "cancelled"),
 }
@@ -37,7 +38,7 @@ EXCEPTION_WORDS = {
 }
 FILTERS = {
     "all": "All visits", "late": "Late", "missed": "Missed", "unverified": "Unverified",
-    "attention": "Needs attention",
+    "short_of_carer": "Short of a carer", "attention": "Needs attention",
 }
 
 
@@ -59,8 +60,11 @@ class BoardRow:
 
     @property
     def late(self) -> bool:
-        """Not started past the late window, or started late (missed is not counted late)."""
-        if self.summary.outcome == "missed":
+        """Not started past the late window, or started late.
+
+        Missed, and a double-up short of a carer, have their own counts (as in the KPI report).
+        """
+        if self.summary.outcome in ("missed", "short_of_carer"):
             return False
         return self.summary.outcome == "late_start" or self.summary.minutes_late is not None
 
@@ -71,8 +75,8 @@ class BoardRow:
 
     @property
     def needs_attention(self) -> bool:
-        """Late, missed, unchecked exceptions, open alerts or a reason code outstanding."""
-        return (self.late or self.summary.outcome in ("missed", "incomplete")
+        """Late, missed, short of a carer, unchecked exceptions, open alerts, reason due."""
+        return (self.late or self.summary.outcome in ("missed", "incomplete", "short_of_carer")
                 or bool(self.open_exceptions) or any(a.open for a in self.alerts)
                 or (self.reason is not None and self.reason.recorded is None))
 
@@ -92,8 +96,8 @@ def _matches(row: BoardRow, status: str, carer: str) -> bool:
         return False
     if status == "late":
         return row.late
-    if status == "missed":
-        return row.summary.outcome == "missed"
+    if status in ("missed", "short_of_carer"):
+        return row.summary.outcome == status
     if status == "unverified":
         return row.unverified
     if status == "attention":
@@ -149,6 +153,7 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
         "missed": sum(r.summary.outcome == "missed" for r in rows),
         "in_progress": sum(r.summary.outcome == "in_progress" for r in rows),
         "completed": sum(r.summary.outcome == "completed" for r in rows),
+        "short_of_carer": sum(r.summary.outcome == "short_of_carer" for r in rows),
         "unverified": sum(r.unverified for r in rows),
         "attention": sum(r.needs_attention for r in rows),
     }

@@ -21,7 +21,10 @@ from ivr_gateway.visits.queries import visits_for_day
 from ivr_gateway.visits.summary import VisitSummary
 
 REASON_DUE_AFTER = timedelta(hours=48)
+# Only missed and cancelled visits take a reason code (council FAQ): not a short visit, nor a
+# double-up short of a carer, which a carer attended; the KPI report's definitions agree.
 NEEDS_REASON = {"missed", "cancelled"}
+OUTCOME_WORDS = {"short_of_carer": "short of a carer"}  # else the outcome with spaces
 
 
 class ActionRefused(Exception):
@@ -60,8 +63,9 @@ def record_reason_code(session: Session, ref: str, code: str, note: str, *, sett
     """Record (or change) the reason for a missed or cancelled visit; audited with old and new."""
     visit, summary = visit_summary(session, ref, settings, now)
     if summary.outcome not in NEEDS_REASON:
-        raise ActionRefused(f"Visit {ref} is {summary.outcome.replace('_', ' ')}: a reason code "
-                            "is recorded only for a missed or cancelled visit.")
+        words = OUTCOME_WORDS.get(summary.outcome, summary.outcome.replace("_", " "))
+        raise ActionRefused(f"Visit {ref} is {words}: a reason code is recorded only for a "
+                            "missed or cancelled visit.")
     choice = {c.code: c for c in reason_code_choices(session, summary.outcome)}.get(code)
     if choice is None:
         raise ActionRefused("Choose a reason from the list.")

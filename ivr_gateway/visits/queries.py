@@ -81,8 +81,9 @@ def visits_for_day(session: Session, day: date, settings: Settings, now: datetim
         assessed = assess_visit(
             visit.planned_start, visit.planned_end, visit.status == VisitStatus.CANCELLED,
             [CarerTimes(a.started_at, a.ended_at, a.state == ActualVisitState.OPEN,
-                        a.state == ActualVisitState.MISSING_LOG_OUT) for a in mine],
-            now, settings.kpi)
+                        a.state == ActualVisitState.MISSING_LOG_OUT,
+                        care_worker_id=a.care_worker_id) for a in mine],
+            now, settings.kpi, carers_needed=len(visit.care_workers))
         summaries.append(VisitSummary(
             ref=visit.ref, adult_ref=visit.adult.ref, adult_initials=visit.adult.initials,
             care_worker_refs=[c.ref for c in visit.care_workers],
@@ -91,6 +92,7 @@ def visits_for_day(session: Session, day: date, settings: Settings, now: datetim
             time_critical=visit.time_critical, outcome=assessed.outcome.value,
             minutes_late=assessed.minutes_late, short=assessed.short,
             actual_start=assessed.actual_start, actual_end=assessed.actual_end,
+            carers_needed=assessed.carers_needed, carers_logged_in=assessed.carers_logged_in,
             actuals=[_carer_actual(a, refs) for a in mine],
             exceptions=[_exception(e, refs[a.care_worker_id]) for a in mine for e in a.exceptions],
         ))
@@ -106,7 +108,9 @@ def visits_for_day(session: Session, day: date, settings: Settings, now: datetim
             care_worker_refs=[refs[actual.care_worker_id]], planned_start=None, planned_end=None,
             status="unplanned", cancel_reason=None, time_critical=False, outcome=outcome.value,
             minutes_late=None, short=False, actual_start=actual.started_at,
-            actual_end=actual.ended_at, actuals=[_carer_actual(actual, refs)],
+            actual_end=actual.ended_at, carers_needed=1,
+            carers_logged_in=int(actual.started_at is not None),
+            actuals=[_carer_actual(actual, refs)],
             exceptions=[_exception(e, refs[actual.care_worker_id]) for e in actual.exceptions],
         ))
     return summaries

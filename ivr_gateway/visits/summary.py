@@ -48,5 +48,16 @@ class VisitSummary:
     short: bool
     actual_start: datetime | None
     actual_end: datetime | None
+    carers_needed: int  # carers booked on it (2 or more: a double-up); 1 for an unplanned visit
+    carers_logged_in: int  # different carers who logged in to it
     actuals: list[CarerActual] = field(default_factory=list)
     exceptions: list[ExceptionSummary] = field(default_factory=list)
+
+    @property
+    def carers_note(self) -> str:
+        """For a double-up short of a carer, what the office should know: '1 of 2 carers'."""
+        if self.outcome != "short_of_carer":
+            return ""
+        if self.carers_logged_in < self.carers_needed:
+            return f"{self.carers_logged_in} of {self.carers_needed} carers"
+        return f"{self.carers_needed} carers, never there together"

@@ -54,11 +54,35 @@ def test_day_lists_planned_visits_with_actual_times_outcome_and_exceptions(
     assert first["actual_start"] == "2026-01-13T08:05:00Z"
     assert first["actual_end"] == "2026-01-13T08:35:00Z"
     assert first["outcome"] == "completed"
+    assert (first["carers_needed"], first["carers_logged_in"]) == (1, 1)
     assert first["adult_initials"] == "J.S."
     assert first["actuals"][0]["in_verification"] == "unverified"
     assert [(e["code"], e["care_worker_ref"]) for e in first["exceptions"]] == [
         ("unverified_location", "C1")]
     assert cancelled["outcome"] == "cancelled"
+
+
+def test_double_up_with_one_carer_in_is_short_of_a_carer_with_the_carer_counts(
+        api: Api, database: Database, clock: FixedClock) -> None:
+    clock.set(datetime(2026, 1, 13, 12, 0, tzinfo=UTC))
+    start = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
+    with database.unit_of_work() as session:
+        adult = make_adult(session, ref="A1")
+        amy = make_care_worker(session, ref="C1", staff_number="1111")
+        ben = make_care_worker(session, ref="C2", staff_number="2222")
+        visit = make_planned_visit(session, adult, [amy, ben], ref="DU", start=start)
+        session.add(ActualVisit(care_worker_id=amy.id, adult_id=adult.id,
+                                planned_visit_id=visit.id, state=ActualVisitState.CLOSED,
+                                started_at=start, ended_at=datetime(2026, 1, 13, 8, 30,
+                                                                    tzinfo=UTC),
+                                in_verification=Verification.CALLER_ID,
+                                out_verification=Verification.CALLER_ID, match_reason="planned",
+                                created_at=start))
+    [du] = api.get("/visits?date=2026-01-13").get_json()["visits"]
+    assert (du["outcome"], du["carers_needed"], du["carers_logged_in"]) == (
+        "short_of_carer", 2, 1)
+    schema = api.get("/openapi.json", token=None).get_json()["components"]["schemas"]
+    assert "short_of_carer" in schema["Outcome"]["enum"]  # documented from the one enum
 
 
 def test_day_is_the_london_day_not_the_utc_day(api: Api, database: Database) -> None:

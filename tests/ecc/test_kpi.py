@@ -22,6 +22,8 @@ from ivr_gateway.ecc.kpi import (
 )
 from ivr_gateway.ecc.kpi_report import kpi_html, summary_csv, visits_csv, write_kpi_files
 from ivr_gateway.models import AuditEntry, LogKind, Verification, VisitStatus
+from ivr_gateway.office.reason_codes import reason_status
+from ivr_gateway.visits.queries import visits_for_day
 from tests.ecc.conftest import log
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
@@ -280,6 +282,29 @@ def test_a_double_up_is_delivered_only_when_both_carers_were_there(
     assert (amy.visits, amy.on_time, amy.late, amy.short_of_carer, amy.missed) == (
         4, 1, 1, 2, 0)
     assert report.by_client["DOT Dot Hill"].short_of_carer == 2
+
+
+def test_the_board_agrees_with_the_report_on_double_ups_and_asks_no_reason_code(
+        database: Database, settings: Settings) -> None:
+    _double_up_day(database)
+    now = at(9, day=date(2026, 1, 16))
+    report = _report(database, settings, now)
+    with database.unit_of_work() as session:
+        board = {s.ref: s for s in visits_for_day(session, DAY, settings, now)}
+    seen = {ref: (s.outcome, s.minutes_late, s.carers_note) for ref, s in board.items()}
+    assert seen == {
+        "D-BOTH": ("completed", None, ""),
+        "D-SECOND-LATE": ("completed", 45, ""),  # late from when Ben came, as in the report
+        "D-ALONE": ("short_of_carer", None, "1 of 2 carers"),
+        "D-NEVER-TOGETHER": ("short_of_carer", None, "2 carers, never there together"),
+    }
+    short = {v.ref for v in report.visits if v.timeliness == Timeliness.SHORT_OF_CARER}
+    assert short == {ref for ref, s in board.items() if s.outcome == "short_of_carer"}
+    # Attended, so no reason code (council FAQ): the report and the office agree.
+    assert all(v.reason_status == ReasonStatus.NOT_NEEDED for v in report.visits)
+    assert all(reason_status(s, {}) is None for s in board.values())
+    definition = dict(report.definitions)["Double-up short of a carer"]
+    assert "No reason code is needed" in definition and "completed" not in definition
 
 
 def test_a_double_up_with_one_carer_in_is_pending_until_its_window_closes(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
 
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.models import CareWorker, LogEvent, PinFailure
 from tests.factories import make_adult, make_care_worker, make_planned_visit
-from tests.ivr.calls import count, play, rows
+from tests.ivr.calls import PlayedCall, count, new_call_sid, play, rows
 from tests.twilio_client import TwilioClient
 
 LANDLINE = "+441134960001"
@@ -126,12 +127,57 @@ def test_failures_older_than_fifteen_minutes_do_not_count_towards_the_lock(
     assert stored.locked_until is None
 
 
+def _transcript(twilio: TwilioClient, staff_number: str, *pins: str) -> list[bytes]:
+    """Every TwiML answer of one call keying the carer number before each PIN."""
+    call = PlayedCall(twilio, new_call_sid(), LANDLINE)
+    answers = [call.start().response.get_data()]
+    for pin in pins:
+        if call.ended:
+            break
+        answers.append(call.press(staff_number).response.get_data())
+        answers.append(call.press(pin).response.get_data())
+    return answers
+
+
+def test_an_unknown_carer_number_locks_exactly_as_a_real_one_so_pins_tell_nothing(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    carer = _rota(session)
+    real, unknown = "1234", "9999"
+    steps: list[tuple[timedelta, tuple[str, ...], str]] = [
+        (timedelta(0), ("0000", "0001", "0002"), GIVE_UP),  # three wrong: goodbye, not locked
+        (timedelta(minutes=5), ("0003", "0004"), LOCKED),  # the fifth in 15 minutes locks
+        (timedelta(minutes=10, seconds=30), ("5678",), "This carer number is locked for 5 "
+         "minutes after wrong PINs. Please ring the office."),  # even the right PIN
+        (timedelta(minutes=4, seconds=29), ("0005",), "This carer number is locked for 1 "
+         "minute after wrong PINs. Please ring the office."),
+        (timedelta(seconds=1), ("0006",), NOT_RECOGNISED),  # lifted: a wrong PIN is a retry
+    ]
+    for wait, pins, last_heard in steps:
+        clock.advance(seconds=wait.total_seconds())
+        heard_by_real = _transcript(twilio, real, *pins)
+        heard_by_unknown = _transcript(twilio, unknown, *pins)
+        assert heard_by_real == heard_by_unknown  # byte for byte, every answer of the call
+        said = [el.text for el in ElementTree.fromstring(heard_by_real[-1]).iter("Say")]
+        assert said[0] == last_heard
+    # Both numbers kept the same count of failures (none while locked); nobody was invented.
+    assert count(session, PinFailure, PinFailure.staff_number == real) == count(
+        session, PinFailure, PinFailure.staff_number == unknown) == 6
+    assert [c.staff_number for c in rows(session, CareWorker)] == [real]
+
+    # The real carer, locked out a while ago, logs in again with the right PIN.
+    clock.advance(minutes=1)
+    call = play(twilio, LANDLINE, real, "5678")
+    assert call.heard[-1].startswith("Logged in at 9:21 for J. S.")
+    assert count(session, LogEvent, LogEvent.care_worker_id == carer.id) == 1
+
+
 def test_unknown_carer_number_never_locks_a_real_carer(
     twilio: TwilioClient, session: Session
 ) -> None:
     carer = _rota(session)
-    for _ in range(2):
-        play(twilio, LANDLINE, "9999", "0000", "9999", "0000", "9999", "0000")
+    play(twilio, LANDLINE, "9999", "0000", "9999", "0000", "9999", "0000")
+    assert play(twilio, LANDLINE, "9999", "0000", "9999", "0000").heard[-1] == LOCKED
     call = play(twilio, LANDLINE, "1234", "5678")
     assert call.heard[-1].startswith("Logged in at")
     [stored] = rows(session, CareWorker, CareWorker.id == carer.id)

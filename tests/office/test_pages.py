@@ -81,6 +81,42 @@ def test_board_filters_by_late_missed_and_carer(as_coordinator: Office, session:
     assert _refs(live) == ["MISSED"] and "<html" not in live
 
 
+def test_board_shows_a_double_up_with_one_carer_in_as_short_of_a_carer(
+        as_coordinator: Office, twilio: TwilioClient, session: Session,
+        clock: FixedClock) -> None:
+    joan = make_adult(session, ref="A1", landlines=(LANDLINE,))
+    amy = make_care_worker(session, ref="C1", staff_number="1234", pin="5678")
+    ben = make_care_worker(session, ref="C2", staff_number="2345", pin="6190",
+                           given_name="Ben", family_name="Taylor")
+    make_planned_visit(session, joan, [amy, ben], start=NINE_AM, ref="HOIST")
+    session.commit()
+    clock.set(NINE_AM + timedelta(minutes=2))
+    play(twilio, LANDLINE, "1234", "5678")  # Amy alone: two-person care has not begun
+    clock.set(NINE_AM + timedelta(minutes=5))
+    page = as_coordinator.get("/office/").get_data(as_text=True)
+    assert '<tr class="row-short-carer" data-ref="HOIST">' in page
+    assert '<span class="status status-short-carer">Short of a carer</span>' in page
+    assert '<span class="sub carers-note">1 of 2 carers</span>' in page
+    assert "<strong>1</strong> short of a carer" in page
+    assert "<strong>0</strong> in progress" in page  # not in progress as if fully staffed
+    assert "reason code" not in page  # attended: none is asked for (council FAQ)
+    for status in ("short_of_carer", "attention"):
+        assert _refs(as_coordinator.get(f"/office/?status={status}").get_data(
+            as_text=True)) == ["HOIST"]
+    visit = as_coordinator.get("/office/visits/HOIST").get_data(as_text=True)
+    assert "1 of 2 carers" in visit and "None needed" in visit
+    refused = as_coordinator.post("/office/visits/HOIST/reason", {"code": "client_in_hospital"},
+                                  follow_redirects=True).get_data(as_text=True)
+    assert ("Visit HOIST is short of a carer: a reason code is recorded only for a missed or "
+            "cancelled visit.") in refused
+
+    clock.set(NINE_AM + timedelta(minutes=12))
+    play(twilio, LANDLINE, "2345", "6190")  # Ben arrives: both are there
+    page = as_coordinator.get("/office/").get_data(as_text=True)
+    assert '<span class="status status-progress">In progress</span>' in page
+    assert "carers-note" not in page and "<strong>0</strong> short of a carer" in page
+
+
 def test_board_of_another_day_does_not_refresh_itself(as_coordinator: Office,
                                                       session: Session) -> None:
     _day(session)

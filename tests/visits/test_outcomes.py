@@ -8,8 +8,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import KpiWindows, Settings
+from ivr_gateway.ecc import kpi
 from ivr_gateway.models import ActualVisit, ActualVisitState, Verification
-from ivr_gateway.visits.outcomes import CarerTimes, Outcome, VisitOutcome, assess_visit
+from ivr_gateway.visits.outcomes import (
+    CarerTimes,
+    Outcome,
+    VisitOutcome,
+    all_carers_from,
+    assess_visit,
+)
 from ivr_gateway.visits.queries import local_day_bounds, visits_for_day
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
@@ -23,13 +30,17 @@ def _at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
 
 
-def _done(start: float, end: float) -> CarerTimes:
-    return CarerTimes(_at(start), _at(end), open=False)
+def _done(start: float, end: float, carer: int = 1) -> CarerTimes:
+    return CarerTimes(_at(start), _at(end), open=False, care_worker_id=carer)
+
+
+def _in(start: float, carer: int = 1) -> CarerTimes:
+    return CarerTimes(_at(start), None, open=True, care_worker_id=carer)
 
 
 def _assess(carers: list[CarerTimes], now: datetime, *, cancelled: bool = False,
-            start: datetime = START, end: datetime = END) -> VisitOutcome:
-    return assess_visit(start, end, cancelled, carers, now, KPI)
+            start: datetime = START, end: datetime = END, needed: int = 1) -> VisitOutcome:
+    return assess_visit(start, end, cancelled, carers, now, KPI, carers_needed=needed)
 
 
 # --- Not started -------------------------------------------------------------------------------
@@ -60,7 +71,7 @@ def test_cancelled_visit_is_cancelled_whatever_the_time() -> None:
 # --- Started -----------------------------------------------------------------------------------
 
 def test_logged_in_visit_is_in_progress_until_the_log_out_is_overdue() -> None:
-    carers = [CarerTimes(_at(2), None, open=True)]
+    carers = [CarerTimes(_at(2), None, open=True, care_worker_id=1)]
     during = _assess(carers, _at(20))
     assert during.outcome == Outcome.IN_PROGRESS
     assert during.actual_start == _at(2) and not during.log_out_overdue
@@ -89,7 +100,7 @@ def test_visit_shorter_than_commissioned_is_short() -> None:
 
 
 def test_visit_without_log_out_is_incomplete_with_no_end() -> None:
-    carers = [CarerTimes(_at(1), None, open=False, missing_log_out=True)]
+    carers = [CarerTimes(_at(1), None, open=False, missing_log_out=True, care_worker_id=1)]
     result = _assess(carers, _at(300))
     assert result.outcome == Outcome.INCOMPLETE
     assert result.actual_end is None
@@ -102,15 +113,78 @@ def test_visit_started_beyond_the_missed_window_counts_as_missed() -> None:
 
 
 def test_double_up_takes_earliest_log_in_and_latest_log_out() -> None:
-    result = _assess([_done(5, 30), _done(1, 34)], _at(60))
+    result = _assess([_done(5, 30, carer=1), _done(1, 34, carer=2)], _at(60), needed=2)
     assert result.outcome == Outcome.COMPLETED
     assert (result.actual_start, result.actual_end) == (_at(1), _at(34))
     assert not result.short
 
 
 def test_double_up_is_in_progress_while_either_carer_is_logged_in() -> None:
-    result = _assess([_done(1, 25), CarerTimes(_at(2), None, open=True)], _at(28))
+    result = _assess([_done(1, 25, carer=1), _in(2, carer=2)], _at(28), needed=2)
     assert result.outcome == Outcome.IN_PROGRESS
+
+
+# --- Double-ups: delivered only from when all their carers were there ---------------------------
+
+def test_double_up_with_one_carer_in_is_short_of_a_carer_until_the_second_comes() -> None:
+    alone = _assess([_in(2, carer=1)], _at(10), needed=2)
+    assert alone.outcome == Outcome.SHORT_OF_CARER
+    assert (alone.carers_logged_in, alone.carers_needed) == (1, 2)
+    assert (alone.actual_start, alone.actual_end) == (_at(2), None)
+    both = _assess([_in(2, carer=1), _in(12, carer=2)], _at(15), needed=2)
+    assert both.outcome == Outcome.IN_PROGRESS
+    assert (both.carers_logged_in, both.actual_start) == (2, _at(2))
+
+
+def test_double_up_one_carer_came_to_alone_stays_short_of_a_carer_not_completed() -> None:
+    for now in (_at(40), _at(500)):  # before and long after the missed window: never missed
+        result = _assess([_done(0, 30, carer=1)], now, needed=2)
+        assert result.outcome == Outcome.SHORT_OF_CARER
+        assert (result.actual_end, result.short, result.minutes_late) == (_at(30), False, None)
+
+
+def test_double_up_whose_carers_were_never_there_together_is_short_of_a_carer() -> None:
+    result = _assess([_done(0, 10, carer=1), _done(15, 30, carer=2)], _at(60), needed=2)
+    assert result.outcome == Outcome.SHORT_OF_CARER
+    assert (result.carers_logged_in, result.carers_needed) == (2, 2)
+
+
+def test_double_up_lateness_is_from_when_both_carers_were_there() -> None:
+    result = _assess([_done(0, 45, carer=1), _done(40, 45, carer=2)], _at(60), needed=2)
+    assert result.outcome == Outcome.COMPLETED
+    assert result.minutes_late == 40  # the first carer was on time, but alone until 09:40
+    assert result.actual_start == _at(0)
+
+
+def test_double_up_fully_staffed_only_after_the_missed_window_is_short_of_a_carer() -> None:
+    result = _assess([_done(0, 150, carer=1), _done(130, 150, carer=2)], _at(200), needed=2)
+    assert result.outcome == Outcome.SHORT_OF_CARER
+    assert result.minutes_late == 130
+
+
+def test_double_up_whose_first_carer_came_after_the_missed_window_is_missed() -> None:
+    result = _assess([_done(125, 155, carer=1), _done(125, 155, carer=2)], _at(200), needed=2)
+    assert result.outcome == Outcome.MISSED
+
+
+def test_double_up_short_of_a_carer_still_chases_the_log_out() -> None:
+    assert _assess([_in(0, carer=1)], _at(46), needed=2).log_out_overdue
+
+
+def test_one_carer_logged_in_twice_is_still_one_carer() -> None:
+    result = _assess([_done(0, 5, carer=1), _done(6, 30, carer=1)], _at(60), needed=2)
+    assert (result.outcome, result.carers_logged_in) == (Outcome.SHORT_OF_CARER, 1)
+
+
+def test_a_substitute_fills_a_double_up_place() -> None:
+    # Carer 3 was not booked, but two carers were there together: the visit was staffed.
+    result = _assess([_done(0, 30, carer=1), _done(1, 30, carer=3)], _at(60), needed=2)
+    assert result.outcome == Outcome.COMPLETED
+
+
+def test_the_kpi_report_judges_double_ups_with_the_same_function() -> None:
+    # One rule, not two copies: the report and the board cannot drift apart.
+    assert kpi.all_carers_from is all_carers_from
 
 
 # --- Clock changes (Europe/London) -------------------------------------------------------------
@@ -127,7 +201,7 @@ def test_spring_forward_night_visit_lasts_two_real_hours() -> None:
     assert wall_clock == timedelta(hours=3)
     assert SPRING_END.astimezone(UTC) - SPRING_START.astimezone(UTC) == timedelta(hours=2)
     start, end = SPRING_START.astimezone(UTC), SPRING_END.astimezone(UTC)
-    carers = [CarerTimes(start, start + timedelta(hours=2), open=False)]
+    carers = [CarerTimes(start, start + timedelta(hours=2), open=False, care_worker_id=1)]
     result = assess_visit(start, end, False, carers, end + timedelta(hours=1), KPI)
     assert result.outcome == Outcome.COMPLETED
     assert not result.short  # two real hours is the whole visit
@@ -136,7 +210,7 @@ def test_spring_forward_night_visit_lasts_two_real_hours() -> None:
 def test_spring_forward_lateness_is_real_elapsed_minutes() -> None:
     start, end = SPRING_START.astimezone(UTC), SPRING_END.astimezone(UTC)
     log_in = datetime(2026, 3, 29, 2, 5, tzinfo=LONDON)  # 02:05 BST: 35 real minutes after
-    carers = [CarerTimes(log_in.astimezone(UTC), None, open=True)]
+    carers = [CarerTimes(log_in.astimezone(UTC), None, open=True, care_worker_id=1)]
     result = assess_visit(start, end, False, carers, log_in.astimezone(UTC), KPI)
     assert result.outcome == Outcome.IN_PROGRESS
     assert result.minutes_late == 35
@@ -153,11 +227,11 @@ def test_spring_forward_not_started_is_missed_after_two_real_hours() -> None:
 def test_fall_back_night_visit_lasts_four_real_hours() -> None:
     start, end = AUTUMN_START.astimezone(UTC), AUTUMN_END.astimezone(UTC)
     assert end - start == timedelta(hours=4)
-    three_hours = [CarerTimes(start, start + timedelta(hours=3), open=False)]
+    three_hours = [CarerTimes(start, start + timedelta(hours=3), open=False, care_worker_id=1)]
     result = assess_visit(start, end, False, three_hours, end + timedelta(hours=1), KPI)
     assert result.outcome == Outcome.COMPLETED
     assert result.short  # 3 real hours of a 4-hour visit, though the wall clock says 03:30
-    four_hours = [CarerTimes(start, end, open=False)]
+    four_hours = [CarerTimes(start, end, open=False, care_worker_id=1)]
     assert not assess_visit(start, end, False, four_hours, end, KPI).short
 
 
@@ -166,7 +240,7 @@ def test_fall_back_lateness_is_real_elapsed_minutes() -> None:
     # 01:10 GMT (the second 01:10 of the night) is 1 h 40 real minutes after 00:30 BST.
     log_in = datetime(2026, 10, 25, 1, 10, fold=1, tzinfo=LONDON).astimezone(UTC)
     assert log_in == datetime(2026, 10, 25, 1, 10, tzinfo=UTC)
-    carers = [CarerTimes(log_in, log_in + timedelta(hours=2), open=False)]
+    carers = [CarerTimes(log_in, log_in + timedelta(hours=2), open=False, care_worker_id=1)]
     result = assess_visit(start, end, False, carers, end, KPI)
     assert result.minutes_late == 100
     assert result.outcome == Outcome.COMPLETED
