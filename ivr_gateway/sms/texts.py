@@ -160,20 +160,22 @@ class TextService:
         self._verification_notes = {}
         number = phones.try_normalise(message.from_number) or message.from_number
         command = parse_text_command(message.body)
-        # The row is written with Core statements (one INSERT, one UPDATE): a text is the
-        # gateway's busiest request, and the ORM's unit of work costs more than the SQL here.
+        # The row is written with Core statements (one INSERT, one UPDATE) on the session's
+        # connection: a text is the gateway's busiest request, and the ORM's unit of work and
+        # per-statement handling cost more than the SQL here. Nothing here needs a flush first.
         row = self._row(message, now, TextStatus.FAULT, "")
         row.from_number = number[:NUMBER_FIELD_LENGTH]
         row.command = command_name(command)
         # The unique MessageSid is claimed here, before anything else: Twilio's repeat of the
         # message fails this insert (IntegrityError) and gets the stored reply in handle().
-        row.id = session.execute(_INSERT_TEXT, {
+        row.id = session.connection().execute(_INSERT_TEXT, {
             column: getattr(row, column) for column in _INSERTED_COLUMNS}).scalar_one()
         # The carer's row is locked for the whole transaction: their texts are handled one at a
         # time across web workers (as their calls are), so a code is never spent twice.
         # With it, how many of this number's recent texts had a wrong code (the sender limit).
-        found = session.execute(_SENDER, {"number": number, "from_number": row.from_number,
-                                          "since": now - FAILURE_WINDOW}).first()
+        found = session.connection().execute(_SENDER, {
+            "number": number, "from_number": row.from_number,
+            "since": now - FAILURE_WINDOW}).first()
         care_worker, recent_wrong = ((Sender(found.id, found.language), found[2])
                                      if found is not None else (None, 0))
         if care_worker is not None:
@@ -181,7 +183,7 @@ class TextService:
         language = care_worker.language if care_worker else DEFAULT_LANGUAGE
         status, reply, detail = self._act(session, row, command, care_worker, language, now,
                                           recent_wrong)
-        session.execute(_RECORD_OUTCOME, {
+        session.connection().execute(_RECORD_OUTCOME, {
             "text_id": row.id,
             "o_care_worker_id": care_worker.id if care_worker is not None else None,
             "o_adult_id": row.adult_id, "o_log_event_id": row.log_event_id,

@@ -126,7 +126,8 @@ class Attempt:
 
 def _homes_statement() -> Any:
     # Built once (bound parameters): this runs for every text, and building a statement of
-    # this size costs more than running it.
+    # this size costs more than running it. Like the other plain-column statements here, it
+    # runs on the session's connection (no entities, nothing pending to flush before it).
     care_worker_id: Any = bindparam("care_worker_id")
     open_homes: Any = (
         select(ActualVisit.adult_id.label("adult_id"), literal_column("0").label("rank"),
@@ -195,7 +196,7 @@ def candidate_homes(session: Session, care_worker_id: int, now: datetime, settin
     and recent failure count.
     """
     window = timedelta(minutes=settings.kpi.match_window)
-    rows = session.execute(_HOMES, {
+    rows = session.connection().execute(_HOMES, {
         "care_worker_id": care_worker_id, "open_since": now - STALE_OPEN_VISIT,
         "starts_by": now + window, "ends_from": now - window,
         "failures_since": now - FAILURE_WINDOW}).all()
@@ -279,7 +280,7 @@ def _accept_token(session: Session, attempt: Attempt, token: TokenRow, step: int
         # the office to re-sync it rather than being followed anywhere).
         learnt = step - time_step(attempt.now, token.step_seconds)
         if abs(learnt) <= MAX_DRIFT_STEPS and learnt != drift:
-            session.execute(_LEARN_DRIFT, {"token_id": token.id, "drift": learnt})
+            session.connection().execute(_LEARN_DRIFT, {"token_id": token.id, "drift": learnt})
     shown_at = min(step_start(step - drift, token.step_seconds), attempt.now)
     delay = int((attempt.now - shown_at).total_seconds())
     return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, initials=initials,
@@ -314,7 +315,7 @@ def _check_current(session: Session, attempt: Attempt, homes: list[Home]
 def _check_sheets(session: Session, attempt: Attempt, adult_id: int, initials: str
                   ) -> Accepted | Refused | None:
     digest = sheet_code_hash(attempt.code, attempt.settings.token_secret_key)
-    live = session.execute(_LIVE_SHEET_CODES, {"adult_id": adult_id}).all()
+    live = session.connection().execute(_LIVE_SHEET_CODES, {"adult_id": adult_id}).all()
     per_sheet: dict[int, int] = {}
     for code_id, code_hash, position, sheet_number in live:
         if per_sheet.get(sheet_number, 0) >= SHEET_WINDOW:
@@ -326,7 +327,7 @@ def _check_sheets(session: Session, attempt: Attempt, adult_id: int, initials: s
         if codes_equal(code_hash, digest):
             # Claim the code only if still unused: a concurrent text with the same code waits
             # for this transaction (row lock) and then finds it used.
-            claimed = session.execute(_CLAIM_SHEET_CODE, {
+            claimed = session.connection().execute(_CLAIM_SHEET_CODE, {
                 "code_id": code_id, "used_at": attempt.now,
                 "care_worker_id": attempt.care_worker_id, "text_id": attempt.inbound_text_id})
             if getattr(claimed, "rowcount", 1) == 0:

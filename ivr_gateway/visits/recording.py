@@ -110,7 +110,9 @@ class CarerVisits:
 
 
 # Built once with bound parameters: these run for every log event, where building them again
-# would cost more than running them.
+# would cost more than running them. The Core ones (no entities) run on the session's connection
+# rather than through Session.execute: same transaction, without the ORM's per-statement work.
+# The session is flushed before them (the entity query _CARER_VISITS autoflushes first).
 _CARER_VISITS = (
     select(ActualVisit, PlannedVisit.ref, PlannedVisit.planned_end)
     .outerjoin(PlannedVisit, PlannedVisit.id == ActualVisit.planned_visit_id)
@@ -200,7 +202,7 @@ def _candidates(session: Session, adult_id: int, at: datetime, window: timedelta
                 ) -> list[Candidate]:
     # One round trip: the client's planned visits near the time, each with its booked carers
     # and the carers who already logged in to it (a few rows per visit, grouped here).
-    rows = session.execute(_CANDIDATES, {
+    rows = session.connection().execute(_CANDIDATES, {
         "adult_id": adult_id, "earliest": at - window - timedelta(hours=12),
         "latest": at + window}).all()
     visits: dict[int, tuple[str, datetime, datetime]] = {}
@@ -246,7 +248,7 @@ def _insert_event(session: Session, request: LogRequest, kind: LogKind, visit_id
     raw = dict(request.raw)
     if request.unverified_reason:
         raw["unverified_reason"] = request.unverified_reason
-    return int(session.execute(_INSERT_EVENT, {
+    return int(session.connection().execute(_INSERT_EVENT, {
         "channel": request.channel, "kind": kind, "care_worker_id": request.care_worker_id,
         "adult_id": request.adult_id, "planned_visit_id": planned_visit_id,
         "actual_visit_id": visit_id, "event_time": request.event_time,
@@ -258,7 +260,7 @@ def _insert_event(session: Session, request: LogRequest, kind: LogKind, visit_id
 def _insert_visit(session: Session, request: LogRequest, planned_visit_id: int | None,
                   state: ActualVisitState, match_reason: str) -> int:
     opened = state == ActualVisitState.OPEN
-    return int(session.execute(_INSERT_VISIT, {
+    return int(session.connection().execute(_INSERT_VISIT, {
         "care_worker_id": request.care_worker_id, "adult_id": request.adult_id,
         "planned_visit_id": planned_visit_id, "state": state,
         "started_at": request.event_time if opened else None,
@@ -389,7 +391,7 @@ def _log_out(session: Session, request: LogRequest, windows: KpiWindows,
     planned_ref: str | None = None
     if open_here:
         visit = open_here[-1]
-        session.execute(_CLOSE_VISIT, {
+        session.connection().execute(_CLOSE_VISIT, {
             "visit_id": visit.id, "new_state": ActualVisitState.CLOSED, "new_ended_at": at,
             "new_out_verification": request.verification})
         # The loaded visit says what the database now says (and is not written again).
