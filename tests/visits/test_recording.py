@@ -13,6 +13,8 @@ from ivr_gateway.db import Database
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
+    Adult,
+    CareWorker,
     Channel,
     ExceptionCode,
     LogKind,
@@ -34,14 +36,20 @@ def _log(session: Session, care_worker_id: int, adult_id: int, at: datetime,
         received_at=at, verification=Verification.TOKEN_CODE, kind=kind), KPI)
 
 
-def test_a_log_in_during_a_visit_the_carer_already_closed_is_flagged_overlapping(
-        session: Session) -> None:
+def _visited_first_home_nine_to_half_past(session: Session) -> tuple[CareWorker, Adult, Adult]:
+    """A carer with two clients today; the first visited 09:00-09:30, the second due at 09:30."""
     carer = make_care_worker(session)
     first, second = make_adult(session), make_adult(session, landlines=("+441134960002",))
     make_planned_visit(session, first, [carer], start=NINE)
     make_planned_visit(session, second, [carer], start=NINE + timedelta(minutes=30))
     _log(session, carer.id, first.id, NINE)
     _log(session, carer.id, first.id, NINE + timedelta(minutes=30))
+    return carer, first, second
+
+
+def test_a_log_in_during_a_visit_the_carer_already_closed_is_flagged_overlapping(
+        session: Session) -> None:
+    carer, first, second = _visited_first_home_nine_to_half_past(session)
     # A late code: shown at 09:15 in the second home, while the first visit (09:00-09:30) ran.
     overlapping = _log(session, carer.id, second.id, NINE + timedelta(minutes=15), LogKind.IN)
     assert ExceptionCode.OVERLAPPING_VISIT in overlapping.exceptions
@@ -53,12 +61,7 @@ def test_a_log_in_during_a_visit_the_carer_already_closed_is_flagged_overlapping
 
 
 def test_a_log_in_after_the_closed_visit_ended_is_not_overlapping(session: Session) -> None:
-    carer = make_care_worker(session)
-    first, second = make_adult(session), make_adult(session, landlines=("+441134960002",))
-    make_planned_visit(session, first, [carer], start=NINE)
-    make_planned_visit(session, second, [carer], start=NINE + timedelta(minutes=30))
-    _log(session, carer.id, first.id, NINE)
-    _log(session, carer.id, first.id, NINE + timedelta(minutes=30))
+    carer, _first, second = _visited_first_home_nine_to_half_past(session)
     result = _log(session, carer.id, second.id, NINE + timedelta(minutes=30))
     assert result.exceptions == []
     assert result.match_kind == MatchKind.PLANNED
