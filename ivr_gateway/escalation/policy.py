@@ -1,18 +1,30 @@
 """Escalation policy as data: tick interval, time per ladder level, office hours, reminders.
 
 Read from the environment by ivr_gateway.config (one settings object). Kept free of other
-imports so config.py can import it without a cycle.
+imports of ours so config.py can import it without a cycle.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays
+
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# BANK_HOLIDAYS: whose public holidays close the office (the `holidays` package keeps the
+# one-off ones too, such as a coronation or a state funeral).
+BANK_HOLIDAY_REGIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT",
+                        "northern-ireland": "NIR", "none": ""}
+
+
+@lru_cache(maxsize=8)
+def _bank_holidays(subdivision: str) -> holidays.HolidayBase:
+    return holidays.country_holidays("GB", subdiv=subdivision)
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(.*)$")
 
 
@@ -23,6 +35,16 @@ class OfficeHours:
     opens: time = time(8, 0)
     closes: time = time(18, 0)
     weekdays: frozenset[int] = frozenset(range(5))
+    bank_holidays: str = ""  # a key of BANK_HOLIDAY_REGIONS: closed on that nation's holidays
+    closed_dates: frozenset[date] = frozenset()  # other local days the office is shut
+
+    def is_closed_on(self, day: date) -> bool:
+        """True on a local day the office does not open at all (not a weekday of its, a bank
+        holiday of its nation, or a day it names as closed)."""
+        if day.weekday() not in self.weekdays or day in self.closed_dates:
+            return True
+        region = BANK_HOLIDAY_REGIONS.get(self.bank_holidays, "")
+        return bool(region) and day in _bank_holidays(region)
 
     @classmethod
     def parse(cls, text: str) -> OfficeHours:
@@ -42,21 +64,36 @@ class OfficeHours:
     def is_open(self, at: datetime, tz: ZoneInfo) -> bool:
         """True when `at` (aware) falls in office hours on the local wall clock."""
         local = at.astimezone(tz)
-        return local.weekday() in self.weekdays and self.opens <= local.time() < self.closes
+        return not self.is_closed_on(local.date()) and self.opens <= local.time() < self.closes
 
     def next_opening(self, at: datetime, tz: ZoneInfo) -> datetime:
         """The next instant (UTC) the office is open, `at` itself if open now."""
         if self.is_open(at, tz):
             return at
         local = at.astimezone(tz)
-        for days_ahead in range(8):
+        # A week, plus every closed day and bank holiday that could fall in the way.
+        for days_ahead in range(8 + len(self.closed_dates) + 14):
             day = local.date() + timedelta(days=days_ahead)
-            if day.weekday() not in self.weekdays:
+            if self.is_closed_on(day):
                 continue
             opening = datetime.combine(day, self.opens, tzinfo=tz)
             if opening.astimezone(UTC) > at:
                 return opening.astimezone(UTC)
-        raise ValueError("office hours name no weekday")  # unreachable: parse needs a day
+        raise ValueError("office hours name no day the office opens")
+
+
+def parse_closed_dates(text: str) -> frozenset[date]:
+    """'2026-12-24, 2026-12-31' -> those days (OFFICE_CLOSED_DATES)."""
+    days: set[date] = set()
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            days.add(date.fromisoformat(part))
+        except ValueError:
+            raise ValueError(f"OFFICE_CLOSED_DATES: {part!r} is not a date like 2026-12-24"
+                             ) from None
+    return frozenset(days)
 
 
 def _parse_days(text: str, whole: str) -> frozenset[int]:
@@ -149,6 +186,16 @@ def load_policy(env: Mapping[str, str], production: bool) -> EscalationPolicy:
         reason_code_reminder_hours=_number(env, "REASON_CODE_REMINDER_HOURS", 24, minimum=1),
         unplanned_visit_minutes=_number(env, "ESCALATION_UNPLANNED_VISIT_MINUTES", 480,
                                         minimum=1, maximum=_STALE_OPEN_MINUTES),
-        office_hours=OfficeHours.parse(env.get("OFFICE_HOURS") or "08:00-18:00 Mon-Fri"),
+        office_hours=_office_hours(env),
         sender=sender,
     )
+
+
+def _office_hours(env: Mapping[str, str]) -> OfficeHours:
+    hours = OfficeHours.parse(env.get("OFFICE_HOURS") or "08:00-18:00 Mon-Fri")
+    region = (env.get("BANK_HOLIDAYS") or "england").strip().lower()
+    if region not in BANK_HOLIDAY_REGIONS:
+        raise ValueError(f"BANK_HOLIDAYS must be one of {', '.join(BANK_HOLIDAY_REGIONS)}, "
+                         f"not {region!r}")
+    return replace(hours, bank_holidays=region,
+                   closed_dates=parse_closed_dates(env.get("OFFICE_CLOSED_DATES", "")))

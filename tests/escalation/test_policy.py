@@ -63,3 +63,43 @@ def test_settings_carry_the_policy() -> None:
     assert settings.escalation.unplanned_visit_minutes == 480  # DESIGN.md: shifts up to 8 hours
     shorter = load_settings({"ESCALATION_UNPLANNED_VISIT_MINUTES": "90"})
     assert shorter.escalation.unplanned_visit_minutes == 90
+
+
+def test_the_office_is_shut_on_england_s_bank_holidays_and_opens_after_them() -> None:
+    hours = load_settings({}).escalation.office_hours  # BANK_HOLIDAYS defaults to england
+    # Christmas 2026 falls on a Friday: Boxing Day (Saturday) is observed on Monday 28 December.
+    boxing_day_observed = datetime(2026, 12, 28, 10, 0, tzinfo=UTC)
+    assert not hours.is_open(boxing_day_observed, LONDON)
+    assert hours.is_open(datetime(2026, 12, 29, 10, 0, tzinfo=UTC), LONDON)
+    christmas_eve_evening = datetime(2026, 12, 24, 19, 0, tzinfo=UTC)
+    assert hours.next_opening(christmas_eve_evening, LONDON) == datetime(
+        2026, 12, 29, 8, 0, tzinfo=UTC)
+    # Good Friday and Easter Monday 2026 (3 and 6 April, on summer time).
+    assert not hours.is_open(datetime(2026, 4, 3, 9, 0, tzinfo=UTC), LONDON)
+    assert hours.next_opening(datetime(2026, 4, 2, 18, 0, tzinfo=UTC), LONDON) == datetime(
+        2026, 4, 7, 7, 0, tzinfo=UTC)
+
+
+def test_each_nation_keeps_its_own_bank_holidays_and_named_days_close_the_office_too() -> None:
+    second_of_january = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)  # a Friday; a holiday in Scotland
+    assert load_settings({}).escalation.office_hours.is_open(second_of_january, LONDON)
+    scotland = load_settings({"BANK_HOLIDAYS": "Scotland"}).escalation.office_hours
+    assert not scotland.is_open(second_of_january, LONDON)
+    none = load_settings({"BANK_HOLIDAYS": "none"}).escalation.office_hours
+    assert none.is_open(datetime(2026, 12, 28, 10, 0, tzinfo=UTC), LONDON)
+    closed = load_settings({"OFFICE_CLOSED_DATES": "2026-12-24, 2026-12-31"}
+                           ).escalation.office_hours
+    assert not closed.is_open(datetime(2026, 12, 24, 10, 0, tzinfo=UTC), LONDON)
+    assert closed.is_open(datetime(2026, 12, 23, 10, 0, tzinfo=UTC), LONDON)
+    # 24 Dec shut, 25/26 the weekend... here Fri 25 and Mon 28 are bank holidays: Tue 29.
+    assert closed.next_opening(datetime(2026, 12, 23, 19, 0, tzinfo=UTC), LONDON) == datetime(
+        2026, 12, 29, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"BANK_HOLIDAYS": "wessex"}, "BANK_HOLIDAYS"),
+    ({"OFFICE_CLOSED_DATES": "24/12/2026"}, "OFFICE_CLOSED_DATES"),
+])
+def test_a_wrong_closing_setting_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings(env)
