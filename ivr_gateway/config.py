@@ -49,6 +49,8 @@ class Settings:
     twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
     twilio_auth_token: str = DEV_TWILIO_AUTH_TOKEN
     twilio_phone_number: str = DEV_TWILIO_PHONE_NUMBER
+    # Where Twilio keeps recordings: the dashboard fetches a concern's audio only from here.
+    twilio_api_base: str = "https://api.twilio.com"
     public_base_url: str = ""
     ecc_api_url: str = ""
     ecc_api_token: str = ""
@@ -137,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or DEV_TWILIO_ACCOUNT_SID,
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_TWILIO_AUTH_TOKEN,
         twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or DEV_TWILIO_PHONE_NUMBER,
+        twilio_api_base=(env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/"),
         ecc_api_url=env.get("ECC_API_URL", ""),
         ecc_api_token=env.get("ECC_API_TOKEN", ""),

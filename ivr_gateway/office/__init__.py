@@ -9,6 +9,7 @@ from flask import Flask
 
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
+    from ivr_gateway.office import recordings  # noqa: F401 - its route joins the blueprint
     from ivr_gateway.office.views import blueprint
 
     settings = app.extensions["settings"]
