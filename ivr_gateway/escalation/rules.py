@@ -250,17 +250,22 @@ def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime
 def unplanned_log_out_query(lo: datetime, hi: datetime, settings: Settings) -> Any:
     """Open unplanned visits whose log-in + the longest visit + the chase is in [lo, hi).
 
+    A visit matched to a planned visit since cancelled counts as unplanned: missing_log_outs
+    reads planned visits only (a cancelled one has no end to keep), so without this a carer who
+    went anyway, or logged in before the cancellation reached the rota, was never chased.
     Only the chase is halved for red clients: the length of the visit is not theirs to shorten.
     Ranges over the (state, started_at) index, so only open visits are read.
     """
     longest = settings.escalation.unplanned_visit_time()
     chase = timedelta(minutes=settings.kpi.log_out_chase_after)
     started = ActualVisit.started_at
-    return (select(ActualVisit, Adult, CareWorker)
+    return (select(ActualVisit, Adult, CareWorker, PlannedVisit.status)
             .outerjoin(Adult, ActualVisit.adult_id == Adult.id)
             .join(CareWorker, ActualVisit.care_worker_id == CareWorker.id)
+            .outerjoin(PlannedVisit, ActualVisit.planned_visit_id == PlannedVisit.id)
             .where(ActualVisit.state == ActualVisitState.OPEN,
-                   ActualVisit.planned_visit_id.is_(None),
+                   or_(ActualVisit.planned_visit_id.is_(None),
+                       PlannedVisit.status == VisitStatus.CANCELLED),
                    or_(and_(Adult.rag == Rag.RED, _window(started, lo, hi, longest + chase / 2)),
                        and_(or_(Adult.rag.is_(None), Adult.rag != Rag.RED),
                             _window(started, lo, hi, longest + chase)))))
@@ -268,24 +273,29 @@ def unplanned_log_out_query(lo: datetime, hi: datetime, settings: Settings) -> A
 
 def unplanned_missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime,
                                settings: Settings) -> list[Raise]:
-    """Carers still logged in to an unplanned visit long after any normal visit would end.
+    """Carers still logged in to an unplanned (or cancelled) visit long after any normal visit
+    would end.
 
     An unplanned visit has no planned end, so its deadline counts from the log-in: the longest
     normal visit (ESCALATION_UNPLANNED_VISIT_MINUTES) plus the log-out chase. The alert is the
-    planned case's kind and subject (one per carer's visit), so it climbs and settles the same.
+    planned case's kind and subject (one per carer's visit), so it climbs and settles the same,
+    and a visit cancelled after the planned rule raised its alert is not raised twice.
     """
     longest = settings.escalation.unplanned_visit_time()
     found = []
-    for actual, adult, carer in session.execute(unplanned_log_out_query(lo, hi, settings)):
+    for actual, adult, carer, status in session.execute(
+            unplanned_log_out_query(lo, hi, settings)):
         assert actual.started_at is not None  # the window excludes visits without a log-in
         red = adult is not None and adult.rag == Rag.RED
+        what = "cancelled" if status == VisitStatus.CANCELLED else "unplanned"
         found.append(Raise(
             AlertKind.MISSING_LOG_OUT, f"carer-visit:{actual.id}",
             f"{carer.initials} not logged out of {adult.initials if adult else 'a client'} "
-            f"unplanned visit from {hhmm(actual.started_at, settings.tz)}",
+            f"{what} visit from {hhmm(actual.started_at, settings.tz)}",
             _deadline(actual.started_at + longest,
                       timedelta(minutes=settings.kpi.log_out_chase_after), red), red,
-            actual_visit_id=actual.id, care_worker_id=carer.id))
+            planned_visit_id=actual.planned_visit_id, actual_visit_id=actual.id,
+            care_worker_id=carer.id))
     return found
 
 

@@ -487,3 +487,38 @@ def test_short_of_carer_settles_when_the_visit_is_cancelled(
     assert (alert.state, alert.resolved_reason) == (AlertState.RESOLVED,
                                                     "the visit was cancelled on the rota")
 
+
+def test_open_visit_matched_to_a_visit_cancelled_since_is_chased_like_an_unplanned_one(
+        session: Session, escalation: Escalation, api: Api) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, visit = _visit(session, mobiles=(CARER_MOBILE,))
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=2))
+    escalation.tick()
+    escalation.clock.set(TUESDAY_9AM + timedelta(minutes=10))
+    # The rota cancels the visit while the carer is there (the family rang the office).
+    cancelled = api.put(f"/planned-visits/{visit.ref}", {
+        "adult_ref": adult.ref, "care_worker_refs": [carer.ref],
+        "planned_start": "2026-01-13T09:00:00Z", "planned_end": "2026-01-13T09:30:00Z",
+        "status": "cancelled", "cancel_reason": "HOSPITAL"})
+    assert cancelled.status_code == 200, cancelled.get_json()
+    [actual] = session.scalars(select(ActualVisit).where(ActualVisit.care_worker_id == carer.id))
+    assert (actual.planned_visit_id, actual.state) == (visit.id, ActualVisitState.OPEN)
+    session.commit()
+    # Not at the cancelled visit's end + 15: its times are no longer a commitment. From the
+    # log-in, as an unplanned visit: 09:02 + 8 hours + 15 minutes.
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=10), step=timedelta(minutes=15))
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=17))
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=18))
+    [alert] = [a for a in escalation.alerts() if a.kind is AlertKind.MISSING_LOG_OUT]
+    assert (alert.subject_key, alert.actual_visit_id, alert.planned_visit_id) == (
+        f"carer-visit:{actual.id}", actual.id, visit.id)
+    assert alert.deadline_at == TUESDAY_9AM + timedelta(hours=8, minutes=17)
+    assert alert.summary == "A.J. not logged out of J.S. cancelled visit from 09:02"
+    assert escalation.texts(CARER_MOBILE) == [
+        "Did you forget to log out? J.S. cancelled visit from 09:02. Please ring the log line "
+        "now to log out, or the office will be told."]
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=40))
+    assert len([a for a in escalation.alerts() if a.kind is AlertKind.MISSING_LOG_OUT]) == 1
+    assert escalation.texts(COORDINATOR)[-1] == (
+        f"EHM alert {alert.number}: {alert.summary}. Reply ACK {alert.number}")
