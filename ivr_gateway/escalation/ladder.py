@@ -30,8 +30,8 @@ MANAGER = "manager"
 
 # Urgent kinds are about someone's safety today: they climb day and night. The rest are office
 # work (paperwork, a council record) and wait for office hours, text only.
-URGENT = {AlertKind.LATE_START, AlertKind.MISSED_VISIT, AlertKind.MISSING_LOG_OUT,
-          AlertKind.CARER_CONCERN}
+URGENT = {AlertKind.LATE_START, AlertKind.MISSED_VISIT, AlertKind.SHORT_OF_CARER,
+          AlertKind.MISSING_LOG_OUT, AlertKind.CARER_CONCERN}
 
 
 def steps_for(kind: AlertKind, has_carer_step: bool) -> list[str]:

@@ -39,6 +39,7 @@ class AlertKind(enum.StrEnum):
 
     LATE_START = "late_start"
     MISSED_VISIT = "missed_visit"
+    SHORT_OF_CARER = "short_of_carer"  # a double-up not fully staffed by the late deadline
     MISSING_LOG_OUT = "missing_log_out"
     CARER_CONCERN = "carer_concern"
     REASON_CODE_DUE = "reason_code_due"

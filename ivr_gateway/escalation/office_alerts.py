@@ -22,7 +22,7 @@ def _view(alert: Alert, refs: dict[int, str]) -> AlertView:
         planned_visit_ref=refs.get(alert.planned_visit_id) if alert.planned_visit_id else None,
         raised_at=alert.raised_at, level=alert.level, summary=f"{alert.number}: {alert.summary}",
         acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
-        resolved_at=alert.resolved_at,
+        acknowledged_note=alert.acknowledged_note, resolved_at=alert.resolved_at,
         notifications=[Notification(at=n.created_at, to=f"{n.recipient} ({n.step})",
                                     channel=n.channel.value, status=n.status)
                        for n in alert.notifications])
@@ -69,13 +69,17 @@ class EscalationAlertSource:
         refs = _refs(session, alerts)
         return [_view(a, refs) for a in alerts]
 
-    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime
-                    ) -> AlertView:
-        """Acknowledge on the dashboard: it stops climbing and those told hear who took it."""
+    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
+                    note: str | None = None) -> AlertView:
+        """Acknowledge on the dashboard: it stops climbing and those told hear who took it.
+
+        The note is kept on the alert as the API's and the CLI's are (acknowledgement.py).
+        """
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise LookupError(f"There is no alert {alert_id}.")
-        acknowledge(session, alert, by=actor, via="dashboard", now=now, settings=self.settings)
+        acknowledge(session, alert, by=actor, via="dashboard", now=now, settings=self.settings,
+                    note=note)
         session.flush()
         return _view(alert, _refs(session, [alert]))
 

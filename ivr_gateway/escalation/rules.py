@@ -3,7 +3,8 @@
 Deadline rules read only the deadlines that passed since the last tick (a cursor per rule), by
 an indexed range on the planned start or end (or an unplanned visit's log-in), so a tick's cost
 follows the visits that fell due, not the size of the rota. Red-rated clients' deadlines come at
-half the time.
+half the time. Two rules read standing facts instead: dead council records, and not-started
+alerts of double-ups a carer has since come to alone (both small sets).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ivr_gateway.config import Settings
 from ivr_gateway.escalation.models import (
@@ -31,12 +32,14 @@ from ivr_gateway.models import (
     CareWorker,
     ConcernRecording,
     PlannedVisit,
+    PlannedVisitCareWorker,
     Rag,
     VisitStatus,
     initials_of,
 )
 from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+from ivr_gateway.visits.outcomes import all_carers_from
 
 # The council-forwarding outbox kinds: records, and the "visit changed" pointers they come from.
 FORWARDING_KINDS = ("ecc", "ecc_render")
@@ -121,6 +124,107 @@ def missed_visits(session: Session, lo: datetime, hi: datetime, now: datetime,
             for visit, adult in rows]
 
 
+def _carers_booked() -> Any:
+    return (select(func.count()).select_from(PlannedVisitCareWorker)
+            .where(PlannedVisitCareWorker.planned_visit_id == PlannedVisit.id)
+            .scalar_subquery())
+
+
+def _logged_in() -> Any:
+    return exists().where(ActualVisit.planned_visit_id == PlannedVisit.id,
+                          ActualVisit.started_at.is_not(None))
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """How a double-up stands: carers booked, different carers logged in, when all were there."""
+
+    needed: int
+    came: int
+    together_from: datetime | None  # visits/outcomes.py all_carers_from
+
+    @property
+    def short(self) -> bool:
+        """A double-up whose carers have never all been logged in at once."""
+        return self.needed >= 2 and self.together_from is None
+
+    def note(self) -> str:
+        """'1 of 2 carers logged in', or '2 carers logged in, never together'."""
+        if self.came < self.needed:
+            return f"{self.came} of {self.needed} carers logged in"
+        return f"{self.came} carers logged in, never together"
+
+
+def staffing(session: Session, visit: PlannedVisit) -> Staffing:
+    """The carers a planned visit has had, judged as the board and the KPI report judge them."""
+    needed = len(visit.care_workers)
+    spans = list(session.scalars(select(ActualVisit).where(
+        ActualVisit.planned_visit_id == visit.id, ActualVisit.started_at.is_not(None))))
+    return Staffing(needed, len({s.care_worker_id for s in spans}),
+                    all_carers_from(spans, needed))
+
+
+def _short_of_carer(visit: PlannedVisit, adult: Adult, staffed: Staffing,
+                    settings: Settings) -> Raise:
+    red = adult.rag == Rag.RED
+    return Raise(AlertKind.SHORT_OF_CARER, f"visit:{visit.id}",
+                 f"Double-up for {adult.initials} at {hhmm(visit.planned_start, settings.tz)}: "
+                 f"{staffed.note()}",
+                 _deadline(visit.planned_start, timedelta(minutes=settings.kpi.late_after), red),
+                 red, planned_visit_id=visit.id)
+
+
+def short_of_carer_query(lo: datetime, hi: datetime, settings: Settings) -> Any:
+    """Double-ups someone logged in to whose start + the late window (half for red) is in [lo, hi).
+
+    The other half of late_start_query: at that deadline a visit has either nobody (a late start)
+    or somebody; this reads the second kind when two or more carers are booked.
+    """
+    return (select(PlannedVisit, Adult).join(Adult, PlannedVisit.adult_id == Adult.id)
+            .where(PlannedVisit.status == VisitStatus.PLANNED,
+                   _by_rag(PlannedVisit.planned_start, lo, hi,
+                           timedelta(minutes=settings.kpi.late_after)),
+                   _logged_in(), _carers_booked() >= 2))
+
+
+def short_of_carers(session: Session, lo: datetime, hi: datetime, now: datetime,
+                    settings: Settings) -> list[Raise]:
+    """Double-ups not fully staffed by planned start + the late window: a lone carer cannot give
+    two-person care (a hoist, a turn), so the office must send someone or decide what to do."""
+    found = []
+    for visit, adult in session.execute(short_of_carer_query(lo, hi, settings)):
+        staffed = staffing(session, visit)
+        if staffed.short:
+            found.append(_short_of_carer(visit, adult, staffed, settings))
+    return found
+
+
+def short_of_carer_handovers(session: Session, now: datetime, settings: Settings
+                             ) -> list[Raise]:
+    """Double-ups raised as late or missed (nobody there) that one carer has since come to alone.
+
+    Their late deadline has passed with nobody logged in, so short_of_carers never saw them; the
+    not-started alert hands over to this one (tick.py keeps its ladder place), and settles
+    quietly (settled()). Reads the unresolved not-started alerts only, not the rota.
+    """
+    short = aliased(Alert)
+    rows = session.execute(
+        select(PlannedVisit, Adult).join(Alert, Alert.planned_visit_id == PlannedVisit.id)
+        .join(Adult, PlannedVisit.adult_id == Adult.id)
+        .where(Alert.kind.in_([AlertKind.LATE_START, AlertKind.MISSED_VISIT]),
+               Alert.state.in_([AlertState.OPEN, AlertState.ACKNOWLEDGED]),
+               PlannedVisit.status == VisitStatus.PLANNED, _logged_in(), _carers_booked() >= 2,
+               ~exists().where(short.kind == AlertKind.SHORT_OF_CARER,
+                               short.subject_key == Alert.subject_key))
+        .order_by(PlannedVisit.id)).unique()
+    found = []
+    for visit, adult in rows:
+        staffed = staffing(session, visit)
+        if staffed.short:
+            found.append(_short_of_carer(visit, adult, staffed, settings))
+    return found
+
+
 def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime,
                      settings: Settings) -> list[Raise]:
     """Carers still logged in at planned end + the chase window (one alert per carer)."""
@@ -146,17 +250,22 @@ def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime
 def unplanned_log_out_query(lo: datetime, hi: datetime, settings: Settings) -> Any:
     """Open unplanned visits whose log-in + the longest visit + the chase is in [lo, hi).
 
+    A visit matched to a planned visit since cancelled counts as unplanned: missing_log_outs
+    reads planned visits only (a cancelled one has no end to keep), so without this a carer who
+    went anyway, or logged in before the cancellation reached the rota, was never chased.
     Only the chase is halved for red clients: the length of the visit is not theirs to shorten.
     Ranges over the (state, started_at) index, so only open visits are read.
     """
     longest = settings.escalation.unplanned_visit_time()
     chase = timedelta(minutes=settings.kpi.log_out_chase_after)
     started = ActualVisit.started_at
-    return (select(ActualVisit, Adult, CareWorker)
+    return (select(ActualVisit, Adult, CareWorker, PlannedVisit.status)
             .outerjoin(Adult, ActualVisit.adult_id == Adult.id)
             .join(CareWorker, ActualVisit.care_worker_id == CareWorker.id)
+            .outerjoin(PlannedVisit, ActualVisit.planned_visit_id == PlannedVisit.id)
             .where(ActualVisit.state == ActualVisitState.OPEN,
-                   ActualVisit.planned_visit_id.is_(None),
+                   or_(ActualVisit.planned_visit_id.is_(None),
+                       PlannedVisit.status == VisitStatus.CANCELLED),
                    or_(and_(Adult.rag == Rag.RED, _window(started, lo, hi, longest + chase / 2)),
                        and_(or_(Adult.rag.is_(None), Adult.rag != Rag.RED),
                             _window(started, lo, hi, longest + chase)))))
@@ -164,24 +273,29 @@ def unplanned_log_out_query(lo: datetime, hi: datetime, settings: Settings) -> A
 
 def unplanned_missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime,
                                settings: Settings) -> list[Raise]:
-    """Carers still logged in to an unplanned visit long after any normal visit would end.
+    """Carers still logged in to an unplanned (or cancelled) visit long after any normal visit
+    would end.
 
     An unplanned visit has no planned end, so its deadline counts from the log-in: the longest
     normal visit (ESCALATION_UNPLANNED_VISIT_MINUTES) plus the log-out chase. The alert is the
-    planned case's kind and subject (one per carer's visit), so it climbs and settles the same.
+    planned case's kind and subject (one per carer's visit), so it climbs and settles the same,
+    and a visit cancelled after the planned rule raised its alert is not raised twice.
     """
     longest = settings.escalation.unplanned_visit_time()
     found = []
-    for actual, adult, carer in session.execute(unplanned_log_out_query(lo, hi, settings)):
+    for actual, adult, carer, status in session.execute(
+            unplanned_log_out_query(lo, hi, settings)):
         assert actual.started_at is not None  # the window excludes visits without a log-in
         red = adult is not None and adult.rag == Rag.RED
+        what = "cancelled" if status == VisitStatus.CANCELLED else "unplanned"
         found.append(Raise(
             AlertKind.MISSING_LOG_OUT, f"carer-visit:{actual.id}",
             f"{carer.initials} not logged out of {adult.initials if adult else 'a client'} "
-            f"unplanned visit from {hhmm(actual.started_at, settings.tz)}",
+            f"{what} visit from {hhmm(actual.started_at, settings.tz)}",
             _deadline(actual.started_at + longest,
                       timedelta(minutes=settings.kpi.log_out_chase_after), red), red,
-            actual_visit_id=actual.id, care_worker_id=carer.id))
+            planned_visit_id=actual.planned_visit_id, actual_visit_id=actual.id,
+            care_worker_id=carer.id))
     return found
 
 
@@ -260,6 +374,7 @@ Rule = Callable[[Session, datetime, datetime, datetime, Settings], list[Raise]]
 DEADLINE_RULES: list[tuple[str, Rule]] = [
     ("late_start", late_starts),
     ("missed_visit", missed_visits),
+    ("short_of_carer", short_of_carers),
     ("missing_log_out", missing_log_outs),
     ("unplanned_log_out", unplanned_missing_log_outs),
     ("carer_concern", carer_concerns),
@@ -326,6 +441,11 @@ def settled(session: Session, alert: Alert, settings: Settings) -> Settled | Non
         visit = session.get_one(PlannedVisit, alert.planned_visit_id)
         if visit.status == VisitStatus.CANCELLED:
             return Settled("the visit was cancelled on the rota")
+        if session.scalar(select(Alert.id).where(Alert.kind == AlertKind.SHORT_OF_CARER,
+                                                 Alert.subject_key == alert.subject_key)):
+            # A carer came alone to a double-up: the short-of-carer alert, told to the rung this
+            # one reached, is the news; "resolved" first would read as if all were well.
+            return Settled("now raised as a double-up short of a carer", tell=False)
         first = _first_log_in(session, visit.id)
         if first is not None:
             return Settled(f"{first[1]} logged in at {visit.adult.initials} {hhmm(first[0], tz)}")
@@ -333,6 +453,19 @@ def settled(session: Session, alert: Alert, settings: Settings) -> Settled | Non
                 select(Alert.id).where(Alert.kind == AlertKind.MISSED_VISIT,
                                        Alert.subject_key == alert.subject_key)):
             return Settled("now raised as a missed visit", tell=False)
+        return None
+    if alert.kind is AlertKind.SHORT_OF_CARER:
+        assert alert.planned_visit_id is not None
+        visit = session.get_one(PlannedVisit, alert.planned_visit_id)
+        if visit.status == VisitStatus.CANCELLED:
+            return Settled("the visit was cancelled on the rota")
+        staffed = staffing(session, visit)
+        if staffed.needed < 2:
+            return Settled("the visit needs one carer on the rota now")
+        if staffed.together_from is not None:
+            everyone = "both carers" if staffed.needed == 2 else f"all {staffed.needed} carers"
+            return Settled(f"{everyone} logged in at {visit.adult.initials} "
+                           f"{hhmm(staffed.together_from, tz)}")
         return None
     if alert.kind is AlertKind.MISSING_LOG_OUT:
         assert alert.actual_visit_id is not None

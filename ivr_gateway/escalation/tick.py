@@ -42,6 +42,7 @@ from ivr_gateway.escalation.rules import (
     advance_cursor,
     forwarding_failures,
     settled,
+    short_of_carer_handovers,
     unresolved,
 )
 from ivr_gateway.models import CareWorker, CareWorkerMobile
@@ -117,19 +118,29 @@ def raise_alert(session: Session, found: Raise, now: datetime,
                   deadline_at=found.deadline_at, raised_at=now, next_escalation_at=now)
     session.add(alert)
     session.flush()
-    if found.kind is AlertKind.MISSED_VISIT:
-        _continue_from_late_alert(session, alert)
+    if found.kind in _TAKES_OVER_FROM:
+        _continue_from(session, alert, _TAKES_OVER_FROM[found.kind])
     return alert
 
 
-def _continue_from_late_alert(session: Session, alert: Alert) -> None:
-    # A late start nobody took that becomes missed keeps its place on the ladder: the rung
-    # already told hears the news, and the climb goes on from there rather than starting again.
-    late = session.scalar(select(Alert).where(Alert.kind == AlertKind.LATE_START,
-                                              Alert.subject_key == alert.subject_key,
-                                              Alert.state == AlertState.OPEN))
-    if late is not None and late.level > 0:
-        alert.level = late.level - 1
+# A not-started alert nobody took that turns into another keeps its place on the ladder: late
+# becomes missed when the missed window passes; either becomes short of a carer when one carer
+# of a double-up comes alone.
+_TAKES_OVER_FROM = {
+    AlertKind.MISSED_VISIT: (AlertKind.LATE_START,),
+    AlertKind.SHORT_OF_CARER: (AlertKind.LATE_START, AlertKind.MISSED_VISIT),
+}
+
+
+def _continue_from(session: Session, alert: Alert, kinds: tuple[AlertKind, ...]) -> None:
+    # The rung already told hears the news, and the climb goes on from there rather than
+    # starting again at the coordinator.
+    levels = session.scalars(select(Alert.level).where(Alert.kind.in_(kinds),
+                                                       Alert.subject_key == alert.subject_key,
+                                                       Alert.state == AlertState.OPEN))
+    level = max(levels, default=0)
+    if level > 0:
+        alert.level = level - 1
 
 
 def resolve_alert(session: Session, alert: Alert, reason: str, now: datetime, settings: Settings,
@@ -243,7 +254,8 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
             alert = raise_alert(session, found, now, numbers)
             if alert is not None:
                 result.raised.append(alert.id)
-    for found in forwarding_failures(session, now, settings):
+    for found in [*short_of_carer_handovers(session, now, settings),
+                  *forwarding_failures(session, now, settings)]:
         numbers = numbers or AlertNumbers(session)
         alert = raise_alert(session, found, now, numbers)
         if alert is not None:

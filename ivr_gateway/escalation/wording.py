@@ -68,6 +68,7 @@ def spoken_alert(alert: Alert) -> str:
 KIND_WORDS = {
     AlertKind.LATE_START: "late start",
     AlertKind.MISSED_VISIT: "missed visit",
+    AlertKind.SHORT_OF_CARER: "double-up short of a carer",
     AlertKind.MISSING_LOG_OUT: "missing log-out",
     AlertKind.CARER_CONCERN: "carer concern",
     AlertKind.REASON_CODE_DUE: "reason code due",

@@ -39,6 +39,7 @@ class AlertView:
     summary: str
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    acknowledged_note: str | None = None  # what the person who took it did about it
     resolved_at: datetime | None = None
     notifications: list[Notification] = field(default_factory=list)
 
@@ -72,9 +73,10 @@ class AlertSource(Protocol):
         """Alerts not yet acknowledged or resolved, raised on the local day."""
         ...
 
-    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime
-                    ) -> AlertView:
-        """Acknowledge an alert (stops it climbing); LookupError if there is no such alert."""
+    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
+                    note: str | None = None) -> AlertView:
+        """Acknowledge an alert (stops it climbing), with an optional note of what was done;
+        LookupError if there is no such alert."""
         ...
 
     def on_call(self, session: Session, start: datetime, end: datetime) -> list[OnCallPeriod]:
@@ -96,8 +98,8 @@ class NoAlerts:
         """No open alerts."""
         return []
 
-    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime
-                    ) -> AlertView:
+    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
+                    note: str | None = None) -> AlertView:
         """Nothing to acknowledge."""
         raise LookupError("Alerts are not switched on in this gateway yet.")
 

@@ -351,13 +351,17 @@ def check_exception(exception_id: int) -> Any:
 @blueprint.post("/alerts/<int:alert_id>/acknowledge")
 @requires(COORDINATOR)
 def acknowledge_alert(alert_id: int) -> Any:
-    """Acknowledge an alert: it stops climbing the ladder."""
+    """Acknowledge an alert, with an optional note of what was done: it stops climbing."""
+    note = request.form.get("note", "").strip() or None
+
     def action(db: Any) -> None:
-        alert = alert_source().acknowledge(db, alert_id, current_user().actor, _now())
+        alert = alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
+        detail: dict[str, Any] = {"alert_id": alert.id, "kind": alert.kind}
+        if alert.acknowledged_note:
+            detail["note"] = alert.acknowledged_note
         db.add(AuditEntry(at=_now(), actor=current_user().actor, action="acknowledge_alert",
                           entity="planned_visit" if alert.planned_visit_ref else "alert",
-                          entity_ref=alert.planned_visit_ref or str(alert.id),
-                          detail={"alert_id": alert.id, "kind": alert.kind}))
+                          entity_ref=alert.planned_visit_ref or str(alert.id), detail=detail))
     return _act(action, "Alert acknowledged.", url_for("office.alerts"))
 
 

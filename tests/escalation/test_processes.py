@@ -102,6 +102,15 @@ def test_two_schedulers_on_postgresql_raise_and_send_each_alert_exactly_once(
     session.add(unplanned)
     session.flush()
     unplanned_id = unplanned.id
+    # And a double-up one of its two carers came to alone: short of a carer at 09:30.
+    amy, ben = (make_care_worker(session, staff_number=n) for n in ("4998", "4997"))
+    double_up = make_planned_visit(session, make_adult(session), [amy, ben], start=TUESDAY_9AM,
+                                   minutes=60)
+    session.add(ActualVisit(care_worker_id=amy.id, adult_id=double_up.adult_id,
+                            planned_visit_id=double_up.id, state=ActualVisitState.OPEN,
+                            started_at=TUESDAY_9AM + timedelta(minutes=3),
+                            created_at=TUESDAY_9AM + timedelta(minutes=3)))
+    double_up_id = double_up.id
     session.commit()
     sent_log = tmp_path / "sent.jsonl"
     epoch = time.time() + 1.0
@@ -122,6 +131,8 @@ def test_two_schedulers_on_postgresql_raise_and_send_each_alert_exactly_once(
     assert len([a for a in alerts if a.kind.value == "late_start"]) == 12
     assert [a.subject_key for a in alerts if a.kind.value == "missing_log_out"
             and a.planned_visit_id is None] == [f"carer-visit:{unplanned_id}"]
+    assert [a.subject_key for a in alerts if a.kind.value == "short_of_carer"] == [
+        f"visit:{double_up_id}"]
     # Both processes really ticked alongside each other: some ticks found the lock taken.
     assert all("ticks=400" in out for out, _err in outputs)
     skipped = [int(out.strip().rsplit("skipped=", 1)[1]) for out, _err in outputs]

@@ -370,3 +370,155 @@ def test_forwarding_failure_is_raised_from_a_dead_council_record_and_resolves_on
     escalation.clock.advance(minutes=1)
     escalation.tick()
     assert escalation.alerts()[0].state is AlertState.RESOLVED
+
+
+def _double_up(session: Session, *, rag: Rag = Rag.GREEN, minutes: int = 60):
+    # Joan needs two carers (a hoist): Amy and Ben are booked together.
+    adult = make_adult(session, rag=rag)
+    amy = make_care_worker(session, staff_number=str(next(_staff_numbers)))
+    ben = make_care_worker(session, staff_number=str(next(_staff_numbers)), given_name="Ben",
+                           family_name="Taylor")
+    visit = make_planned_visit(session, adult, [amy, ben], start=TUESDAY_9AM, minutes=minutes)
+    session.commit()
+    return adult, amy, ben, visit
+
+
+def test_double_up_with_one_carer_logged_in_is_raised_short_of_a_carer_once_at_the_late_deadline(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, amy, ben, visit = _double_up(session)
+    _log(session, amy.id, adult.id, TUESDAY_9AM + timedelta(minutes=5))  # Amy comes alone
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=30))
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=31))
+    [alert] = escalation.alerts()
+    assert (alert.kind, alert.subject_key, alert.planned_visit_id) == (
+        AlertKind.SHORT_OF_CARER, f"visit:{visit.id}", visit.id)
+    assert alert.deadline_at == TUESDAY_9AM + timedelta(minutes=30)
+    [text] = escalation.texts()  # the office first: no carer is texted for a visit not started
+    assert text == escalation.texts(COORDINATOR)[0] == (
+        f"EHM alert {alert.number}: Double-up for J.S. at 09:00: 1 of 2 carers logged in. "
+        f"Reply ACK {alert.number}")
+    assert is_one_segment(text)
+    # It climbs as the other not-started alerts do: on-call 15 minutes on.
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=46))
+    assert escalation.alerts()[0].level == 2 and len(escalation.texts(ON_CALL)) == 1
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=50))
+    assert len(escalation.alerts()) == 1  # once, however many ticks read past the deadline
+    _log(session, ben.id, adult.id, TUESDAY_9AM + timedelta(minutes=51))  # Ben arrives
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=52))
+    [alert] = escalation.alerts()
+    assert alert.state is AlertState.RESOLVED
+    assert alert.resolved_reason == "both carers logged in at J.S. 09:51"
+    assert escalation.texts(ON_CALL)[-1] == (
+        f"EHM alert {alert.number} resolved: both carers logged in at J.S. 09:51. "
+        "No action needed.")
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=70))
+    assert [a.kind for a in escalation.alerts()] == [AlertKind.SHORT_OF_CARER]
+
+
+def test_red_double_up_is_short_at_half_the_time_and_carers_never_together_count(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, amy, ben, _ = _double_up(session, rag=Rag.RED)
+    _log(session, amy.id, adult.id, TUESDAY_9AM + timedelta(minutes=1))
+    _log(session, amy.id, adult.id, TUESDAY_9AM + timedelta(minutes=6))  # Amy leaves
+    _log(session, ben.id, adult.id, TUESDAY_9AM + timedelta(minutes=10))  # Ben comes after
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=16))
+    [alert] = escalation.alerts()
+    assert alert.red and alert.deadline_at == TUESDAY_9AM + timedelta(minutes=15)
+    assert alert.summary == "Double-up for J.S. at 09:00: 2 carers logged in, never together"
+
+
+def test_double_ups_fully_staffed_and_single_visits_with_a_log_in_raise_nothing(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, amy, ben, _ = _double_up(session)
+    _log(session, amy.id, adult.id, TUESDAY_9AM + timedelta(minutes=2))
+    _log(session, ben.id, adult.id, TUESDAY_9AM + timedelta(minutes=4))
+    single_adult, carer, _visit_row = _visit(session, minutes=60)
+    _log(session, carer.id, single_adult.id, TUESDAY_9AM + timedelta(minutes=3))
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=60))
+    assert escalation.alerts() == []
+
+
+def test_late_double_up_that_one_carer_comes_to_hands_over_to_short_of_carer_on_the_same_rung(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, amy, _ben, _ = _double_up(session, minutes=120)
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=46))  # late: coordinator, then on-call
+    [late] = escalation.alerts()
+    assert (late.kind, late.level) == (AlertKind.LATE_START, 2)
+    _log(session, amy.id, adult.id, TUESDAY_9AM + timedelta(minutes=50))  # Amy, alone
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=51))
+    late, short = escalation.alerts()
+    assert (late.state, late.resolved_reason) == (AlertState.RESOLVED,
+                                                  "now raised as a double-up short of a carer")
+    assert short.kind is AlertKind.SHORT_OF_CARER and short.level == 2
+    assert short.summary == "Double-up for J.S. at 09:00: 1 of 2 carers logged in"
+    # The on-call person, who had the late alert, hears the news, not that all is well.
+    assert escalation.texts(ON_CALL)[-1].startswith(f"EHM alert {short.number}: Double-up")
+    assert not any("resolved" in t for t in escalation.texts())
+    assert len(escalation.texts(COORDINATOR)) == 1  # not started again from the bottom
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=130), step=timedelta(minutes=5))
+    assert [a.kind for a in escalation.alerts()] == [AlertKind.LATE_START,
+                                                     AlertKind.SHORT_OF_CARER]  # never missed
+    assert escalation.alerts()[1].level == 3  # the manager, 15 minutes after on-call
+
+
+def test_short_of_carer_settles_when_the_visit_is_cancelled(
+        session: Session, escalation: Escalation) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, amy, _ben, visit = _double_up(session)
+    _log(session, amy.id, adult.id, TUESDAY_9AM + timedelta(minutes=5))
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=31))
+    [alert] = escalation.alerts()
+    assert alert.kind is AlertKind.SHORT_OF_CARER
+    session.refresh(visit)
+    visit.status, visit.cancel_reason = VisitStatus.CANCELLED, "HOSPITAL"
+    session.commit()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=32))
+    [alert] = escalation.alerts()
+    assert (alert.state, alert.resolved_reason) == (AlertState.RESOLVED,
+                                                    "the visit was cancelled on the rota")
+
+
+def test_open_visit_matched_to_a_visit_cancelled_since_is_chased_like_an_unplanned_one(
+        session: Session, escalation: Escalation, api: Api) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, visit = _visit(session, mobiles=(CARER_MOBILE,))
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=2))
+    escalation.tick()
+    escalation.clock.set(TUESDAY_9AM + timedelta(minutes=10))
+    # The rota cancels the visit while the carer is there (the family rang the office).
+    cancelled = api.put(f"/planned-visits/{visit.ref}", {
+        "adult_ref": adult.ref, "care_worker_refs": [carer.ref],
+        "planned_start": "2026-01-13T09:00:00Z", "planned_end": "2026-01-13T09:30:00Z",
+        "status": "cancelled", "cancel_reason": "HOSPITAL"})
+    assert cancelled.status_code == 200, cancelled.get_json()
+    [actual] = session.scalars(select(ActualVisit).where(ActualVisit.care_worker_id == carer.id))
+    assert (actual.planned_visit_id, actual.state) == (visit.id, ActualVisitState.OPEN)
+    session.commit()
+    # Not at the cancelled visit's end + 15: its times are no longer a commitment. From the
+    # log-in, as an unplanned visit: 09:02 + 8 hours + 15 minutes.
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=10), step=timedelta(minutes=15))
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=17))
+    assert escalation.alerts() == []
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=18))
+    [alert] = [a for a in escalation.alerts() if a.kind is AlertKind.MISSING_LOG_OUT]
+    assert (alert.subject_key, alert.actual_visit_id, alert.planned_visit_id) == (
+        f"carer-visit:{actual.id}", actual.id, visit.id)
+    assert alert.deadline_at == TUESDAY_9AM + timedelta(hours=8, minutes=17)
+    assert alert.summary == "A.J. not logged out of J.S. cancelled visit from 09:02"
+    assert escalation.texts(CARER_MOBILE) == [
+        "Did you forget to log out? J.S. cancelled visit from 09:02. Please ring the log line "
+        "now to log out, or the office will be told."]
+    escalation.run_until(TUESDAY_9AM + timedelta(hours=8, minutes=40))
+    assert len([a for a in escalation.alerts() if a.kind is AlertKind.MISSING_LOG_OUT]) == 1
+    assert escalation.texts(COORDINATOR)[-1] == (
+        f"EHM alert {alert.number}: {alert.summary}. Reply ACK {alert.number}")

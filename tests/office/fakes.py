@@ -33,13 +33,13 @@ class FakeAlerts:
         """Alerts still open."""
         return [a for a in self.alerts.values() if a.open]
 
-    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime
-                    ) -> AlertView:
-        """Mark acknowledged."""
+    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
+                    note: str | None = None) -> AlertView:
+        """Mark acknowledged, with the note."""
         if alert_id not in self.alerts:
             raise LookupError("There is no such alert.")
         self.alerts[alert_id] = replace(self.alerts[alert_id], acknowledged_at=now,
-                                        acknowledged_by=actor)
+                                        acknowledged_by=actor, acknowledged_note=note)
         return self.alerts[alert_id]
 
     def on_call(self, session: Session, start: datetime, end: datetime) -> list[OnCallPeriod]:

@@ -316,3 +316,50 @@ def test_an_alert_raised_by_the_scheduler_shows_on_the_board_and_is_acknowledged
     assert alert.state is AlertState.ACKNOWLEDGED
     assert (alert.acknowledged_by, alert.acknowledged_via) == ("office:cora", "dashboard")
     assert "No open alerts." in as_coordinator.get("/office/alerts").get_data(as_text=True)
+
+
+def test_acknowledging_on_the_dashboard_keeps_the_note_as_the_api_does_and_shows_it(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database,
+        settings: Settings) -> None:
+    _rota(session)
+    make_ladder(session, NINE_AM)
+    clock.set(NINE_AM + timedelta(minutes=31))  # nobody has logged in: a late start
+    run_escalation_tick(database, settings, clock)
+    [alert] = _alerts(database)
+    assert f'id="ack-note-{alert.id}"' in as_coordinator.get("/office/alerts").get_data(
+        as_text=True)
+    page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    assert f'<label for="ack-note-{alert.id}">Note (optional)</label>' in page
+    note = "Rang Amy: her car broke down, Ben is on his way."
+    # Without the form's CSRF token, nothing is acknowledged and no note is kept.
+    forged = as_coordinator.client.post(f"/office/alerts/{alert.id}/acknowledge", data={
+        "note": note, "csrf_token": "forged-" + as_coordinator.token()})
+    assert forged.status_code == 400
+    assert _alerts(database)[0].state is AlertState.OPEN
+    clock.set(NINE_AM + timedelta(minutes=35))
+    as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge",
+                        {"note": f"  {note}\n", "next": "/office/visits/V1"})
+    [alert] = _alerts(database)
+    assert (alert.state, alert.acknowledged_by, alert.acknowledged_via, alert.acknowledged_note
+            ) == (AlertState.ACKNOWLEDGED, "office:cora", "dashboard", note)
+    page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    assert ("Acknowledged by office:cora at 09:35: “Rang Amy: her car broke down, Ben is on "
+            "his way.”") in page
+    [audit] = _audit(database, "acknowledge_alert")
+    assert audit.detail["note"] == note
+
+
+def test_acknowledging_on_the_dashboard_without_a_note_keeps_none(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database,
+        settings: Settings) -> None:
+    _rota(session)
+    make_ladder(session, NINE_AM)
+    clock.set(NINE_AM + timedelta(minutes=31))
+    run_escalation_tick(database, settings, clock)
+    [alert] = _alerts(database)
+    as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge", {"note": "   "})
+    [alert] = _alerts(database)
+    assert alert.state is AlertState.ACKNOWLEDGED and alert.acknowledged_note is None
+    page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    assert "Acknowledged by office:cora at 09:31." in page
+    assert "note" not in _audit(database, "acknowledge_alert")[0].detail

@@ -127,9 +127,11 @@ def test_acknowledge_an_alert_record_a_reason_and_correct_a_visit(
     _log_in(page, live["url"])
 
     page.get_by_role("link", name="Edith Clarke").click()
+    page.get_by_label("Note (optional)").fill("Rang Ben: stuck in traffic")
     page.get_by_role("button", name="Acknowledge alert 1").click()
     page.get_by_text("Alert acknowledged.").wait_for()
-    assert "Acknowledged by office:cora at 09:25" in page.inner_text("body")
+    assert ("Acknowledged by office:cora at 09:25: “Rang Ben: stuck in traffic”"
+            in page.inner_text("body"))
 
     clock.advance(hours=3)  # nobody came: missed
     page.reload()
