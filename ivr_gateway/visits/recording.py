@@ -127,36 +127,25 @@ def _carer_visits(session: Session, care_worker_id: int, at: datetime) -> CarerV
     rows = session.execute(_CARER_VISITS, {"care_worker_id": care_worker_id, "at": at}).all()
     open_visits = [v for v, _ref, _end in rows if v.state == ActualVisitState.OPEN]
     overlapping = next((v for v, _ref, _end in rows if v.state != ActualVisitState.OPEN), None)
+    # Every visit with a planned visit has its ref and end here (the join cannot miss: FK).
     planned = [(v.planned_visit_id, ref, end) for v, ref, end in rows
-               if v.planned_visit_id is not None and ref is not None]
+               if v.planned_visit_id is not None]
     return CarerVisits(open_visits, overlapping, {pv: ref for pv, ref, _end in planned},
                        {pv: end for pv, _ref, end in planned})
 
 
-def _open_visits(session: Session, care_worker_id: int) -> list[ActualVisit]:
-    return list(session.scalars(
-        select(ActualVisit)
-        .where(ActualVisit.care_worker_id == care_worker_id,
-               ActualVisit.state == ActualVisitState.OPEN)
-        .order_by(ActualVisit.started_at, ActualVisit.id)
-    ))
-
-
 def decide_direction(session: Session, care_worker_id: int, adult_id: int, at: datetime,
-                     windows: KpiWindows, open_visits: list[ActualVisit] | None = None,
-                     planned_ends: dict[int, datetime] | None = None) -> LogKind:
+                     windows: KpiWindows, visits: CarerVisits) -> LogKind:
     """Log-out if this carer has a recent open visit at this client, otherwise log-in.
 
     One exception: the open visit's planned time is long over and the carer's next planned visit
     at the same client is due now. Then the morning log-out was forgotten and this call is the
     lunch-time log-in (the carer can still press 9).
     """
-    if open_visits is None:
-        open_visits = _open_visits(session, care_worker_id)
-    for visit in open_visits:
+    for visit in visits.open:
         if (visit.adult_id == adult_id and visit.started_at is not None
                 and at - visit.started_at < STALE_OPEN_VISIT):
-            if _next_visit_due(session, visit, care_worker_id, at, windows, planned_ends or {}):
+            if _next_visit_due(session, visit, care_worker_id, at, windows, visits.planned_ends):
                 return LogKind.IN
             return LogKind.OUT
     return LogKind.IN
@@ -166,8 +155,7 @@ def _next_visit_due(session: Session, visit: ActualVisit, care_worker_id: int, a
                     windows: KpiWindows, planned_ends: dict[int, datetime]) -> bool:
     if visit.planned_visit_id is None:
         return False
-    planned_end = planned_ends.get(visit.planned_visit_id) or session.get_one(
-        PlannedVisit, visit.planned_visit_id).planned_end
+    planned_end = planned_ends[visit.planned_visit_id]
     early = timedelta(minutes=windows.late_after)
     if at < planned_end + timedelta(minutes=windows.log_out_chase_after):
         return False
@@ -305,8 +293,7 @@ def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
     visits = _carer_visits(session, request.care_worker_id, request.event_time)
     open_visits = visits.open
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
-                                            request.event_time, windows, open_visits,
-                                            visits.planned_ends)
+                                            request.event_time, windows, visits)
     if kind == LogKind.IN:
         recent = _recent_open_visit_here(request, open_visits, windows)
         if recent is not None:
@@ -402,8 +389,7 @@ def _log_out(session: Session, request: LogRequest, windows: KpiWindows,
         match_kind = MatchKind.PLANNED if planned_visit_id else MatchKind.UNPLANNED
         duration = _minutes(at - visit.started_at) if visit.started_at else None
         if planned_visit_id is not None:
-            planned_ref = visits.planned_refs.get(planned_visit_id) or session.get_one(
-                PlannedVisit, planned_visit_id).ref
+            planned_ref = visits.planned_refs[planned_visit_id]
     else:
         window = timedelta(minutes=windows.match_window)
         match = match_log_out_without_log_in(
@@ -510,8 +496,7 @@ def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit,
     event_id = _insert_event(session, request, LogKind.IN, visit.id, visit.planned_visit_id)
     assert visit.started_at is not None
     initials = _initials(session, request)
-    planned_ref = ((visits.planned_refs.get(visit.planned_visit_id)
-                    or session.get_one(PlannedVisit, visit.planned_visit_id).ref)
+    planned_ref = (visits.planned_refs[visit.planned_visit_id]
                    if visit.planned_visit_id else None)
     kind = MatchKind.PLANNED if visit.planned_visit_id else MatchKind.UNPLANNED
     return LogResult(event_id, LogKind.IN, visit.id, visit.started_at, initials,
