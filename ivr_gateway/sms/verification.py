@@ -284,9 +284,9 @@ def _accept_token(session: Session, attempt: Attempt, token: TokenRow, step: int
     shown_at = min(step_start(step - drift, token.step_seconds), attempt.now)
     delay = int((attempt.now - shown_at).total_seconds())
     return Accepted(token.adult_id, Verification.TOKEN_CODE, shown_at, late, initials=initials,
-                    raw={
-        "code_source": "token", "token_serial": token.serial, "time_step": step,
-        "token_drift_steps": drift, "delay_seconds": delay, "late_code": late})
+                    raw={"code_source": "token", "token_serial": token.serial,
+                         "time_step": step, "token_drift_steps": drift,
+                         "delay_seconds": delay, "late_code": late})
 
 
 def _check_current(session: Session, attempt: Attempt, homes: list[Home]
