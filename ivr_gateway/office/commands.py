@@ -1,18 +1,22 @@
-"""CLI commands for office users: user create / list / unlock."""
+"""CLI commands for office users: user create / list / unlock / role / deactivate / reactivate /
+reset-password, through the same service functions as the dashboard's Office users page."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
+from ivr_gateway.office import accounts
+from ivr_gateway.office.accounts import list_office_users
 from ivr_gateway.office.auth import create_office_user, unlock_office_user
-from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.office.models import OfficeRole
 
 
 @click.group("user")
@@ -24,7 +28,7 @@ def user() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in OfficeRole]), required=True,
               help="coordinator: board and visit actions; manager: also PINs and rota "
-                   "upload; administrator: also API tokens.")
+                   "upload; administrator: also office users and API tokens.")
 @click.option("--name", "display_name", default="", help="The name shown on the dashboard.")
 @click.option("--phone", default=None, help="Phone for alerts (E.164).")
 @click.option("--password-stdin", is_flag=True,
@@ -56,7 +60,7 @@ def list_users() -> None:
     database = Database(load_settings().database_url)
     try:
         with database.unit_of_work() as session:
-            users = session.scalars(select(OfficeUser).order_by(OfficeUser.username)).all()
+            users = list_office_users(session)
     finally:
         database.dispose()
     if not users:
@@ -85,6 +89,63 @@ def unlock_user(username: str) -> None:
     finally:
         database.dispose()
     click.echo(f"{username} unlocked." if changed else f"{username} was not locked.")
+
+
+def _change(change: Callable[[Session], object]) -> None:
+    """Run one change to an office user in a unit of work; a refusal exits with its reason."""
+    database = Database(load_settings().database_url)
+    try:
+        with database.unit_of_work() as session:
+            change(session)
+    except ValueError as problem:
+        raise click.ClickException(f"{problem}.") from None
+    except LookupError as problem:
+        raise click.ClickException(f"{problem}; see 'ivr-gateway user list'.") from None
+    finally:
+        database.dispose()
+
+
+@user.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice([r.value for r in OfficeRole]))
+def change_role(username: str, role: str) -> None:
+    """Give USERNAME another ROLE (a lower role logs them out everywhere)."""
+    _change(lambda session: accounts.change_office_user_role(
+        session, username, OfficeRole(role), now=datetime.now(UTC), actor=_actor()))
+    click.echo(f"{username} is now a {role}.")
+
+
+@user.command("deactivate")
+@click.argument("username")
+def deactivate_user(username: str) -> None:
+    """Stop USERNAME logging in and end their sessions."""
+    _change(lambda session: accounts.deactivate_office_user(
+        session, username, now=datetime.now(UTC), actor=_actor()))
+    click.echo(f"{username} deactivated.")
+
+
+@user.command("reactivate")
+@click.argument("username")
+def reactivate_user(username: str) -> None:
+    """Let USERNAME log in again with their password."""
+    _change(lambda session: accounts.reactivate_office_user(
+        session, username, now=datetime.now(UTC), actor=_actor()))
+    click.echo(f"{username} reactivated.")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+def reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME and end their sessions."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt="Repeat it")
+    _change(lambda session: accounts.reset_office_user_password(
+        session, username, password, now=datetime.now(UTC), actor=_actor()))
+    click.echo(f"New password set for {username}.")
 
 
 commands: list[click.Command] = [user]

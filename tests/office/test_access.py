@@ -22,12 +22,15 @@ from tests.office.conftest import PASSWORD, Office, make_office_user
 PAGES = ["/office/", "/office/board/live", "/office/visits/V1", "/office/alerts",
          "/office/reasons", "/office/adults", "/office/adults/A1", "/office/care-workers",
          "/office/care-workers/C1", "/office/on-call", "/office/kpi", "/office/rota",
-         "/office/api-tokens", "/office/unplanned/1"]
+         "/office/api-tokens", "/office/unplanned/1", "/office/users", "/office/users/cora"]
 FORMS = ["/office/visits/V1/reason", "/office/visits/V1/correct", "/office/visits/V1/reassign",
          "/office/exceptions/1/check", "/office/alerts/1/acknowledge",
          "/office/care-workers/C1/unlock", "/office/care-workers/C1/pin",
          "/office/care-workers/C1/details", "/office/api-tokens", "/office/api-tokens/1/revoke",
-         "/office/rota", "/office/adults/A1/code-sheet", "/office/unplanned/1/correct"]
+         "/office/rota", "/office/adults/A1/code-sheet", "/office/unplanned/1/correct",
+         "/office/users", "/office/users/cora/role", "/office/users/cora/deactivate",
+         "/office/users/cora/reactivate", "/office/users/cora/password",
+         "/office/users/cora/unlock"]
 
 
 @pytest.fixture

@@ -1,0 +1,128 @@
+"""Managing office users after they exist: role, deactivate / reactivate, password reset.
+
+The dashboard's "Office users" page calls these (and auth.create_office_user /
+auth.unlock_office_user, which the CLI calls too), so a change made on the page and one made at the
+command line are checked and audited the same way.
+
+Two rules keep the dashboard manageable: an administrator cannot deactivate or demote themselves
+(they would lock themselves out mid-change), and the last active administrator cannot be
+deactivated or demoted (nobody could then manage users or API tokens without the CLI). The check
+locks the active administrators' rows, so two administrators demoting each other at the same
+moment cannot both succeed on PostgreSQL.
+
+Deactivating, demoting or resetting a password raises the user's session_epoch: every session
+they have open, on any device, stops working at its next request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.models import AuditEntry
+from ivr_gateway.office.auth import hash_password, password_problem
+from ivr_gateway.office.models import OfficeRole, OfficeUser
+
+
+def list_office_users(session: Session) -> list[OfficeUser]:
+    """Every office user, active or not, by username."""
+    return list(session.scalars(select(OfficeUser).order_by(OfficeUser.username)))
+
+
+def find_office_user(session: Session, username: str) -> OfficeUser:
+    """The office user with this username, or LookupError naming it."""
+    user = session.scalar(select(OfficeUser).where(OfficeUser.username == username.strip().lower())
+                          .with_for_update())
+    if user is None:
+        raise LookupError(f"there is no office user called {username!r}")
+    return user
+
+
+def _check_not_self(user: OfficeUser, acting_username: str | None, what: str) -> None:
+    if acting_username is not None and user.username == acting_username.strip().lower():
+        raise ValueError(f"you cannot {what} yourself; ask another administrator to do it")
+
+
+def _check_not_last_administrator(session: Session, user: OfficeUser, what: str) -> None:
+    """Refuse when the user is the only active administrator (locks the administrators' rows)."""
+    if not (user.active and user.role is OfficeRole.ADMINISTRATOR):
+        return
+    administrators = session.scalars(
+        select(OfficeUser.id).where(OfficeUser.role == OfficeRole.ADMINISTRATOR,
+                                    OfficeUser.active.is_(True))
+        .order_by(OfficeUser.id).with_for_update()).all()
+    if [i for i in administrators if i != user.id]:
+        return
+    raise ValueError(f"{user.username} is the last active administrator, so you cannot {what} "
+                     "them; make someone else an administrator first")
+
+
+def _audit(session: Session, user: OfficeUser, action: str, *, now: datetime, actor: str,
+           detail: dict[str, object] | None = None) -> None:
+    session.add(AuditEntry(at=now, actor=actor[:100], action=action, entity="office_user",
+                           entity_ref=user.username, detail=detail or {}))
+
+
+def change_office_user_role(session: Session, username: str, role: OfficeRole, *,
+                            now: datetime, actor: str,
+                            acting_username: str | None = None) -> OfficeUser:
+    """Give a user another role (audited); a demotion ends their sessions.
+
+    ValueError when it is the same role, a self-demotion, or would leave no active administrator.
+    """
+    user = find_office_user(session, username)
+    if user.role is role:
+        raise ValueError(f"{user.username} is already a {role.value}")
+    demotion = role.rank < user.role.rank
+    if demotion:
+        _check_not_self(user, acting_username, "demote")
+        _check_not_last_administrator(session, user, "demote")
+        user.session_epoch += 1
+    _audit(session, user, "change_role", now=now, actor=actor,
+           detail={"role": [user.role.value, role.value]})
+    user.role = role
+    user.updated_at = now
+    return user
+
+
+def deactivate_office_user(session: Session, username: str, *, now: datetime, actor: str,
+                           acting_username: str | None = None) -> OfficeUser:
+    """Stop a user logging in and end their sessions (audited); their history stays."""
+    user = find_office_user(session, username)
+    if not user.active:
+        raise ValueError(f"{user.username} is already deactivated")
+    _check_not_self(user, acting_username, "deactivate")
+    _check_not_last_administrator(session, user, "deactivate")
+    user.active = False
+    user.session_epoch += 1
+    user.updated_at = now
+    _audit(session, user, "deactivate", now=now, actor=actor)
+    return user
+
+
+def reactivate_office_user(session: Session, username: str, *, now: datetime,
+                           actor: str) -> OfficeUser:
+    """Let a deactivated user log in again with their existing password (audited)."""
+    user = find_office_user(session, username)
+    if user.active:
+        raise ValueError(f"{user.username} is already active")
+    user.active = True
+    user.updated_at = now
+    _audit(session, user, "reactivate", now=now, actor=actor)
+    return user
+
+
+def reset_office_user_password(session: Session, username: str, password: str, *,
+                               now: datetime, actor: str) -> OfficeUser:
+    """Set a new password (same rules as at creation; audited, never logged) and end sessions."""
+    user = find_office_user(session, username)
+    problem = password_problem(password, user.username)
+    if problem:
+        raise ValueError(problem)
+    user.password_hash = hash_password(password)
+    user.session_epoch += 1
+    user.updated_at = now
+    _audit(session, user, "reset_password", now=now, actor=actor)
+    return user
