@@ -113,7 +113,7 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
 
     office_password = "demo-" + secrets.token_urlsafe(9)
     create_office_user(session, "office", office_password, OfficeRole.ADMINISTRATOR, now=now,
-                       actor=actor, display_name="Demo office")
+                       actor=actor, display_name="Demo office", temporary=False)
 
     token = new_api_token()
     session.add(ApiToken(name="demo", token_hash=hash_api_token(token), created_at=now))

@@ -12,6 +12,9 @@ moment cannot both succeed on PostgreSQL.
 
 Deactivating, demoting or resetting a password raises the user's session_epoch: every session
 they have open, on any device, stops working at its next request.
+
+A password an administrator sets (new user, reset) is temporary: the administrator knows it, so
+the user must replace it (change_own_password) before the dashboard shows them anything else.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.models import AuditEntry
-from ivr_gateway.office.auth import hash_password, password_problem
+from ivr_gateway.office.auth import hash_password, password_problem, verify_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 
 
@@ -115,14 +118,48 @@ def reactivate_office_user(session: Session, username: str, *, now: datetime,
 
 
 def reset_office_user_password(session: Session, username: str, password: str, *,
-                               now: datetime, actor: str) -> OfficeUser:
-    """Set a new password (same rules as at creation; audited, never logged) and end sessions."""
+                               now: datetime, actor: str, temporary: bool = True) -> OfficeUser:
+    """Set a new password (same rules as at creation; audited, never logged) and end sessions.
+
+    The password is temporary unless said otherwise: the user must change it at their next login.
+    """
     user = find_office_user(session, username)
     problem = password_problem(password, user.username)
     if problem:
         raise ValueError(problem)
     user.password_hash = hash_password(password)
+    user.must_change_password = temporary
     user.session_epoch += 1
     user.updated_at = now
-    _audit(session, user, "reset_password", now=now, actor=actor)
+    _audit(session, user, "reset_password", now=now, actor=actor,
+           detail={"temporary": temporary})
+    return user
+
+
+def change_own_password(session: Session, user_id: int, current: str, new: str, *,
+                        now: datetime) -> OfficeUser:
+    """A user replaces their own password (audited without it); their other sessions end.
+
+    The current password is asked for so that someone at a screen left logged in cannot take the
+    login over. The new one follows the creation rules and must differ from the current one (a
+    temporary password kept would stay known to the administrator who chose it). The caller keeps
+    the session this was done in by storing the returned user's new session_epoch in it.
+    """
+    user = session.scalar(select(OfficeUser).where(OfficeUser.id == user_id).with_for_update())
+    if user is None or not user.active:
+        raise LookupError("this login no longer exists or is deactivated")
+    if not verify_password(user.password_hash, current):
+        raise ValueError("the current password is wrong; type the password you logged in with")
+    problem = password_problem(new, user.username)
+    if problem:
+        raise ValueError(problem)
+    if new == current:
+        raise ValueError("the new password must differ from the current one")
+    was_temporary = user.must_change_password
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.session_epoch += 1
+    user.updated_at = now
+    _audit(session, user, "change_password", now=now, actor=f"office:{user.username}",
+           detail={"was_temporary": was_temporary})
     return user

@@ -72,8 +72,12 @@ def password_problem(password: str, username: str) -> str | None:
 
 def create_office_user(session: Session, username: str, password: str, role: OfficeRole, *,
                        now: datetime, actor: str, display_name: str = "",
-                       phone: str | None = None) -> OfficeUser:
-    """Create an office user (audited); ValueError says what is wrong with the input."""
+                       phone: str | None = None, temporary: bool = True) -> OfficeUser:
+    """Create an office user (audited); ValueError says what is wrong with the input.
+
+    The password is temporary by default: whoever chose it knows it, so the user must change it
+    at their first login before the dashboard shows anything else.
+    """
     username = username.strip().lower()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
         raise ValueError("a username is 1-64 letters, digits or . _ - (no spaces)")
@@ -84,7 +88,8 @@ def create_office_user(session: Session, username: str, password: str, role: Off
         raise ValueError(f"there is already an office user called {username!r}")
     user = OfficeUser(username=username, display_name=display_name or username,
                       password_hash=hash_password(password), role=role, phone=phone, active=True,
-                      failed_logins=0, session_epoch=0, created_at=now, updated_at=now)
+                      failed_logins=0, session_epoch=0, must_change_password=temporary,
+                      created_at=now, updated_at=now)
     session.add(user)
     session.add(AuditEntry(at=now, actor=actor[:100], action="create", entity="office_user",
                            entity_ref=username, detail={"role": role.value}))
@@ -160,6 +165,7 @@ class CurrentUser:
     username: str
     display_name: str
     role: OfficeRole
+    must_change_password: bool = False
 
     @property
     def actor(self) -> str:
@@ -189,7 +195,8 @@ def load_current_user(db: Session) -> CurrentUser | None:
     if user is None or not user.active or user.session_epoch != session.get("office_epoch"):
         session.pop("office_user_id", None)
         return None
-    return CurrentUser(user.id, user.username, user.display_name or user.username, user.role)
+    return CurrentUser(user.id, user.username, user.display_name or user.username, user.role,
+                       user.must_change_password)
 
 
 def csrf_token() -> str:

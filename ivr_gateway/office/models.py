@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ivr_gateway.db import Base, UTCDateTime
@@ -43,6 +43,10 @@ class OfficeUser(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Raised on logout, lock or password change: older session cookies stop working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when an administrator chose the password (new user, reset): the user must replace it
+    # with one only they know before the dashboard shows anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -69,7 +69,16 @@ def _load_user_and_check_csrf() -> Any:
         return render_template("office/error.html", title="Form expired", message=(
             "This form has expired or did not come from the dashboard. Go back, reload the "
             "page and try again.")), 400
+    if (g.office_user is not None and g.office_user.must_change_password
+            and request.endpoint not in _ALLOWED_WITH_TEMPORARY_PASSWORD):
+        # An administrator chose this password and knows it: nothing else until it is replaced.
+        return redirect(url_for("office.change_password"))
     return None
+
+
+# What a user whose password is temporary may still reach: the form to change it, and the way out.
+_ALLOWED_WITH_TEMPORARY_PASSWORD = frozenset({
+    "office.change_password", "office.logout", "office.login", "office.static"})
 
 
 @blueprint.after_request
@@ -210,6 +219,33 @@ def logout() -> Any:
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("office.login"))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@requires(COORDINATOR)
+def change_password() -> Any:
+    """Change your own password (current one, new one twice); your other sessions end."""
+    if request.method == "POST":
+        current = request.form.get("current_password", "")
+        new, again = request.form.get("password", ""), request.form.get("password_again", "")
+        try:
+            if new != again:
+                raise ActionRefused("The two new passwords differ; type the same password twice.")
+            with extensions.database().unit_of_work() as db:
+                user = accounts.change_own_password(db, current_user().id, current, new,
+                                                    now=_now())
+                epoch = user.session_epoch
+        except ActionRefused as refused:
+            flash(str(refused), "error")
+        except (ValueError, LookupError) as problem:
+            flash(str(_refusal(problem)), "error")
+        else:
+            # Every other session of this user ended with the new epoch; this one carries on.
+            session["office_epoch"] = epoch
+            flash("Password changed. You are logged out on any other device.", "success")
+            return redirect(url_for("office.board"))
+        return redirect(url_for("office.change_password"))
+    return render_template("office/password.html")
 
 
 # ------------------------------------------------------------------ the board
@@ -591,7 +627,7 @@ def revoke_api_token(token_id: int) -> Any:
 
 # ------------------------------------------------------------------ office users
 
-def _refusal(problem: ValueError) -> ActionRefused:
+def _refusal(problem: Exception) -> ActionRefused:
     """A service's refusal ('the password must ...') as a sentence for the page."""
     text = str(problem)
     return ActionRefused(f"{text[:1].upper()}{text[1:]}.")

@@ -82,7 +82,12 @@ def test_an_administrator_adds_a_user_who_can_log_in(as_administrator: Office, a
     jo = _user(database, "jo")
     assert (jo.display_name, jo.role, jo.active) == ("Jo Bloggs", OfficeRole.MANAGER, True)
     assert _audit(database, "jo") == [("create", "office:ada", {"role": "manager"})]
-    assert _logged_in(app, "jo", NEW_PASSWORD).get("/office/rota").status_code == 200
+    jo_office = _logged_in(app, "jo", NEW_PASSWORD)
+    assert jo_office.get("/office/rota").headers["Location"] == "/office/password"
+    jo_office.post("/office/password", {"current_password": NEW_PASSWORD,
+                                        "password": "a phrase all my own",
+                                        "password_again": "a phrase all my own"})
+    assert jo_office.get("/office/rota").status_code == 200
 
 
 @pytest.mark.parametrize("password, problem", [
@@ -173,7 +178,7 @@ def test_a_password_reset_replaces_the_password_and_ends_sessions(
     assert Office(app.test_client()).login("cora").status_code == 401
     assert Office(app.test_client()).login("cora", NEW_PASSWORD).status_code == 302
     audit = _audit(database, "cora")
-    assert audit == [("reset_password", "office:ada", {})]
+    assert audit == [("reset_password", "office:ada", {"temporary": True})]
     assert NEW_PASSWORD not in repr(audit)
 
 
