@@ -69,6 +69,17 @@ class EscalationAlertSource:
         refs = _refs(session, alerts)
         return [_view(a, refs) for a in alerts]
 
+    def acknowledged_without_visit(self, session: Session, day: date) -> list[AlertView]:
+        """Alerts with no planned visit (forwarding failures, unplanned visits) acknowledged on
+        the local day, latest first: the visit page shows the others' acknowledgements."""
+        start, end = local_day_bounds(day, self.settings)
+        alerts = list(session.scalars(
+            select(Alert).where(Alert.planned_visit_id.is_(None),
+                                Alert.acknowledged_at >= start, Alert.acknowledged_at < end)
+            .options(selectinload(Alert.notifications))
+            .order_by(Alert.acknowledged_at.desc(), Alert.id.desc())))
+        return [_view(a, {}) for a in alerts]
+
     def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
                     note: str | None = None) -> AlertView:
         """Acknowledge on the dashboard: it stops climbing and those told hear who took it.

@@ -73,6 +73,11 @@ class AlertSource(Protocol):
         """Alerts not yet acknowledged or resolved, raised on the local day."""
         ...
 
+    def acknowledged_without_visit(self, session: Session, day: date) -> list[AlertView]:
+        """Alerts tied to no visit (the visit page cannot show them) acknowledged on the local
+        day, latest first."""
+        ...
+
     def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
                     note: str | None = None) -> AlertView:
         """Acknowledge an alert (stops it climbing), with an optional note of what was done;
@@ -96,6 +101,10 @@ class NoAlerts:
 
     def open_alerts(self, session: Session, day: date) -> list[AlertView]:
         """No open alerts."""
+        return []
+
+    def acknowledged_without_visit(self, session: Session, day: date) -> list[AlertView]:
+        """No acknowledged alerts."""
         return []
 
     def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,

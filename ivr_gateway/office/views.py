@@ -404,10 +404,11 @@ def acknowledge_alert(alert_id: int) -> Any:
 @blueprint.get("/alerts")
 @requires(COORDINATOR)
 def alerts() -> Any:
-    """Open alerts today."""
+    """Open alerts today, and today's acknowledged ones that no visit page shows."""
     with extensions.database().unit_of_work() as db:
         items = alert_source().open_alerts(db, _today())
-    return render_template("office/alerts.html", alerts=items,
+        acknowledged = alert_source().acknowledged_without_visit(db, _today())
+    return render_template("office/alerts.html", alerts=items, acknowledged=acknowledged,
                            available=alert_source().available)
 
 

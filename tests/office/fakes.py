@@ -33,6 +33,12 @@ class FakeAlerts:
         """Alerts still open."""
         return [a for a in self.alerts.values() if a.open]
 
+    def acknowledged_without_visit(self, session: Session, day: date) -> list[AlertView]:
+        """Acknowledged alerts with no visit, latest first (every day: the fake keeps no dates)."""
+        found = [a for a in self.alerts.values()
+                 if a.acknowledged_at is not None and a.planned_visit_ref is None]
+        return sorted(found, key=lambda a: a.acknowledged_at or a.raised_at, reverse=True)
+
     def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
                     note: str | None = None) -> AlertView:
         """Mark acknowledged, with the note."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.escalation.models import Alert, AlertState
+from ivr_gateway.escalation.models import Alert, AlertKind, AlertState
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.models import (
     AuditEntry,
@@ -363,3 +363,49 @@ def test_acknowledging_on_the_dashboard_without_a_note_keeps_none(
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
     assert "Acknowledged by office:cora at 09:31." in page
     assert "note" not in _audit(database, "acknowledge_alert")[0].detail
+
+
+def _alert_without_visit(session: Session, raised_at: datetime, number: int) -> Alert:
+    """An open forwarding-failed alert: tied to an outbox message, to no visit."""
+    alert = Alert(number=number, kind=AlertKind.FORWARDING_FAILED, subject_key=f"outbox:{number}",
+                  outbox_message_id=number, summary="council forwarding failed 3 times",
+                  state=AlertState.OPEN, level=1, deadline_at=raised_at, raised_at=raised_at)
+    session.add(alert)
+    session.commit()
+    return alert
+
+
+def test_an_acknowledged_alert_without_a_visit_shows_who_took_it_on_the_alerts_page(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database,
+        settings: Settings) -> None:
+    _rota(session)
+    make_ladder(session, NINE_AM)
+    clock.set(NINE_AM + timedelta(minutes=31))  # nobody has logged in to V1: a late start
+    run_escalation_tick(database, settings, clock)
+    [on_visit] = _alerts(database)
+    # Added after the tick: it would resolve them, as their outbox messages do not exist.
+    yesterday = _alert_without_visit(session, NINE_AM - timedelta(days=1), 4001)
+    today = _alert_without_visit(session, NINE_AM, 4002)
+
+    clock.set(NINE_AM - timedelta(days=1, minutes=-5))
+    as_coordinator.post(f"/office/alerts/{yesterday.id}/acknowledge", {"note": "old news"})
+    clock.set(NINE_AM + timedelta(minutes=40))  # 09:40 in London (GMT in January)
+    as_coordinator.post(f"/office/alerts/{today.id}/acknowledge",
+                        {"note": "Rang the council help desk; they are fixing it."})
+    as_coordinator.post(f"/office/alerts/{on_visit.id}/acknowledge", {"note": "Ben is going"})
+
+    page = as_coordinator.get("/office/alerts").get_data(as_text=True)
+    section = page.split("Acknowledged today, not tied to a visit", 1)[1]
+    assert "By office:cora at 09:40: “Rang the council help desk; they are fixing it.”" in section
+    assert "4002: council forwarding failed 3 times" in section
+    assert "4001" not in section and "old news" not in section  # acknowledged yesterday
+    assert "Ben is going" not in section  # the visit page shows that one
+    assert "Ben is going" in as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+
+
+def test_the_alerts_page_has_no_acknowledged_section_when_none_were_taken(
+        as_coordinator: Office, session: Session) -> None:
+    _alert_without_visit(session, NINE_AM, 4003)
+    page = as_coordinator.get("/office/alerts").get_data(as_text=True)
+    assert "council forwarding failed" in page
+    assert "Acknowledged today" not in page
