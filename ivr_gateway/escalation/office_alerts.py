@@ -13,6 +13,7 @@ from ivr_gateway.escalation.models import Alert, AlertState, OnCallPeriod
 from ivr_gateway.models import PlannedVisit
 from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.office.providers import OnCallPeriod as OnCallView
+from ivr_gateway.office.reason_codes import ActionRefused
 from ivr_gateway.visits.queries import local_day_bounds
 
 
@@ -89,8 +90,12 @@ class EscalationAlertSource:
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise LookupError(f"There is no alert {alert_id}.")
-        acknowledge(session, alert, by=actor, via="dashboard", now=now, settings=self.settings,
-                    note=note)
+        result = acknowledge(session, alert, by=actor, via="dashboard", now=now,
+                             settings=self.settings, note=note)
+        if not result.acknowledged:
+            # Already taken, or settled meanwhile (two coordinators, or a page left open): say
+            # so, rather than "acknowledged" over someone else's acknowledgement.
+            raise ActionRefused(result.message)
         session.flush()
         return _view(alert, _refs(session, [alert]))
 

@@ -409,3 +409,36 @@ def test_the_alerts_page_has_no_acknowledged_section_when_none_were_taken(
     page = as_coordinator.get("/office/alerts").get_data(as_text=True)
     assert "council forwarding failed" in page
     assert "Acknowledged today" not in page
+
+
+def test_acknowledging_an_alert_someone_else_took_or_that_settled_says_so_and_changes_nothing(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database,
+        settings: Settings) -> None:
+    _rota(session)
+    make_ladder(session, NINE_AM)
+    clock.set(NINE_AM + timedelta(minutes=31))
+    run_escalation_tick(database, settings, clock)
+    [alert] = _alerts(database)
+    clock.set(NINE_AM + timedelta(minutes=33))
+    first = as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge", {"note": "first"},
+                                follow_redirects=True)
+    assert "Alert acknowledged." in first.get_data(as_text=True)
+    # A second coordinator's page, left open, acknowledges the same alert two minutes later.
+    clock.set(NINE_AM + timedelta(minutes=35))
+    second = as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge",
+                                 {"note": "second"}, follow_redirects=True)
+    page = second.get_data(as_text=True)
+    assert f"Alert {alert.number} was already acknowledged by office:cora at 09:33." in page
+    assert "Alert acknowledged." not in page
+    [alert] = _alerts(database)
+    assert (alert.acknowledged_note, alert.acknowledged_at) == (
+        "first", NINE_AM + timedelta(minutes=33))
+    assert len(_audit(database, "acknowledge_alert")) == 1
+    # Settled meanwhile (the carer logged in): the page says it is resolved.
+    with database.unit_of_work() as db:
+        settled = db.get_one(Alert, alert.id)
+        settled.state, settled.resolved_reason = AlertState.RESOLVED, "Amy logged in at 09:36"
+    resolved = as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge", {},
+                                   follow_redirects=True).get_data(as_text=True)
+    assert f"Alert {alert.number} is already resolved: Amy logged in at 09:36." in resolved
+    assert len(_audit(database, "acknowledge_alert")) == 1
