@@ -287,6 +287,24 @@ class Gunicorn:
         self._log.close()
 
 
+def gateway_and_bare(database_url: str, token: str, bare_env: dict[str, str] | None = None
+                     ) -> list[tuple[str, str, dict[str, str]]]:
+    """The two gunicorn apps of a run, each on a free port, sharing the Twilio auth token."""
+    base_env = {k: v for k, v in os.environ.items()
+                if k not in {"DATABASE_URL", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN",
+                             "IVR_GATEWAY_ENV", "WEB_CONCURRENCY"}}
+    base_env.update(TWILIO_AUTH_TOKEN=token, IVR_GATEWAY_ENV="development",
+                    PYTHONDONTWRITEBYTECODE="1")
+    gateway_port, bare_port = free_port(), free_port()
+    return [
+        ("gateway", "ivr_gateway.wsgi:app",
+         {**base_env, "DATABASE_URL": database_url,
+          "PUBLIC_BASE_URL": f"http://{HOST}:{gateway_port}"}),
+        ("bare", "bench.bare_app:app",
+         {**base_env, "PUBLIC_BASE_URL": f"http://{HOST}:{bare_port}", **(bare_env or {})}),
+    ]
+
+
 @contextmanager
 def servers(specs: list[tuple[str, str, dict[str, str]]], workers: int, threads: int,
             log_dir: Path) -> Iterator[dict[str, Gunicorn]]:
@@ -690,19 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     warm_up, measured = carers[:args.warmup], carers[args.warmup:]
 
     token = "bench-" + secrets.token_hex(16)
-    gateway_port, bare_port = free_port(), free_port()
-    base_env = {k: v for k, v in os.environ.items()
-                if k not in {"DATABASE_URL", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN",
-                             "IVR_GATEWAY_ENV", "WEB_CONCURRENCY"}}
-    base_env.update(TWILIO_AUTH_TOKEN=token, IVR_GATEWAY_ENV="development",
-                    PYTHONDONTWRITEBYTECODE="1")
-    specs = [
-        ("gateway", "ivr_gateway.wsgi:app",
-         {**base_env, "DATABASE_URL": url, "PUBLIC_BASE_URL": f"http://{HOST}:{gateway_port}"}),
-        ("bare", "bench.bare_app:app",
-         {**base_env, "PUBLIC_BASE_URL": f"http://{HOST}:{bare_port}",
-          "BARE_TWIML_REQUESTS": "4"}),
-    ]
+    specs = gateway_and_bare(url, token, {"BARE_TWIML_REQUESTS": "4"})
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="ivr_bench_"))
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = {"gateway": AppRun("gateway"), "bare": AppRun("bare")}

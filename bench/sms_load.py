@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from ivr_load import HOST, CpuMeter, free_port, percentile, servers
+from ivr_load import HOST, CpuMeter, gateway_and_bare, percentile, servers
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -262,18 +262,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.python_version()}; gunicorn {args.workers} workers x {args.threads} "
           f"threads (gthread); {args.carers} concurrent carers (+{args.warmup} warm-up)")
     token = "bench-" + secrets.token_hex(16)
-    gateway_port, bare_port = free_port(), free_port()
-    base_env = {k: v for k, v in os.environ.items()
-                if k not in {"DATABASE_URL", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN",
-                             "IVR_GATEWAY_ENV", "WEB_CONCURRENCY"}}
-    base_env.update(TWILIO_AUTH_TOKEN=token, IVR_GATEWAY_ENV="development",
-                    PYTHONDONTWRITEBYTECODE="1")
-    specs = [
-        ("gateway", "ivr_gateway.wsgi:app",
-         {**base_env, "DATABASE_URL": url, "PUBLIC_BASE_URL": f"http://{HOST}:{gateway_port}"}),
-        ("bare", "bench.bare_app:app",
-         {**base_env, "PUBLIC_BASE_URL": f"http://{HOST}:{bare_port}"}),
-    ]
+    specs = gateway_and_bare(url, token)
     log_dir = Path(tempfile.mkdtemp(prefix="sms_bench_"))
     runs = {"gateway": AppRun("gateway"), "bare": AppRun("bare")}
     try:
