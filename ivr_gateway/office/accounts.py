@@ -48,15 +48,21 @@ def _check_not_self(user: OfficeUser, acting_username: str | None, what: str) ->
         raise ValueError(f"you cannot {what} yourself; ask another administrator to do it")
 
 
-def _check_not_last_administrator(session: Session, user: OfficeUser, what: str) -> None:
-    """Refuse when the user is the only active administrator (locks the administrators' rows)."""
+def is_last_active_administrator(session: Session, user: OfficeUser, lock: bool = False
+                                 ) -> bool:
+    """True when the user is the only active administrator (the page says so before anyone
+    tries; a change checks it with lock=True, which locks the administrators' rows)."""
     if not (user.active and user.role is OfficeRole.ADMINISTRATOR):
-        return
-    administrators = session.scalars(
-        select(OfficeUser.id).where(OfficeUser.role == OfficeRole.ADMINISTRATOR,
-                                    OfficeUser.active.is_(True))
-        .order_by(OfficeUser.id).with_for_update()).all()
-    if [i for i in administrators if i != user.id]:
+        return False
+    query = (select(OfficeUser.id).where(OfficeUser.role == OfficeRole.ADMINISTRATOR,
+                                         OfficeUser.active.is_(True), OfficeUser.id != user.id)
+             .order_by(OfficeUser.id))
+    return not session.scalars(query.with_for_update() if lock else query).first()
+
+
+def _check_not_last_administrator(session: Session, user: OfficeUser, what: str) -> None:
+    """Refuse when the user is the only active administrator."""
+    if not is_last_active_administrator(session, user, lock=True):
         return
     raise ValueError(f"{user.username} is the last active administrator, so you cannot {what} "
                      "them; make someone else an administrator first")

@@ -669,14 +669,11 @@ def office_users() -> Any:
 def office_user(username: str) -> Any:
     """One office user: change role, deactivate or reactivate, reset password, unlock."""
     with extensions.database().unit_of_work() as db:
-        users = accounts.list_office_users(db)
-    user = next((u for u in users if u.username == username), None)
-    if user is None:
-        abort(404)
-    active_administrators = sum(1 for u in users if u.active and u.role is ADMINISTRATOR)
+        user = db.scalar(select(OfficeUser).where(OfficeUser.username == username))
+        if user is None:
+            abort(404)
+        last_administrator = accounts.is_last_active_administrator(db, user)
     is_self = user.username == current_user().username
-    last_administrator = (user.active and user.role is ADMINISTRATOR
-                          and active_administrators == 1)
     return render_template("office/user.html", user=user, is_self=is_self,
                            last_administrator=last_administrator, now=_now())
 
