@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from ivr_gateway.config import PROJECT_ROOT
 from ivr_gateway.db import Database
+from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import hash_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser, ReasonCode
 
@@ -35,6 +37,22 @@ def make_office_user(session: Session, username: str, role: OfficeRole,
     session.commit()
     return user
 
+
+def stored_office_user(database: Database, username: str) -> OfficeUser:
+    """The office user as stored now (detached, for reading)."""
+    with database.unit_of_work() as session:
+        user = session.scalars(select(OfficeUser).where(OfficeUser.username == username)).one()
+        session.expunge(user)
+        return user
+
+
+def office_user_audit(database: Database, username: str
+                      ) -> list[tuple[str, str, dict[str, object]]]:
+    """(action, actor, detail) of the audit entries about one office user, oldest first."""
+    with database.unit_of_work() as session:
+        return [(a.action, a.actor, a.detail) for a in session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "office_user",
+                                     AuditEntry.entity_ref == username).order_by(AuditEntry.id))]
 
 def _migration_seed() -> list[tuple[str, str, str]]:
     path = PROJECT_ROOT / "migrations" / "versions" / "0005_office.py"

@@ -12,22 +12,10 @@ from ivr_gateway.office.auth import verify_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from tests.conftest import DEFAULT_NOW
 from tests.office.conftest import PASSWORD, Office
+from tests.office.conftest import office_user_audit as _audit
+from tests.office.conftest import stored_office_user as _user
 
 NEW_PASSWORD = "a fresh temporary phrase"
-
-
-def _user(database: Database, username: str) -> OfficeUser:
-    with database.unit_of_work() as session:
-        user = session.scalars(select(OfficeUser).where(OfficeUser.username == username)).one()
-        session.expunge(user)
-        return user
-
-
-def _audit(database: Database, username: str) -> list[tuple[str, str, dict[str, object]]]:
-    with database.unit_of_work() as session:
-        return [(a.action, a.actor, a.detail) for a in session.scalars(
-            select(AuditEntry).where(AuditEntry.entity == "office_user",
-                                     AuditEntry.entity_ref == username).order_by(AuditEntry.id))]
 
 
 def _logged_in(app: Flask, username: str, password: str = PASSWORD) -> Office:
