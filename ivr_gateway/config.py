@@ -36,6 +36,7 @@ class KpiWindows:
     log_out_chase_after: int = 15
     short_tolerance: int = 0
     match_window: int = 180
+    reason_code_due_hours: int = 48  # a missed or cancelled visit's reason code is due then
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_out_chase_after=_int(env, "KPI_LOG_OUT_CHASE_AFTER_MINUTES", 15),
         short_tolerance=_int(env, "KPI_SHORT_TOLERANCE_MINUTES", 0),
         match_window=_int(env, "MATCH_WINDOW_MINUTES", 180),
+        reason_code_due_hours=max(1, _int(env, "REASON_CODE_DUE_HOURS", 48)),
     )
     timezone = env.get("TIMEZONE") or "Europe/London"
     try:

@@ -314,6 +314,7 @@ class ActualVisit(Base):
     __table_args__ = (
         Index("ix_actual_visits_care_worker_state", "care_worker_id", "state"),
         Index("ix_actual_visits_planned_visit", "planned_visit_id"),
+        Index("ix_actual_visits_state_expected_end", "state", "expected_end_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,6 +324,9 @@ class ActualVisit(Base):
     state: Mapped[ActualVisitState] = mapped_column(string_enum(ActualVisitState))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When this carer should be done (visits/deadlines.py expected_end): the planned end, or a
+    # late log-in plus the commissioned time. The missing-log-out chase counts from it.
+    expected_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     in_verification: Mapped[Verification | None] = mapped_column(string_enum(Verification))
     out_verification: Mapped[Verification | None] = mapped_column(string_enum(Verification))
     match_reason: Mapped[str] = mapped_column(Text, default="")
@@ -395,3 +399,4 @@ from ivr_gateway.escalation import models as _escalation_models  # noqa: E402, F
 from ivr_gateway.office import models as _office_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.outbox import models as _outbox_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.sms import models as _sms_models  # noqa: E402, F401 - registers tables
+from ivr_gateway.visits import reasons as _reasons  # noqa: E402, F401 - registers tables

@@ -18,7 +18,8 @@ from ivr_gateway.escalation import contacts as contact_service
 from ivr_gateway.escalation.acknowledgement import acknowledge
 from ivr_gateway.escalation.contacts import ContactError
 from ivr_gateway.escalation.models import Alert, AlertState
-from ivr_gateway.office.reason_codes import ActionRefused, record_reason_code
+from ivr_gateway.visits.errors import ActionRefused
+from ivr_gateway.visits.reason_codes import record_reason_code
 
 
 @contextmanager

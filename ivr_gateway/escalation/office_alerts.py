@@ -13,7 +13,7 @@ from ivr_gateway.escalation.models import Alert, AlertState, OnCallPeriod
 from ivr_gateway.models import PlannedVisit
 from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.office.providers import OnCallPeriod as OnCallView
-from ivr_gateway.office.reason_codes import ActionRefused
+from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.queries import local_day_bounds
 
 

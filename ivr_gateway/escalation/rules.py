@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from ivr_gateway.config import Settings
 from ivr_gateway.escalation.models import (
@@ -37,9 +37,10 @@ from ivr_gateway.models import (
     VisitStatus,
     initials_of,
 )
-from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+from ivr_gateway.visits.deadlines import for_rag
 from ivr_gateway.visits.outcomes import all_carers_from
+from ivr_gateway.visits.queries import summaries_of
 
 # The council-forwarding outbox kinds: records, and the "visit changed" pointers they come from.
 FORWARDING_KINDS = ("ecc", "ecc_render")
@@ -68,9 +69,9 @@ def _window(column: Any, lo: datetime, hi: datetime, delay: timedelta) -> Any:
 
 
 def _by_rag(column: Any, lo: datetime, hi: datetime, delay: timedelta) -> Any:
-    # Two index ranges, one for red clients at half the time, one for the rest.
-    return or_(and_(Adult.rag == Rag.RED, _window(column, lo, hi, delay / 2)),
-               and_(Adult.rag != Rag.RED, _window(column, lo, hi, delay)))
+    # Two index ranges, one for red clients (deadlines.for_rag: sooner), one for the rest.
+    return or_(and_(Adult.rag == Rag.RED, _window(column, lo, hi, for_rag(delay, True))),
+               and_(Adult.rag != Rag.RED, _window(column, lo, hi, for_rag(delay, False))))
 
 
 def _not_started() -> Any:
@@ -78,7 +79,7 @@ def _not_started() -> Any:
 
 
 def _deadline(start: datetime, delay: timedelta, red: bool) -> datetime:
-    return start + (delay / 2 if red else delay)
+    return start + for_rag(delay, red)
 
 
 def not_started_query(lo: datetime, hi: datetime, delay: timedelta) -> Any:
@@ -227,7 +228,11 @@ def short_of_carer_handovers(session: Session, now: datetime, settings: Settings
 
 def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime,
                      settings: Settings) -> list[Raise]:
-    """Carers still logged in at planned end + the chase window (one alert per carer)."""
+    """Carers still logged in at their expected end + the chase window (one alert per carer).
+
+    The expected end follows the actual log-in (deadlines.expected_end, kept on the visit at
+    log-in): a carer who came late is chased when their visit should be over, not at once.
+    """
     chase = timedelta(minutes=settings.kpi.log_out_chase_after)
     rows = session.execute(
         select(ActualVisit, PlannedVisit, Adult, CareWorker)
@@ -236,12 +241,13 @@ def missing_log_outs(session: Session, lo: datetime, hi: datetime, now: datetime
         .join(CareWorker, ActualVisit.care_worker_id == CareWorker.id)
         .where(ActualVisit.state == ActualVisitState.OPEN,
                PlannedVisit.status == VisitStatus.PLANNED,
-               _by_rag(PlannedVisit.planned_end, lo, hi, chase)))
+               _by_rag(ActualVisit.expected_end_at, lo, hi, chase)))
     tz = settings.tz
     return [Raise(AlertKind.MISSING_LOG_OUT, f"carer-visit:{actual.id}",
                   f"{carer.initials} not logged out of {adult.initials} visit "
                   f"{hhmm(visit.planned_start, tz)}-{hhmm(visit.planned_end, tz)}",
-                  _deadline(visit.planned_end, chase, adult.rag == Rag.RED), adult.rag == Rag.RED,
+                  _deadline(actual.expected_end_at or visit.planned_end, chase,
+                            adult.rag == Rag.RED), adult.rag == Rag.RED,
                   planned_visit_id=visit.id, actual_visit_id=actual.id,
                   care_worker_id=carer.id)
             for actual, visit, adult, carer in rows]
@@ -323,18 +329,13 @@ def carer_concerns(session: Session, lo: datetime, hi: datetime, now: datetime,
     return found
 
 
-def _reason_missing(session: Session, visit: PlannedVisit, settings: Settings) -> bool:
-    if session.scalar(select(VisitReasonCode.id)
-                      .where(VisitReasonCode.planned_visit_id == visit.id)) is not None:
-        return False
-    if visit.status == VisitStatus.CANCELLED:
-        return not visit.cancel_reason
-    first_start = session.scalar(select(func.min(ActualVisit.started_at))
-                                 .where(ActualVisit.planned_visit_id == visit.id))
-    if first_start is None:
-        return True
-    # Delivered, but outside the missed window: it counts as missed (outcomes.py).
-    return first_start - visit.planned_start >= timedelta(minutes=settings.kpi.missed_after)
+def _reasons_waiting(session: Session, visits: list[PlannedVisit], settings: Settings,
+                     now: datetime) -> set[int]:
+    # The domain judges which visits need a reason code and whether one was given
+    # (visits/verdicts.py): the alert, the board and the KPI report read the same verdict.
+    return {visit.id for visit, summary in zip(visits, summaries_of(session, visits, settings, now),
+                                                strict=True)
+            if summary.reason.waiting}
 
 
 def _reason_rule(kind: AlertKind, hours: Callable[[Settings], int], word: str
@@ -342,16 +343,15 @@ def _reason_rule(kind: AlertKind, hours: Callable[[Settings], int], word: str
     def rule(session: Session, lo: datetime, hi: datetime, now: datetime,
              settings: Settings) -> list[Raise]:
         delay = timedelta(hours=hours(settings))
-        due = timedelta(hours=settings.escalation.reason_code_hours)
-        missed = timedelta(minutes=settings.kpi.missed_after)
+        due = timedelta(hours=settings.kpi.reason_code_due_hours)
         rows = session.execute(
             select(PlannedVisit, Adult).join(Adult, PlannedVisit.adult_id == Adult.id)
-            .where(_window(PlannedVisit.planned_start, lo, hi, delay)))
+            .where(_window(PlannedVisit.planned_start, lo, hi, delay))
+            .options(selectinload(PlannedVisit.care_workers))).all()
+        waiting = _reasons_waiting(session, [visit for visit, _adult in rows], settings, now)
         found = []
         for visit, adult in rows:
-            if visit.status == VisitStatus.PLANNED and now < visit.planned_start + missed:
-                continue
-            if not _reason_missing(session, visit, settings):
+            if visit.id not in waiting:
                 continue
             what = "cancelled" if visit.status == VisitStatus.CANCELLED else "missed"
             found.append(Raise(
@@ -366,7 +366,7 @@ def _reason_rule(kind: AlertKind, hours: Callable[[Settings], int], word: str
 reason_codes_due = _reason_rule(AlertKind.REASON_CODE_DUE,
                                 lambda s: s.escalation.reason_code_reminder_hours, "due by")
 reason_codes_overdue = _reason_rule(AlertKind.REASON_CODE_OVERDUE,
-                                    lambda s: s.escalation.reason_code_hours, "OVERDUE since")
+                                    lambda s: s.kpi.reason_code_due_hours, "OVERDUE since")
 
 Rule = Callable[[Session, datetime, datetime, datetime, Settings], list[Raise]]
 
@@ -433,7 +433,8 @@ def _first_log_in(session: Session, planned_visit_id: int) -> tuple[datetime, st
     return started_at, initials_of(given, family)
 
 
-def settled(session: Session, alert: Alert, settings: Settings) -> Settled | None:
+def settled(session: Session, alert: Alert, settings: Settings, now: datetime
+            ) -> Settled | None:
     """The reason an unresolved alert has sorted itself out, or None if it still stands."""
     tz = settings.tz
     if alert.kind in (AlertKind.LATE_START, AlertKind.MISSED_VISIT):
@@ -480,7 +481,7 @@ def settled(session: Session, alert: Alert, settings: Settings) -> Settled | Non
     if alert.kind in (AlertKind.REASON_CODE_DUE, AlertKind.REASON_CODE_OVERDUE):
         assert alert.planned_visit_id is not None
         visit = session.get_one(PlannedVisit, alert.planned_visit_id)
-        if not _reason_missing(session, visit, settings):
+        if not _reasons_waiting(session, [visit], settings, now):
             return Settled("the reason code has been recorded")
         if alert.kind is AlertKind.REASON_CODE_DUE and session.scalar(
                 select(Alert.id).where(Alert.kind == AlertKind.REASON_CODE_OVERDUE,

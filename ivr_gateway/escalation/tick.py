@@ -261,7 +261,7 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
         if alert is not None:
             result.raised.append(alert.id)
     for alert in unresolved(session):
-        outcome = settled(session, alert, settings)
+        outcome = settled(session, alert, settings, now)
         if outcome is not None:
             result.notified += resolve_alert(session, alert, outcome.reason, now, settings,
                                              tell=outcome.tell)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.config import Settings
 from ivr_gateway.models import ActualVisit, Adult, CareWorker, Rag
 from ivr_gateway.office.providers import AlertSource, AlertView
-from ivr_gateway.office.reason_codes import ReasonDue, reason_status, recorded_reasons
+from ivr_gateway.office.reason_codes import ReasonDue, reason_due
 from ivr_gateway.visits.queries import local_day_bounds, visits_for_day
 from ivr_gateway.visits.summary import VisitSummary
 
@@ -117,8 +117,6 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
         select(CareWorker).where(CareWorker.ref.in_(carer_refs)))}
     planned_refs = [s.ref for s in summaries if s.ref]
     alerts_by_ref = alerts.alerts_for_visits(session, planned_refs)
-    recorded = recorded_reasons(session, [s.ref for s in summaries
-                                          if s.ref and s.outcome in ("missed", "cancelled")])
     unplanned_ids = _unplanned_ids(session, day, settings)
 
     rows: list[BoardRow] = []
@@ -146,7 +144,7 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
             open_exceptions=[EXCEPTION_WORDS.get(e.code, e.code) for e in summary.exceptions
                              if not e.reviewed],
             alerts=alerts_by_ref.get(summary.ref or "", []),
-            reason=reason_status(summary, recorded)))
+            reason=reason_due(summary)))
     counts = {
         "visits": len(rows),
         "late": sum(r.late for r in rows),

@@ -21,8 +21,9 @@ from ivr_gateway.models import (
     VisitException,
 )
 from ivr_gateway.office.board import EXCEPTION_WORDS, STATUS, VERIFICATION_WORDS
-from ivr_gateway.office.models import VisitReasonCode
-from ivr_gateway.office.reason_codes import ReasonDue, reason_status, visit_summary
+from ivr_gateway.office.reason_codes import ReasonDue, reason_due
+from ivr_gateway.visits.reason_codes import visit_summary
+from ivr_gateway.visits.reasons import VisitReasonCode
 from ivr_gateway.visits.summary import VisitSummary
 
 DELAY_WORTH_SHOWING = timedelta(seconds=60)
@@ -174,7 +175,7 @@ def load_visit_record(session: Session, settings: Settings, now: datetime, *,
             VisitReasonCode.planned_visit_id == planned.id))
         if recorded is not None:
             _ = recorded.reason  # loaded now: the page renders after the session closes
-        reason = reason_status(summary, {planned.ref: recorded.code} if recorded else {})
+        reason = reason_due(summary)
         word, style = STATUS.get(summary.outcome, (summary.outcome, "due"))
     else:
         a = actuals[0]

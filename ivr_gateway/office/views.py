@@ -33,24 +33,16 @@ from ivr_gateway.models import Adult, ApiToken, AuditEntry, CareWorker, PlannedV
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS, build_board
-from ivr_gateway.office.corrections import (
-    correct_visit_times,
-    mark_exception_checked,
-    reassign_care_worker,
-)
+from ivr_gateway.office.corrections import mark_exception_checked, reassign_care_worker
 from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
-from ivr_gateway.office.reason_codes import (
-    ActionRefused,
-    OfficeMissedReasons,
-    reason_code_choices,
-    reasons_outstanding,
-    record_reason_code,
-)
+from ivr_gateway.office.reason_codes import ActionRefused, OfficeMissedReasons, reasons_outstanding
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.csv_import import import_rota_csv
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
+from ivr_gateway.visits.corrections import correct_visit_times
+from ivr_gateway.visits.reason_codes import reason_code_choices, reason_kind, record_reason_code
 
 blueprint = Blueprint("office", __name__, url_prefix="/office", template_folder="templates",
                       static_folder="static", static_url_path="/static")
@@ -296,7 +288,7 @@ def _visit_page(planned_ref: str | None = None, actual_id: int | None = None) ->
             abort(404)
         refs = [record.planned.ref] if record.planned else []
         alerts = alert_source().alerts_for_visits(db, refs).get(refs[0], []) if refs else []
-        choices = reason_code_choices(db, record.summary.outcome if record.summary else None)
+        choices = reason_code_choices(db, reason_kind(record.summary) if record.summary else None)
         carers = list(db.scalars(select(CareWorker).where(CareWorker.active.is_(True))
                                  .order_by(CareWorker.given_name, CareWorker.family_name)))
         on_visit = list(record.planned.care_workers) if record.planned else \

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ivr_gateway.config import KpiWindows
+from ivr_gateway.visits.deadlines import late_delay, log_out_chase_at, missed_delay
 
 
 class Outcome(enum.StrEnum):
@@ -91,7 +92,7 @@ class VisitOutcome:
     short: bool  # delivered under the commissioned time (no reason code needed)
     actual_start: datetime | None
     actual_end: datetime | None
-    log_out_overdue: bool  # in progress past planned end + the chase window
+    log_out_overdue: bool  # a carer still logged in past their log-out chase (deadlines.py)
     carers_needed: int = 1  # carers booked (2 or more: a double-up)
     carers_logged_in: int = 0  # different carers who logged in to it
 
@@ -109,8 +110,12 @@ def assess_visit(
     windows: KpiWindows,
     *,
     carers_needed: int = 1,
+    red: bool = False,
 ) -> VisitOutcome:
     """Work out a planned visit's outcome from its carers' times at `now`.
+
+    A red-rated client's windows are halved (deadlines.py), exactly as the alert rules halve
+    them, so the board says late or missed at the moment the alert is raised.
 
     A double-up (`carers_needed` of 2 or more) is judged as the KPI report judges it: from the
     moment all its carers were logged in at once (all_carers_from). Until then, or if that
@@ -119,15 +124,15 @@ def assess_visit(
     """
     needed = max(1, carers_needed)
     came = len({c.care_worker_id for c in carers if c.started_at is not None})
-    judged = _judge(planned_start, planned_end, cancelled, carers, now, windows, needed)
+    judged = _judge(planned_start, planned_end, cancelled, carers, now, windows, needed, red)
     return replace(judged, carers_needed=needed, carers_logged_in=came)
 
 
 def _judge(planned_start: datetime, planned_end: datetime, cancelled: bool,
-           carers: list[CarerTimes], now: datetime, windows: KpiWindows, needed: int
-           ) -> VisitOutcome:
-    late_after = timedelta(minutes=windows.late_after)
-    missed_after = timedelta(minutes=windows.missed_after)
+           carers: list[CarerTimes], now: datetime, windows: KpiWindows, needed: int,
+           red: bool) -> VisitOutcome:
+    late_after = late_delay(windows, red)
+    missed_after = missed_delay(windows, red)
     starts = [c.started_at for c in carers if c.started_at is not None]
     actual_start = min(starts) if starts else None
 
@@ -151,8 +156,8 @@ def _judge(planned_start: datetime, planned_end: datetime, cancelled: bool,
         minutes_late = _minutes(lateness) if lateness > late_after else None
         return VisitOutcome(Outcome.MISSED, minutes_late, False, actual_start,
                             max(ends) if ends else None, False)
-    overdue = (any(c.open for c in started)
-               and now > planned_end + timedelta(minutes=windows.log_out_chase_after))
+    overdue = any(c.open and now > log_out_chase_at(planned_start, planned_end, c.started_at,
+                                                    windows, red) for c in started)
     together = all_carers_from(started, needed)  # the actual start, for one carer
     if together is None or together - planned_start >= missed_after:
         # A double-up a carer came to alone (so far), or fully staffed only too late.

@@ -32,6 +32,7 @@ from ivr_gateway.models import (
     VisitException,
     VisitStatus,
 )
+from ivr_gateway.visits.deadlines import expected_end
 from ivr_gateway.visits.matching import (
     Candidate,
     Match,
@@ -81,7 +82,8 @@ class LogResult:
     exceptions: list[ExceptionCode]
 
 
-def _lock_care_worker(session: Session, care_worker_id: int) -> None:
+def lock_care_worker(session: Session, care_worker_id: int) -> None:
+    """Take the carer's row lock for this transaction: every log-event writer does, first."""
     # Serialises one carer's log events across web workers (row lock on PostgreSQL; SQLite's
     # BEGIN IMMEDIATE already serialises writers). A row this transaction already locked (the
     # PIN check does) is not locked again: the lock lasts until commit.
@@ -246,7 +248,8 @@ def _insert_event(session: Session, request: LogRequest, kind: LogKind, visit_id
 
 
 def _insert_visit(session: Session, request: LogRequest, planned_visit_id: int | None,
-                  state: ActualVisitState, match_reason: str) -> int:
+                  state: ActualVisitState, match_reason: str,
+                  expected_end_at: datetime | None = None) -> int:
     opened = state == ActualVisitState.OPEN
     return int(session.connection().execute(_INSERT_VISIT, {
         "care_worker_id": request.care_worker_id, "adult_id": request.adult_id,
@@ -255,7 +258,8 @@ def _insert_visit(session: Session, request: LogRequest, planned_visit_id: int |
         "ended_at": None if opened else request.event_time,
         "in_verification": request.verification if opened else None,
         "out_verification": None if opened else request.verification,
-        "match_reason": match_reason, "created_at": request.received_at}).scalar_one())
+        "match_reason": match_reason, "created_at": request.received_at,
+        "expected_end_at": expected_end_at}).scalar_one())
 
 
 def _initials(session: Session, request: LogRequest) -> str:
@@ -289,7 +293,7 @@ def _visits_touched_by(session: Session, log_event_id: int) -> set[int]:
 def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
                       ) -> tuple[LogResult, list[int]]:
     """The result, and the ids of the visits it closed as missing a log-out."""
-    _lock_care_worker(session, request.care_worker_id)
+    lock_care_worker(session, request.care_worker_id)
     visits = _carer_visits(session, request.care_worker_id, request.event_time)
     open_visits = visits.open
     kind = request.kind or decide_direction(session, request.care_worker_id, request.adult_id,
@@ -327,8 +331,10 @@ def _log_in(session: Session, request: LogRequest, windows: KpiWindows,
     match = match_log_in(request.care_worker_id, at,
                          _candidates(session, request.adult_id, at, window), window)
     planned_visit_id = match.candidate.planned_visit_id if match.candidate else None
+    expected = (expected_end(match.candidate.planned_start, match.candidate.planned_end, at)
+                if match.candidate else None)
     visit_id = _insert_visit(session, request, planned_visit_id, ActualVisitState.OPEN,
-                             match.reason)
+                             match.reason, expected)
     event_id = _insert_event(session, request, LogKind.IN, visit_id, planned_visit_id)
     # A carer still logged in anywhere forgot to log out: close it without inventing an end time.
     for stale in open_visits:
@@ -434,7 +440,7 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
     original = session.get_one(LogEvent, log_event_id)
     if original.superseded_by_id is not None:
         raise ValueError("that log event was already corrected")
-    _lock_care_worker(session, original.care_worker_id)
+    lock_care_worker(session, original.care_worker_id)
     visit = session.get_one(ActualVisit, original.actual_visit_id)
     touched = {visit.id}  # for the council: each visit this correction changes or removes
     if original.kind == LogKind.IN:

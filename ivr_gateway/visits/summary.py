@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ivr_gateway.visits.council import CouncilVerdict
+from ivr_gateway.visits.reasons import NOT_NEEDED, ReasonStanding
+from ivr_gateway.visits.verdicts import council_note
+
 
 @dataclass(frozen=True)
 class CarerActual:
@@ -52,6 +56,20 @@ class VisitSummary:
     carers_logged_in: int  # different carers who logged in to it
     actuals: list[CarerActual] = field(default_factory=list)
     exceptions: list[ExceptionSummary] = field(default_factory=list)
+    red: bool = False  # the client's RAG rating is red (windows halved: deadlines.py)
+    council: CouncilVerdict | None = None  # the council's KPI 3 verdict (None: unplanned)
+    reason: ReasonStanding = NOT_NEEDED  # the reason code: needed, due, recorded
+    log_out_overdue: bool = False  # a carer still logged in past their log-out chase
+
+    @property
+    def council_timeliness(self) -> str | None:
+        """The council's verdict in one word (on_time, late, missed, ...), None if unplanned."""
+        return self.council.timeliness.value if self.council else None
+
+    @property
+    def council_note(self) -> str:
+        """'KPI: missed' where the council's verdict differs from the office's status."""
+        return council_note(self.outcome, self.minutes_late, self.council_timeliness)
 
     @property
     def carers_note(self) -> str:

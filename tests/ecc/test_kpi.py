@@ -22,7 +22,6 @@ from ivr_gateway.ecc.kpi import (
 )
 from ivr_gateway.ecc.kpi_report import kpi_html, summary_csv, visits_csv, write_kpi_files
 from ivr_gateway.models import AuditEntry, LogKind, Verification, VisitStatus
-from ivr_gateway.office.reason_codes import reason_status
 from ivr_gateway.visits.queries import visits_for_day
 from tests.ecc.conftest import log
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -215,7 +214,8 @@ def test_the_report_files_are_csv_and_one_self_contained_html_page_with_charts(
 
 def test_reason_codes_recorded_in_the_office_count_in_the_kpi_report(
         database: Database, settings: Settings) -> None:
-    from ivr_gateway.office.reason_codes import OfficeMissedReasons, record_reason_code
+    from ivr_gateway.office.reason_codes import OfficeMissedReasons
+    from ivr_gateway.visits.reason_codes import record_reason_code
     _hand_made_day(database)
     with database.unit_of_work() as session:
         record_reason_code(session, "J-MISSED", "carer_delayed", "", settings=settings,
@@ -302,7 +302,7 @@ def test_the_board_agrees_with_the_report_on_double_ups_and_asks_no_reason_code(
     assert short == {ref for ref, s in board.items() if s.outcome == "short_of_carer"}
     # Attended, so no reason code (council FAQ): the report and the office agree.
     assert all(v.reason_status == ReasonStatus.NOT_NEEDED for v in report.visits)
-    assert all(reason_status(s, {}) is None for s in board.values())
+    assert all(not s.reason.needed for s in board.values())
     definition = dict(report.definitions)["Double-up short of a carer"]
     assert "No reason code is needed" in definition and "completed" not in definition
 

@@ -21,8 +21,8 @@ from ivr_gateway.models import (
     Verification,
     VisitStatus,
 )
-from ivr_gateway.office.reason_codes import record_reason_code
 from ivr_gateway.outbox.service import enqueue
+from ivr_gateway.visits.reason_codes import record_reason_code
 from ivr_gateway.visits.recording import LogRequest, record_log_event
 from tests.api.conftest import Api
 from tests.escalation.conftest import (
@@ -143,7 +143,7 @@ def test_missing_log_out_texts_the_carer_first_then_the_office(
         session: Session, escalation: Escalation) -> None:
     make_ladder(session, TUESDAY_9AM)
     adult, carer, _ = _visit(session, mobiles=(CARER_MOBILE,))
-    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=2))
+    _log(session, carer.id, adult.id, TUESDAY_9AM)
     escalation.tick()
     escalation.run_until(TUESDAY_9AM + timedelta(minutes=45))  # end 09:30 + 15
     assert escalation.alerts() == []
@@ -164,6 +164,24 @@ def test_missing_log_out_texts_the_carer_first_then_the_office(
     assert escalation.alerts()[0].state is AlertState.RESOLVED
     assert escalation.texts(COORDINATOR)[-1].endswith("A.J. logged out at 10:02. No action needed.")
     assert escalation.texts(CARER_MOBILE)[-1].startswith("Did you forget")  # carer not told
+
+
+def test_a_carer_who_logs_in_after_the_planned_end_is_chased_from_their_log_in(
+        session: Session, escalation: Escalation) -> None:
+    # 09:00-09:30 visit; the carer arrives at 09:40. They are not asked "did you forget to log
+    # out?" seconds later: they owe the client 30 minutes, so the chase is 10:10 + 15 min.
+    make_ladder(session, TUESDAY_9AM)
+    adult, carer, _ = _visit(session, mobiles=(CARER_MOBILE,))
+    escalation.tick()
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=39))
+    _log(session, carer.id, adult.id, TUESDAY_9AM + timedelta(minutes=40))
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=85))
+    assert [a.kind for a in escalation.alerts()] == [AlertKind.LATE_START]
+    assert not any(t.startswith("Did you forget") for t in escalation.texts(CARER_MOBILE))
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=86))
+    assert [a.kind for a in escalation.alerts()] == [AlertKind.LATE_START,
+                                                     AlertKind.MISSING_LOG_OUT]
+    assert escalation.texts(CARER_MOBILE)[-1].startswith("Did you forget")
 
 
 def _unplanned_log_in(session: Session, *, rag: Rag = Rag.GREEN, at=TUESDAY_9AM,

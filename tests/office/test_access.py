@@ -14,7 +14,8 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.models import ApiToken, AuditEntry
 from ivr_gateway.office.auth import verify_password
-from ivr_gateway.office.models import OfficeRole, OfficeUser, VisitReasonCode
+from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.visits.reasons import VisitReasonCode
 from tests.conftest import DEFAULT_NOW
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.office.conftest import PASSWORD, Office, make_office_user

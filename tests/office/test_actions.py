@@ -24,9 +24,9 @@ from ivr_gateway.models import (
     Verification,
     VisitException,
 )
-from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.office.providers import register_alert_source
 from ivr_gateway.outbox.models import OutboxMessage
+from ivr_gateway.visits.reasons import VisitReasonCode
 from tests.escalation.conftest import make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play

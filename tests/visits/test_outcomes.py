@@ -75,8 +75,23 @@ def test_logged_in_visit_is_in_progress_until_the_log_out_is_overdue() -> None:
     during = _assess(carers, _at(20))
     assert during.outcome == Outcome.IN_PROGRESS
     assert during.actual_start == _at(2) and not during.log_out_overdue
+    # Logged in 2 minutes late, the carer gives the full 30 minutes: chased at 09:32 + 15 min.
+    assert not _assess(carers, _at(47)).log_out_overdue
+    assert _assess(carers, _at(48)).log_out_overdue
+
+
+def test_an_early_log_in_is_chased_from_the_planned_end() -> None:
+    carers = [CarerTimes(_at(-10), None, open=True, care_worker_id=1)]
     assert not _assess(carers, _at(45)).log_out_overdue  # planned end + 15 min exactly
     assert _assess(carers, _at(46)).log_out_overdue
+
+
+def test_a_red_clients_log_out_is_chased_in_half_the_time() -> None:
+    carers = [CarerTimes(_at(0), None, open=True, care_worker_id=1)]
+    windows = KpiWindows()
+    at = _at(38)  # planned end 09:30 + 7.5 min
+    assert assess_visit(_at(0), _at(30), False, carers, at, windows, red=True).log_out_overdue
+    assert not assess_visit(_at(0), _at(30), False, carers, at, windows).log_out_overdue
 
 
 def test_visit_completed_on_time_is_not_late_nor_short() -> None:
