@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ivr_gateway.rota.schemas import AdultView, CareWorkerView, LockoutView, PlannedVisitView
 from ivr_gateway.visits.outcomes import Outcome
+from ivr_gateway.visits.summary import VisitSummary
 
 ChangeKind = Literal["created", "updated", "unchanged"]
 
@@ -86,6 +87,30 @@ class ExceptionOut(BaseModel):
     reviewed: bool
 
 
+class CouncilVerdictOut(BaseModel):
+    """The council's KPI 3 verdict on a planned visit (Essex contract, Schedule 2)."""
+
+    timeliness: str = Field(description="on_time, late, short_of_carer, missed, cancelled, or "
+                            "pending (the KPI 3 window is still open)")
+    kpi3_met: bool | None = Field(description="null when cancelled or pending")
+    because: str = Field(description="Why a visit is missed or short of a carer, in words.")
+    window_closes_at: datetime = Field(
+        description="By 11 pm local time and before the client's next planned visit "
+        "(a time-critical visit: planned start + 30 minutes).")
+    differs: bool = Field(description="The council's verdict says something the outcome does "
+                          "not (for example outcome late_start, verdict missed).")
+
+
+class ReasonCodeOut(BaseModel):
+    """Whether the visit needs a reason code (cancelled or missed), by when, and what was given."""
+
+    needed: bool
+    status: str = Field(description="not_needed, outstanding, overdue, on_time or late")
+    due_at: datetime | None = Field(description="REASON_CODE_DUE_HOURS after planned start.")
+    code: str | None
+    recorded_at: datetime | None
+
+
 class VisitOut(BaseModel):
     """A planned visit (or an unplanned actual one) with its actual times, outcome, exceptions."""
 
@@ -113,6 +138,28 @@ class VisitOut(BaseModel):
     carers_logged_in: int = Field(description="Different carers who logged in to the visit.")
     actuals: list[CarerActualOut]
     exceptions: list[ExceptionOut]
+    council_verdict: CouncilVerdictOut | None = Field(
+        default=None, description="The council's KPI 3 verdict; null for an unplanned visit. The outcome is "
+        "the office's status (red-rated clients' windows are halved); both come from one rule.")
+    reason_code: ReasonCodeOut | None = Field(default=None,
+                                              description="null for an unplanned visit")
+
+    @classmethod
+    def of(cls, summary: VisitSummary) -> VisitOut:
+        """The API's view of a visit summary, with its verdicts."""
+        out = cls.model_validate(summary, from_attributes=True)
+        if summary.council is None or summary.ref is None:
+            return out.model_copy(update={"council_verdict": None, "reason_code": None})
+        council = CouncilVerdictOut(
+            timeliness=summary.council.timeliness.value, kpi3_met=summary.council.kpi3_met,
+            because=summary.council.because,
+            window_closes_at=summary.council.window_closes_at,
+            differs=bool(summary.council_note))
+        reason = summary.reason
+        return out.model_copy(update={"council_verdict": council, "reason_code": ReasonCodeOut(
+            needed=reason.needed, status=reason.status.value, due_at=reason.due_at,
+            code=reason.code,
+            recorded_at=reason.recorded.recorded_at if reason.recorded else None)})
 
 
 class VisitsResponse(BaseModel):

@@ -219,7 +219,7 @@ def visits() -> Response:
     settings = extensions.settings()
     with extensions.database().unit_of_work() as session:
         summaries = visits_for_day(session, day, settings, extensions.clock().now())
-        out = [VisitOut.model_validate(s, from_attributes=True) for s in summaries]
+        out = [VisitOut.of(s) for s in summaries]
     return _json(VisitsResponse(date=day.isoformat(), timezone=settings.timezone, visits=out))
 
 

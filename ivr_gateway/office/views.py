@@ -43,6 +43,7 @@ from ivr_gateway.rota.csv_import import import_rota_csv
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
 from ivr_gateway.visits.corrections import correct_visit_times
 from ivr_gateway.visits.reason_codes import reason_code_choices, reason_kind, record_reason_code
+from ivr_gateway.visits.verdicts import COUNCIL_WORDS
 
 blueprint = Blueprint("office", __name__, url_prefix="/office", template_folder="templates",
                       static_folder="static", static_url_path="/static")
@@ -133,7 +134,9 @@ def _audit_detail(detail: dict[str, Any]) -> list[str]:
 @blueprint.app_context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": auth.csrf_token, "office_user": g.get("office_user"),
-            "Role": OfficeRole}
+            "Role": OfficeRole, "council_words": COUNCIL_WORDS,
+            # One setting for the reason-code deadline: the pages say what the alerts do.
+            "due_hours": extensions.settings().kpi.reason_code_due_hours}
 
 
 def _now() -> datetime:
