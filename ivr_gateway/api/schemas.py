@@ -139,7 +139,8 @@ class VisitOut(BaseModel):
     actuals: list[CarerActualOut]
     exceptions: list[ExceptionOut]
     council_verdict: CouncilVerdictOut | None = Field(
-        default=None, description="The council's KPI 3 verdict; null for an unplanned visit. The outcome is "
+        default=None,
+        description="The council's KPI 3 verdict; null for an unplanned visit. The outcome is "
         "the office's status (red-rated clients' windows are halved); both come from one rule.")
     reason_code: ReasonCodeOut | None = Field(default=None,
                                               description="null for an unplanned visit")
