@@ -27,6 +27,8 @@ from ivr_gateway.ecc.events import (
 )
 from ivr_gateway.hashing import hash_pin, verify_pin
 from ivr_gateway.models import (
+    ActualVisit,
+    ActualVisitState,
     Adult,
     AdultLandline,
     AuditEntry,
@@ -46,6 +48,7 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitView,
     pin_problem,
 )
+from ivr_gateway.visits.deadlines import expected_end
 
 Change = Literal["created", "updated", "unchanged"]
 V = TypeVar("V")
@@ -484,11 +487,22 @@ def upsert_planned_visit(session: Session, ref: str, data: PlannedVisitIn, *,
     visit.time_critical = data.time_critical
     visit.updated_at = now
     session.flush()
+    if change == "updated" and {"planned_start", "planned_end"} & set(changes):
+        _follow_new_times(session, visit)
     action = "create" if change == "created" else (
         "cancel" if "status" in changes and desired["status"] == "cancelled" else "update")
     _audit(session, now, actor, action, "planned_visit", ref, {"changes": changes})
     queue_planned_visit_record(session, visit, now)
     return Upserted(change, planned_visit_view(visit), sorted(changes))
+
+
+def _follow_new_times(session: Session, visit: PlannedVisit) -> None:
+    # Carers already logged in are chased for their log-out from the new times (deadlines.py).
+    for actual in session.scalars(select(ActualVisit).where(
+            ActualVisit.planned_visit_id == visit.id,
+            ActualVisit.state == ActualVisitState.OPEN)):
+        actual.expected_end_at = expected_end(visit.planned_start, visit.planned_end,
+                                              actual.started_at)
 
 
 def get_planned_visit(session: Session, ref: str) -> PlannedVisitView:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
+from ivr_gateway.config import KpiWindows
 from ivr_gateway.db import Database
-from ivr_gateway.models import AuditEntry, PlannedVisit, PlannedVisitCareWorker
+from ivr_gateway.models import (
+    ActualVisit,
+    Adult,
+    AuditEntry,
+    CareWorker,
+    Channel,
+    PlannedVisit,
+    PlannedVisitCareWorker,
+    Verification,
+)
+from ivr_gateway.visits.recording import LogRequest, record_log_event
 from tests.api.conftest import Api, adult_body, care_worker_body, count, visit_body
 
 
@@ -132,3 +145,32 @@ def test_reason_on_a_planned_visit_is_refused(api: Api) -> None:
 
 def test_unknown_planned_visit_is_404(api: Api) -> None:
     assert api.get("/planned-visits/NOPE").status_code == 404
+
+
+def test_a_visit_moved_on_the_rota_moves_its_logged_in_carers_log_out_chase(
+        api: Api, database: Database) -> None:
+    from datetime import UTC, datetime
+
+    from ivr_gateway.config import KpiWindows
+    from ivr_gateway.models import Adult, CareWorker, Channel, Verification
+    from ivr_gateway.visits.recording import LogRequest, record_log_event
+
+    _rota(api)
+    api.put("/planned-visits/V1", visit_body())  # 08:00-08:30
+    logged_in = datetime(2026, 1, 13, 8, 5, tzinfo=UTC)
+    with database.unit_of_work() as session:
+        carer = session.scalars(select(CareWorker).where(CareWorker.ref == "C1")).one()
+        adult = session.scalars(select(Adult).where(Adult.ref == "A1")).one()
+        record_log_event(session, LogRequest(
+            channel=Channel.IVR, care_worker_id=carer.id, adult_id=adult.id,
+            event_time=logged_in, received_at=logged_in,
+            verification=Verification.CALLER_ID), KpiWindows())
+    assert _expected_end(database) == datetime(2026, 1, 13, 8, 35, tzinfo=UTC)
+    moved = api.put("/planned-visits/V1", visit_body(planned_end="2026-01-13T09:00:00Z"))
+    assert moved.get_json()["change"] == "updated"
+    assert _expected_end(database) == datetime(2026, 1, 13, 9, 5, tzinfo=UTC)
+
+
+def _expected_end(database: Database) -> object:
+    with database.unit_of_work() as session:
+        return session.scalars(select(ActualVisit.expected_end_at)).one()
