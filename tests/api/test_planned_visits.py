@@ -149,11 +149,7 @@ def test_unknown_planned_visit_is_404(api: Api) -> None:
 
 def test_a_visit_moved_on_the_rota_moves_its_logged_in_carers_log_out_chase(
         api: Api, database: Database) -> None:
-    from datetime import UTC, datetime
 
-    from ivr_gateway.config import KpiWindows
-    from ivr_gateway.models import Adult, CareWorker, Channel, Verification
-    from ivr_gateway.visits.recording import LogRequest, record_log_event
 
     _rota(api)
     api.put("/planned-visits/V1", visit_body())  # 08:00-08:30
