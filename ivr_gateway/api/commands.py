@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
 from ivr_gateway.hashing import hash_api_token, new_api_token
-from ivr_gateway.models import ApiToken, AuditEntry
+from ivr_gateway.models import AuditEntry
 
 
 def _database() -> Database:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ivr_gateway import extensions
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.api.openapi import openapi_document
 from ivr_gateway.api.schemas import (
     AdultResponse,
@@ -27,7 +28,6 @@ from ivr_gateway.api.schemas import (
 )
 from ivr_gateway.ecc.operations import outbox_figures
 from ivr_gateway.hashing import hash_api_token
-from ivr_gateway.models import ApiToken
 from ivr_gateway.rota import service
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import FieldProblem, InvalidRota, NotFound, RotaError

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.config import Settings
 from ivr_gateway.hashing import hash_api_token, new_api_token
-from ivr_gateway.models import ApiToken, Rag
+from ivr_gateway.models import Rag
 from ivr_gateway.office.auth import create_office_user
 from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context

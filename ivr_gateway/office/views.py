@@ -26,10 +26,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from ivr_gateway import extensions
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
 from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
 from ivr_gateway.hashing import hash_api_token, new_api_token
-from ivr_gateway.models import Adult, ApiToken, AuditEntry, CareWorker, PlannedVisit
+from ivr_gateway.models import Adult, AuditEntry, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS, build_board

@@ -9,10 +9,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import ApiToken, AuditEntry
+from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import verify_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser, VisitReasonCode
 from tests.conftest import DEFAULT_NOW
