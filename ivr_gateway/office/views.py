@@ -26,10 +26,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from ivr_gateway import extensions
-from ivr_gateway.api.models import ApiToken
+from ivr_gateway.api import tokens as token_service
 from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
 from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
-from ivr_gateway.hashing import hash_api_token, new_api_token
 from ivr_gateway.models import Adult, AuditEntry, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
@@ -594,20 +593,14 @@ def api_tokens() -> Any:
     new_token = None
     if request.method == "POST":
         name = request.form.get("name", "").strip()
-        with extensions.database().unit_of_work() as db:
-            if not name or len(name) > 100:
-                flash("A token needs a name of 1 to 100 characters (the system using it).",
-                      "error")
-            elif db.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-                flash(f"A token called {name!r} already exists; choose another name.", "error")
-            else:
-                new_token = new_api_token()
-                db.add(ApiToken(name=name, token_hash=hash_api_token(new_token),
-                                created_at=_now()))
-                db.add(AuditEntry(at=_now(), actor=current_user().actor, action="create",
-                                  entity="api_token", entity_ref=name[:64], detail={}))
+        try:
+            with extensions.database().unit_of_work() as db:
+                _token, new_token = token_service.create_api_token(
+                    db, name, now=_now(), actor=current_user().actor)
+        except token_service.TokenRefused as refused:
+            flash(str(_refusal(refused)), "error")
     with extensions.database().unit_of_work() as db:
-        tokens = list(db.scalars(select(ApiToken).order_by(ApiToken.name)))
+        tokens = token_service.list_api_tokens(db)
     return render_template("office/api_tokens.html", tokens=tokens, new_token=new_token)
 
 
@@ -616,14 +609,11 @@ def api_tokens() -> Any:
 def revoke_api_token(token_id: int) -> Any:
     """Revoke a token: requests with it are refused from now on."""
     def action(db: Any) -> None:
-        token = db.get(ApiToken, token_id)
-        if token is None:
-            raise ActionRefused("There is no such token.")
-        if token.revoked_at is not None:
-            raise ActionRefused(f"Token {token.name!r} was already revoked.")
-        token.revoked_at = _now()
-        db.add(AuditEntry(at=_now(), actor=current_user().actor, action="revoke",
-                          entity="api_token", entity_ref=token.name[:64], detail={}))
+        try:
+            token_service.revoke_api_token(db, token_id=token_id, now=_now(),
+                                           actor=current_user().actor)
+        except (token_service.TokenRefused, LookupError) as refused:
+            raise _refusal(refused) from None
     return _act(action, "Token revoked.", url_for("office.api_tokens"))
 
 
