@@ -84,7 +84,7 @@ def acknowledge_alert(id: int) -> Response:
     with extensions.database().unit_of_work() as session:
         alert = _alert(session, id)
         result = acknowledge(session, alert, by=by, via="api", now=extensions.clock().now(),
-                             settings=extensions.settings(), note=data.note)
+                             settings=extensions.settings(), note=data.note, actor=g.api_actor)
         session.flush()
         return json_response(AcknowledgeResponse(acknowledged=result.acknowledged,
                                                  message=result.message,

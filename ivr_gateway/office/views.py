@@ -29,7 +29,7 @@ from ivr_gateway import extensions
 from ivr_gateway.api import tokens as token_service
 from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
 from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
-from ivr_gateway.models import Adult, AuditEntry, CareWorker, PlannedVisit
+from ivr_gateway.models import Adult, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS, build_board
@@ -390,14 +390,8 @@ def acknowledge_alert(alert_id: int) -> Any:
     """Acknowledge an alert, with an optional note of what was done: it stops climbing."""
     note = request.form.get("note", "").strip() or None
 
-    def action(db: Any) -> None:
-        alert = alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
-        detail: dict[str, Any] = {"alert_id": alert.id, "kind": alert.kind}
-        if alert.acknowledged_note:
-            detail["note"] = alert.acknowledged_note
-        db.add(AuditEntry(at=_now(), actor=current_user().actor, action="acknowledge_alert",
-                          entity="planned_visit" if alert.planned_visit_ref else "alert",
-                          entity_ref=alert.planned_visit_ref or str(alert.id), detail=detail))
+    def action(db: Any) -> None:  # the alert source audits it (escalation/acknowledgement.py)
+        alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
     return _act(action, "Alert acknowledged.", url_for("office.alerts"))
 
 
