@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.api.tokens import create_api_token
 from ivr_gateway.config import Settings
 from ivr_gateway.models import Rag
-from ivr_gateway.office.auth import create_office_user
+from ivr_gateway.office.accounts import create_office_user
 from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit

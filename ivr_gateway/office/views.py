@@ -636,9 +636,10 @@ def office_users() -> Any:
 
         def action(db: Any) -> None:
             try:
-                auth.create_office_user(db, username, password, _role_from_form(), now=_now(),
-                                        actor=current_user().actor,
-                                        display_name=request.form.get("display_name", "").strip())
+                accounts.create_office_user(
+                    db, username, password, _role_from_form(), now=_now(),
+                    actor=current_user().actor,
+                    display_name=request.form.get("display_name", "").strip())
             except ValueError as problem:
                 raise _refusal(problem) from None
         return _act(action, f"Office user {username.strip().lower()} added. Give them the "
@@ -721,8 +722,8 @@ def reset_office_user_password(username: str) -> Any:
 def unlock_office_user(username: str) -> Any:
     """Lift a login lockout after wrong passwords."""
     def change(db: Any) -> None:
-        if not auth.unlock_office_user(db, username.strip().lower(), now=_now(),
-                                       actor=current_user().actor):
+        if not accounts.unlock_office_user(db, username, now=_now(),
+                                           actor=current_user().actor):
             raise ActionRefused(f"{username} was not locked.")
     return _user_action(username, change, "Unlocked: they can try their password again now.")
 

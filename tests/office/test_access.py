@@ -123,7 +123,7 @@ def test_an_administrator_creates_a_token_that_the_api_accepts(
 
 
 def test_passwords_are_stored_as_argon2id_hashes(database: Database, session: Session) -> None:
-    from ivr_gateway.office.auth import create_office_user
+    from ivr_gateway.office.accounts import create_office_user
 
     user = create_office_user(session, "Bea", "a long pass phrase", OfficeRole.MANAGER,
                               now=DEFAULT_NOW, actor="test")
@@ -141,7 +141,7 @@ def test_passwords_are_stored_as_argon2id_hashes(database: Database, session: Se
 ])
 def test_weak_passwords_are_refused_with_the_reason(session: Session, password: str,
                                                     problem: str) -> None:
-    from ivr_gateway.office.auth import create_office_user
+    from ivr_gateway.office.accounts import create_office_user
 
     with pytest.raises(ValueError, match=problem):
         create_office_user(session, "bea", password, OfficeRole.MANAGER, now=DEFAULT_NOW,
