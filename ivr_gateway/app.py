@@ -25,7 +25,9 @@ def create_app(
     app.extensions["database"] = database or Database(settings.database_url)
     app.extensions["clock"] = clock or SystemClock()
 
-    from ivr_gateway.api.views import blueprint as api_blueprint
+    from ivr_gateway.api.blueprint import init_api
+    from ivr_gateway.api.errors import http_error as api_http_error
+    from ivr_gateway.api.errors import is_api_request
     from ivr_gateway.escalation.office_alerts import EscalationAlertSource
     from ivr_gateway.escalation.views import blueprint as escalation_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
@@ -33,27 +35,29 @@ def create_app(
     from ivr_gateway.office import init_office
     from ivr_gateway.office.providers import register_alert_source, register_code_source
     from ivr_gateway.sms.office_codes import SmsCodeSource
-    from ivr_gateway.sms.views import api_blueprint as sms_api_blueprint
     from ivr_gateway.sms.views import blueprint as sms_blueprint
     from ivr_gateway.telephony.views import blueprint as telephony_blueprint
 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(ivr_blueprint)
-    app.register_blueprint(api_blueprint)
+    init_api(app)
     app.register_blueprint(telephony_blueprint)
     app.register_blueprint(sms_blueprint)
-    app.register_blueprint(sms_api_blueprint)
     init_office(app)
     register_code_source(app, SmsCodeSource(settings))
     register_alert_source(app, EscalationAlertSource(settings))
     app.register_blueprint(escalation_blueprint)
 
     @app.errorhandler(404)
-    def _not_found(_error: Any) -> Any:
+    def _not_found(error: Any) -> Any:
+        if is_api_request():
+            return api_http_error(error)
         return jsonify(error={"code": "not_found", "message": "No such page."}), 404
 
     @app.errorhandler(405)
-    def _method_not_allowed(_error: Any) -> Any:
+    def _method_not_allowed(error: Any) -> Any:
+        if is_api_request():
+            return api_http_error(error)
         return jsonify(
             error={"code": "method_not_allowed", "message": "That method is not allowed here."}
         ), 405

@@ -86,19 +86,6 @@ class ExceptionCode(enum.StrEnum):
     CONCERN_REPORTED = "concern_reported"
 
 
-class ApiToken(Base):
-    """A bearer token for a rostering system; only its SHA-256 is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
 class Adult(Base):
     """A client ("service user" in council terms)."""
 
@@ -394,6 +381,7 @@ class AuditEntry(Base):
 
 
 # Tables of the capability packages, registered on Base.metadata (Alembic and tests read it).
+from ivr_gateway.api import models as _api_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.ecc import models as _ecc_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.escalation import models as _escalation_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.office import models as _office_models  # noqa: E402, F401 - registers tables

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import select
 
+from ivr_gateway.api.tokens import TokenRefused, create_api_token, list_api_tokens, revoke_api_token
 from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
-from ivr_gateway.hashing import hash_api_token, new_api_token
-from ivr_gateway.models import ApiToken, AuditEntry
 
 
 def _database() -> Database:
@@ -27,25 +25,18 @@ def api_token() -> None:
 @click.argument("name")
 def create_token(name: str) -> None:
     """Create a token called NAME and print it once (only its hash is kept)."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise click.UsageError("NAME must be 1 to 100 characters, e.g. the rostering system.")
-    token = new_api_token()
-    now = datetime.now(UTC)
     database = _database()
     try:
         with database.unit_of_work() as session:
-            if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-                raise click.ClickException(
-                    f"A token called {name!r} already exists; choose another name, or revoke "
-                    f"it first with 'ivr-gateway api-token revoke {name}'.")
-            session.add(ApiToken(name=name, token_hash=hash_api_token(token), created_at=now))
-            session.add(AuditEntry(at=now, actor=_actor(), action="create", entity="api_token",
-                                   entity_ref=name[:64], detail={}))
+            token, secret = create_api_token(session, name, now=datetime.now(UTC),
+                                             actor=_actor())
+            name = token.name
+    except TokenRefused as refused:
+        raise click.ClickException(f"{str(refused)[:1].upper()}{str(refused)[1:]}.") from None
     finally:
         database.dispose()
     click.echo(f"Token {name!r} created. Copy it now: it is shown only this once.")
-    click.echo(token)
+    click.echo(secret)
 
 
 @api_token.command("list")
@@ -54,7 +45,7 @@ def list_tokens() -> None:
     database = _database()
     try:
         with database.unit_of_work() as session:
-            tokens = session.scalars(select(ApiToken).order_by(ApiToken.name)).all()
+            tokens = list_api_tokens(session)
     finally:
         database.dispose()
     if not tokens:
@@ -74,20 +65,16 @@ def list_tokens() -> None:
 @click.argument("name")
 def revoke_token(name: str) -> None:
     """Revoke the token called NAME: requests with it are refused from now on."""
-    now = datetime.now(UTC)
     database = _database()
     try:
         with database.unit_of_work() as session:
-            token = session.scalar(select(ApiToken).where(ApiToken.name == name))
-            if token is None:
-                raise click.ClickException(
-                    f"There is no token called {name!r}; see 'ivr-gateway api-token list'.")
-            if token.revoked_at is not None:
-                click.echo(f"Token {name!r} was already revoked.")
-                return
-            token.revoked_at = now
-            session.add(AuditEntry(at=now, actor=_actor(), action="revoke", entity="api_token",
-                                   entity_ref=name[:64], detail={}))
+            revoke_api_token(session, name=name, now=datetime.now(UTC), actor=_actor())
+    except LookupError:
+        raise click.ClickException(
+            f"There is no token called {name!r}; see 'ivr-gateway api-token list'.") from None
+    except TokenRefused:
+        click.echo(f"Token {name!r} was already revoked.")
+        return
     finally:
         database.dispose()
     click.echo(f"Token {name!r} revoked.")

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of /api/v1, generated from the models the API validates with."""
+"""The OpenAPI 3.1 document of /api/v1, generated from the models the API validates with, and
+GET /api/v1/openapi.json that serves it (no token needed)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,27 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ivr_gateway.api.blueprint import blueprint
 from ivr_gateway.api.schemas import (
+    AcknowledgeIn,
+    AcknowledgeResponse,
     AdultResponse,
+    AlertOut,
+    AlertsResponse,
     CareWorkerResponse,
+    ContactIn,
+    ContactResponse,
+    ContactsResponse,
     ErrorResponse,
     LockoutsResponse,
+    OnCallIn,
+    OnCallListResponse,
+    OnCallResponse,
+    OptOutsResponse,
     OutboxFiguresResponse,
     PlannedVisitResponse,
+    TextsResponse,
+    TokenResponse,
     VisitsResponse,
 )
 from ivr_gateway.rota.schemas import (
@@ -26,7 +41,7 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitIn,
     PlannedVisitView,
 )
-from ivr_gateway.sms.schemas import OPERATIONS as SMS_OPERATIONS
+from ivr_gateway.sms.devices import TokenIn, TokenView
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -56,6 +71,16 @@ class Operation:
 
 
 _PUT_ERRORS = (400, 401, 409, 422)
+_DATE = {"name": "date", "in": "query", "required": True,
+         "description": "The local day (TIMEZONE, default Europe/London).",
+         "schema": {"type": "string", "format": "date"}}
+_NEEDS_OFFICE = {"name": "needs_office", "in": "query", "required": False,
+                 "description": "true: only the texts the office should look at (unregistered "
+                                "mobiles, codes of another client, lockouts, STOP ...).",
+                 "schema": {"type": "boolean"}}
+_ID = {"name": "id", "in": "path", "required": True, "description": "The record's id.",
+       "schema": {"type": "integer"}}
+_TIME = {"type": "string", "format": "date-time"}
 
 OPERATIONS: list[Operation] = [
     Operation("/adults/{ref}", "put", "putAdult",
@@ -85,18 +110,58 @@ OPERATIONS: list[Operation] = [
               {200: PlannedVisitView}, errors=(401, 404)),
     Operation("/visits", "get", "listVisits",
               "A local day's visits with actual times, outcomes and exceptions", "visits",
-              {200: VisitsResponse}, errors=(401, 422),
-              query=[{"name": "date", "in": "query", "required": True,
-                      "description": "The local day (TIMEZONE, default Europe/London).",
-                      "schema": {"type": "string", "format": "date"}}]),
+              {200: VisitsResponse}, errors=(401, 422), query=[_DATE]),
     Operation("/outbox", "get", "getOutboxFigures",
               "Outbox figures for monitoring: backlog, oldest age, dead letters, by kind",
               "operations", {200: OutboxFiguresResponse}),
+    Operation("/visit-code-tokens/{ref}", "put", "putVisitCodeToken",
+              "Register a visit-code token (by its serial) or give it to a client", "sms",
+              {200: TokenResponse, 201: TokenResponse}, TokenIn, _PUT_ERRORS),
+    Operation("/visit-code-tokens/{ref}", "get", "getVisitCodeToken",
+              "Read a visit-code token by its serial (never its secret)", "sms",
+              {200: TokenView}, errors=(401, 404)),
+    Operation("/texts", "get", "listTexts",
+              "A local day's inbound texts, matched or not, with the replies given", "sms",
+              {200: TextsResponse}, errors=(401, 422), query=[_DATE, _NEEDS_OFFICE]),
+    Operation("/sms-opt-outs", "get", "listSmsOptOuts",
+              "Numbers that texted STOP and so receive no texts", "sms",
+              {200: OptOutsResponse}),
+    Operation("/alerts", "get", "listAlerts", "Alerts, newest first, with who was told when",
+              "alerts", {200: AlertsResponse}, errors=(401, 422),
+              query=[{"name": "state", "in": "query", "required": False,
+                      "description": "open, acknowledged, resolved, or unresolved (open and "
+                                     "acknowledged); all when absent.",
+                      "schema": {"type": "string",
+                                 "enum": ["open", "acknowledged", "resolved", "unresolved"]}}]),
+    Operation("/alerts/{id}", "get", "getAlert", "One alert", "alerts", {200: AlertOut},
+              errors=(401, 404), query=[_ID]),
+    Operation("/alerts/{id}/acknowledge", "post", "acknowledgeAlert",
+              "Acknowledge an alert: it stops climbing and the others told hear who has it "
+              "(a carer_concern is resolved by it)",
+              "alerts", {200: AcknowledgeResponse}, AcknowledgeIn, errors=(400, 401, 404, 422),
+              query=[_ID]),
+    Operation("/office-contacts", "get", "listOfficeContacts",
+              "Office contacts the ladder can reach", "office-contacts",
+              {200: ContactsResponse}),
+    Operation("/office-contacts", "post", "createOfficeContact",
+              "Add an office contact (coordinator, on_call or manager)", "office-contacts",
+              {201: ContactResponse}, ContactIn, errors=(400, 401, 409, 422)),
+    Operation("/on-call-periods", "get", "listOnCallPeriods",
+              "On-call periods overlapping a time range", "on-call",
+              {200: OnCallListResponse}, errors=(401, 422),
+              query=[{"name": "from", "in": "query", "required": False,
+                      "description": "Start (default now).", "schema": _TIME},
+                     {"name": "to", "in": "query", "required": False,
+                      "description": "End (default 7 days after the start).", "schema": _TIME}]),
+    Operation("/on-call-periods", "post", "createOnCallPeriod",
+              "Put a contact on call for a period", "on-call", {201: OnCallResponse},
+              OnCallIn, errors=(400, 401, 404, 422)),
+    Operation("/on-call-periods/{id}", "delete", "deleteOnCallPeriod",
+              "Remove an on-call period", "on-call", {200: OnCallResponse},
+              errors=(401, 404), query=[_ID]),
     Operation("/openapi.json", "get", "getOpenApi", "This document", "meta", {200: None},
               errors=(), authenticated=False),
 ]
-
-OPERATIONS += [Operation(**kwargs) for kwargs in SMS_OPERATIONS]  # visit codes and texts
 
 _OK_TEXT = {200: "OK", 201: "Created"}
 
@@ -172,7 +237,8 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-# Other packages' operations (imported last: they build on Operation above).
-from ivr_gateway.escalation.openapi import OPERATIONS as _ESCALATION_OPERATIONS  # noqa: E402
 
-OPERATIONS.extend(_ESCALATION_OPERATIONS)
+@blueprint.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI 3.1 document of this API (no token needed)."""
+    return openapi_document()

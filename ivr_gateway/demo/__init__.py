@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.tokens import create_api_token
 from ivr_gateway.config import Settings
-from ivr_gateway.hashing import hash_api_token, new_api_token
-from ivr_gateway.models import ApiToken, Rag
-from ivr_gateway.office.auth import create_office_user
+from ivr_gateway.models import Rag
+from ivr_gateway.office.accounts import create_office_user
 from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
@@ -115,9 +115,7 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
     create_office_user(session, "office", office_password, OfficeRole.ADMINISTRATOR, now=now,
                        actor=actor, display_name="Demo office", temporary=False)
 
-    token = new_api_token()
-    session.add(ApiToken(name="demo", token_hash=hash_api_token(token), created_at=now))
-    session.flush()
+    _row, token = create_api_token(session, "demo", now=now, actor=actor)
     # Visit codes: a token fixed in Joan's home, a printed sheet in Mary's care folder.
     register_token(session, DEMO_TOKEN_SERIAL, TokenIn(adult_ref="ECC-1001",
                                                        secret=DEMO_TOKEN_SECRET, digits=6,

@@ -1,4 +1,6 @@
-"""Acknowledging an alert: by text (`ACK`, `ACK 4821`), by key press on the call, or by API.
+"""Acknowledging an alert: by text (`ACK`, `ACK 4821`), by key press on the call, by API, on the
+dashboard or at the command line; every one of them through acknowledge(), which also writes the
+one audit entry (so the audit log reads the same whichever way an alert was taken).
 
 An acknowledged alert stops climbing; the others who were told hear who has it in hand. A
 carer's concern is also resolved by it: nothing in the data can show that a concern was dealt
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +29,7 @@ from ivr_gateway.escalation.models import (
     NotificationPurpose,
 )
 from ivr_gateway.escalation.notifications import check_call_token, notify
-from ivr_gateway.models import initials_of
+from ivr_gateway.models import AuditEntry, PlannedVisit, initials_of
 from ivr_gateway.phones import try_normalise
 
 # "ACK", "ack 4821", " Ack#4821 ", "ACK: 4821", "ACK4821." - what thumbs type on a keypad.
@@ -59,11 +62,13 @@ class AckResult:
 
 def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datetime,
                 settings: Settings, by_number: str | None = None,
-                note: str | None = None) -> AckResult:
-    """Stop the alert climbing and tell the others who were told; idempotent.
+                note: str | None = None, actor: str | None = None) -> AckResult:
+    """Stop the alert climbing, tell the others who were told, and audit it; idempotent.
 
-    Who, when, by which channel and the optional note stay on the alert as its audit trail; a
-    carer's concern is resolved at the same moment.
+    Who, when, by which channel and the optional note stay on the alert; a carer's concern is
+    resolved at the same moment. The audit entry's actor is the door and who came through it
+    (`office:jo`, `api:rostering`, `cli:jo`); `via:by` (`sms:Sam Carter`) when not given. An
+    alert already acknowledged or resolved changes nothing and audits nothing.
     """
     if alert.state is AlertState.RESOLVED:
         return AckResult(alert, False, f"Alert {alert.number} is already resolved: "
@@ -99,9 +104,23 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datet
                contact_id=n.contact_id, channel=NotificationChannel.SMS,
                body=wording.acknowledged_text(alert, by_initials, now, settings.tz), now=now,
                secret_key=settings.secret_key)
+    _audit(session, alert, actor=actor or f"{via}:{by}", via=via, now=now)
     done = "acknowledged and closed" if closed else "acknowledged"
     return AckResult(alert, True, f"Thank you. Alert {alert.number} {done}: "
                      f"{wording.KIND_WORDS[alert.kind]}, {alert.summary}.")
+
+
+def _audit(session: Session, alert: Alert, *, actor: str, via: str, now: datetime) -> None:
+    """The audit entry of an acknowledgement: on the visit's trail, or the alert's own."""
+    ref = (session.scalar(select(PlannedVisit.ref).where(PlannedVisit.id
+                                                         == alert.planned_visit_id))
+           if alert.planned_visit_id is not None else None)
+    detail: dict[str, Any] = {"alert_id": alert.id, "kind": alert.kind.value, "via": via}
+    if alert.acknowledged_note:
+        detail["note"] = alert.acknowledged_note
+    session.add(AuditEntry(at=now, actor=actor[:100], action="acknowledge_alert",
+                           entity="planned_visit" if ref else "alert",
+                           entity_ref=(ref or str(alert.id))[:64], detail=detail))
 
 
 def _latest_for_number(session: Session, number: str) -> Alert | None:

@@ -155,7 +155,8 @@ def ack_alert(alert_id: int, by: str | None, note: str | None) -> None:
         if alert is None:
             raise click.ClickException(f"No alert with id {alert_id}; see 'alerts list'.")
         result = acknowledge(session, alert, by=by or _actor(), via="cli",
-                             now=datetime.now(UTC), settings=settings, note=note)
+                             now=datetime.now(UTC), settings=settings, note=note,
+                             actor=_actor())
         click.echo(result.message)
 
 

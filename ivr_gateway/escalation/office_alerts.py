@@ -91,7 +91,7 @@ class EscalationAlertSource:
         if alert is None:
             raise LookupError(f"There is no alert {alert_id}.")
         result = acknowledge(session, alert, by=actor, via="dashboard", now=now,
-                             settings=self.settings, note=note)
+                             settings=self.settings, note=note, actor=actor)
         if not result.acknowledged:
             # Already taken, or settled meanwhile (two coordinators, or a page left open): say
             # so, rather than "acknowledged" over someone else's acknowledgement.

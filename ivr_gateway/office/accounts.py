@@ -1,7 +1,7 @@
-"""Managing office users after they exist: role, deactivate / reactivate, password reset.
+"""Office users: create, unlock, role, deactivate / reactivate, password reset.
 
-The dashboard's "Office users" page calls these (and auth.create_office_user /
-auth.unlock_office_user, which the CLI calls too), so a change made on the page and one made at the
+The one service for changes to office users: the dashboard's "Office users" page and the CLI
+(`ivr-gateway user ...`) both call these, so a change made on the page and one made at the
 command line are checked and audited the same way.
 
 Two rules keep the dashboard manageable: an administrator cannot deactivate or demote themselves
@@ -29,6 +29,33 @@ from ivr_gateway.office.auth import hash_password, password_problem, verify_pass
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 
 
+def create_office_user(session: Session, username: str, password: str, role: OfficeRole, *,
+                       now: datetime, actor: str, display_name: str = "",
+                       phone: str | None = None, temporary: bool = True) -> OfficeUser:
+    """Create an office user (audited); ValueError says what is wrong with the input.
+
+    The password is temporary by default: whoever chose it knows it, so the user must change it
+    at their first login before the dashboard shows anything else.
+    """
+    username = username.strip().lower()
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+        raise ValueError("a username is 1-64 letters, digits or . _ - (no spaces)")
+    problem = password_problem(password, username)
+    if problem:
+        raise ValueError(problem)
+    if session.scalar(select(OfficeUser.id).where(OfficeUser.username == username)) is not None:
+        raise ValueError(f"there is already an office user called {username!r}")
+    user = OfficeUser(username=username, display_name=display_name or username,
+                      password_hash=hash_password(password), role=role, phone=phone, active=True,
+                      failed_logins=0, session_epoch=0, must_change_password=temporary,
+                      created_at=now, updated_at=now)
+    session.add(user)
+    session.add(AuditEntry(at=now, actor=actor[:100], action="create", entity="office_user",
+                           entity_ref=username, detail={"role": role.value}))
+    session.flush()
+    return user
+
+
 def list_office_users(session: Session) -> list[OfficeUser]:
     """Every office user, active or not, by username."""
     return list(session.scalars(select(OfficeUser).order_by(OfficeUser.username)))
@@ -41,6 +68,20 @@ def find_office_user(session: Session, username: str) -> OfficeUser:
     if user is None:
         raise LookupError(f"there is no office user called {username!r}")
     return user
+
+
+def unlock_office_user(session: Session, username: str, *, now: datetime, actor: str) -> bool:
+    """Lift a login lockout; False when the user was not locked. Raises LookupError if unknown."""
+    user = find_office_user(session, username)
+    if user.locked_until is None and not user.failed_logins:
+        return False
+    user.locked_until = None
+    user.failed_logins = 0
+    user.first_failed_at = None
+    user.updated_at = now
+    session.add(AuditEntry(at=now, actor=actor[:100], action="unlock", entity="office_user",
+                           entity_ref=user.username, detail={}))
+    return True
 
 
 def _check_not_self(user: OfficeUser, acting_username: str | None, what: str) -> None:

@@ -70,33 +70,6 @@ def password_problem(password: str, username: str) -> str | None:
     return None
 
 
-def create_office_user(session: Session, username: str, password: str, role: OfficeRole, *,
-                       now: datetime, actor: str, display_name: str = "",
-                       phone: str | None = None, temporary: bool = True) -> OfficeUser:
-    """Create an office user (audited); ValueError says what is wrong with the input.
-
-    The password is temporary by default: whoever chose it knows it, so the user must change it
-    at their first login before the dashboard shows anything else.
-    """
-    username = username.strip().lower()
-    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
-        raise ValueError("a username is 1-64 letters, digits or . _ - (no spaces)")
-    problem = password_problem(password, username)
-    if problem:
-        raise ValueError(problem)
-    if session.scalar(select(OfficeUser.id).where(OfficeUser.username == username)) is not None:
-        raise ValueError(f"there is already an office user called {username!r}")
-    user = OfficeUser(username=username, display_name=display_name or username,
-                      password_hash=hash_password(password), role=role, phone=phone, active=True,
-                      failed_logins=0, session_epoch=0, must_change_password=temporary,
-                      created_at=now, updated_at=now)
-    session.add(user)
-    session.add(AuditEntry(at=now, actor=actor[:100], action="create", entity="office_user",
-                           entity_ref=username, detail={"role": role.value}))
-    session.flush()
-    return user
-
-
 def authenticate(session: Session, username: str, password: str, now: datetime,
                  tz: ZoneInfo) -> OfficeUser:
     """The user whose password this is, or LoginRefused; counts failures and locks the login.
@@ -137,22 +110,6 @@ def authenticate(session: Session, username: str, password: str, now: datetime,
     user.locked_until = None
     user.last_login_at = now
     return user
-
-
-def unlock_office_user(session: Session, username: str, *, now: datetime, actor: str) -> bool:
-    """Lift a login lockout; False when the user was not locked. Raises LookupError if unknown."""
-    user = session.scalar(select(OfficeUser).where(OfficeUser.username == username))
-    if user is None:
-        raise LookupError(f"there is no office user called {username!r}")
-    if user.locked_until is None and not user.failed_logins:
-        return False
-    user.locked_until = None
-    user.failed_logins = 0
-    user.first_failed_at = None
-    user.updated_at = now
-    session.add(AuditEntry(at=now, actor=actor[:100], action="unlock", entity="office_user",
-                           entity_ref=user.username, detail={}))
-    return True
 
 
 # ------------------------------------------------------------------ sessions and CSRF

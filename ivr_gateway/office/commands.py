@@ -14,8 +14,7 @@ from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Database
 from ivr_gateway.office import accounts
-from ivr_gateway.office.accounts import list_office_users
-from ivr_gateway.office.auth import create_office_user, unlock_office_user
+from ivr_gateway.office.accounts import create_office_user, list_office_users, unlock_office_user
 from ivr_gateway.office.models import OfficeRole
 
 
@@ -82,7 +81,7 @@ def unlock_user(username: str) -> None:
     database = Database(load_settings().database_url)
     try:
         with database.unit_of_work() as session:
-            changed = unlock_office_user(session, username.strip().lower(),
+            changed = unlock_office_user(session, username,
                                          now=datetime.now(UTC), actor=_actor())
     except LookupError as problem:
         raise click.ClickException(f"{problem}; see 'ivr-gateway user list'.") from None

@@ -80,9 +80,9 @@ class AlertSource(Protocol):
 
     def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
                     note: str | None = None) -> AlertView:
-        """Acknowledge an alert (stops it climbing), with an optional note of what was done;
-        LookupError if there is no such alert, ActionRefused (saying who took it, or how it
-        settled) if it is no longer open."""
+        """Acknowledge an alert (stops it climbing), with an optional note of what was done, and
+        audit it (the source does, as for its other doors); LookupError if there is no such
+        alert, ActionRefused (saying who took it, or how it settled) if it is no longer open."""
         ...
 
     def on_call(self, session: Session, start: datetime, end: datetime) -> list[OnCallPeriod]:

@@ -26,10 +26,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from ivr_gateway import extensions
+from ivr_gateway.api import tokens as token_service
 from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
 from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
-from ivr_gateway.hashing import hash_api_token, new_api_token
-from ivr_gateway.models import Adult, ApiToken, AuditEntry, CareWorker, PlannedVisit
+from ivr_gateway.models import Adult, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS, build_board
@@ -385,14 +385,8 @@ def acknowledge_alert(alert_id: int) -> Any:
     """Acknowledge an alert, with an optional note of what was done: it stops climbing."""
     note = request.form.get("note", "").strip() or None
 
-    def action(db: Any) -> None:
-        alert = alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
-        detail: dict[str, Any] = {"alert_id": alert.id, "kind": alert.kind}
-        if alert.acknowledged_note:
-            detail["note"] = alert.acknowledged_note
-        db.add(AuditEntry(at=_now(), actor=current_user().actor, action="acknowledge_alert",
-                          entity="planned_visit" if alert.planned_visit_ref else "alert",
-                          entity_ref=alert.planned_visit_ref or str(alert.id), detail=detail))
+    def action(db: Any) -> None:  # the alert source audits it (escalation/acknowledgement.py)
+        alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
     return _act(action, "Alert acknowledged.", url_for("office.alerts"))
 
 
@@ -588,20 +582,14 @@ def api_tokens() -> Any:
     new_token = None
     if request.method == "POST":
         name = request.form.get("name", "").strip()
-        with extensions.database().unit_of_work() as db:
-            if not name or len(name) > 100:
-                flash("A token needs a name of 1 to 100 characters (the system using it).",
-                      "error")
-            elif db.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-                flash(f"A token called {name!r} already exists; choose another name.", "error")
-            else:
-                new_token = new_api_token()
-                db.add(ApiToken(name=name, token_hash=hash_api_token(new_token),
-                                created_at=_now()))
-                db.add(AuditEntry(at=_now(), actor=current_user().actor, action="create",
-                                  entity="api_token", entity_ref=name[:64], detail={}))
+        try:
+            with extensions.database().unit_of_work() as db:
+                _token, new_token = token_service.create_api_token(
+                    db, name, now=_now(), actor=current_user().actor)
+        except token_service.TokenRefused as refused:
+            flash(str(_refusal(refused)), "error")
     with extensions.database().unit_of_work() as db:
-        tokens = list(db.scalars(select(ApiToken).order_by(ApiToken.name)))
+        tokens = token_service.list_api_tokens(db)
     return render_template("office/api_tokens.html", tokens=tokens, new_token=new_token)
 
 
@@ -610,14 +598,11 @@ def api_tokens() -> Any:
 def revoke_api_token(token_id: int) -> Any:
     """Revoke a token: requests with it are refused from now on."""
     def action(db: Any) -> None:
-        token = db.get(ApiToken, token_id)
-        if token is None:
-            raise ActionRefused("There is no such token.")
-        if token.revoked_at is not None:
-            raise ActionRefused(f"Token {token.name!r} was already revoked.")
-        token.revoked_at = _now()
-        db.add(AuditEntry(at=_now(), actor=current_user().actor, action="revoke",
-                          entity="api_token", entity_ref=token.name[:64], detail={}))
+        try:
+            token_service.revoke_api_token(db, token_id=token_id, now=_now(),
+                                           actor=current_user().actor)
+        except (token_service.TokenRefused, LookupError) as refused:
+            raise _refusal(refused) from None
     return _act(action, "Token revoked.", url_for("office.api_tokens"))
 
 
@@ -646,9 +631,10 @@ def office_users() -> Any:
 
         def action(db: Any) -> None:
             try:
-                auth.create_office_user(db, username, password, _role_from_form(), now=_now(),
-                                        actor=current_user().actor,
-                                        display_name=request.form.get("display_name", "").strip())
+                accounts.create_office_user(
+                    db, username, password, _role_from_form(), now=_now(),
+                    actor=current_user().actor,
+                    display_name=request.form.get("display_name", "").strip())
             except ValueError as problem:
                 raise _refusal(problem) from None
         return _act(action, f"Office user {username.strip().lower()} added. Give them the "
@@ -731,8 +717,8 @@ def reset_office_user_password(username: str) -> Any:
 def unlock_office_user(username: str) -> Any:
     """Lift a login lockout after wrong passwords."""
     def change(db: Any) -> None:
-        if not auth.unlock_office_user(db, username.strip().lower(), now=_now(),
-                                       actor=current_user().actor):
+        if not accounts.unlock_office_user(db, username, now=_now(),
+                                           actor=current_user().actor):
             raise ActionRefused(f"{username} was not locked.")
     return _user_action(username, change, "Unlocked: they can try their password again now.")
 

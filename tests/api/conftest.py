@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.api.openapi import openapi_document
 from ivr_gateway.db import Base, Database
 from ivr_gateway.hashing import hash_api_token
-from ivr_gateway.models import ApiToken
 
 TOKEN = "ivr_test-token-for-the-rostering-system"
 

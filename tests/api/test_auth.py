@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.db import Database
-from ivr_gateway.models import Adult, ApiToken
+from ivr_gateway.models import Adult
 from tests.api.conftest import TOKEN, Api, adult_body, count
 
 

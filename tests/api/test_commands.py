@@ -5,12 +5,12 @@ from __future__ import annotations
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.app import create_app
 from ivr_gateway.cli import main
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.hashing import hash_api_token
-from ivr_gateway.models import ApiToken
 
 
 def _run(database: Database, *args: str) -> Result:

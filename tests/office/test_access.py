@@ -9,10 +9,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import ApiToken, AuditEntry
+from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import verify_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.visits.reasons import VisitReasonCode
@@ -123,7 +124,7 @@ def test_an_administrator_creates_a_token_that_the_api_accepts(
 
 
 def test_passwords_are_stored_as_argon2id_hashes(database: Database, session: Session) -> None:
-    from ivr_gateway.office.auth import create_office_user
+    from ivr_gateway.office.accounts import create_office_user
 
     user = create_office_user(session, "Bea", "a long pass phrase", OfficeRole.MANAGER,
                               now=DEFAULT_NOW, actor="test")
@@ -141,7 +142,7 @@ def test_passwords_are_stored_as_argon2id_hashes(database: Database, session: Se
 ])
 def test_weak_passwords_are_refused_with_the_reason(session: Session, password: str,
                                                     problem: str) -> None:
-    from ivr_gateway.office.auth import create_office_user
+    from ivr_gateway.office.accounts import create_office_user
 
     with pytest.raises(ValueError, match=problem):
         create_office_user(session, "bea", password, OfficeRole.MANAGER, now=DEFAULT_NOW,

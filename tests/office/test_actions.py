@@ -264,7 +264,7 @@ def test_other_needs_a_note(as_coordinator: Office, session: Session, clock: Fix
     assert "Say what the reason was" in response.get_data(as_text=True)
 
 
-def test_acknowledging_an_alert_tells_the_alert_source_and_audits_it(
+def test_acknowledging_an_alert_tells_the_alert_source_which_audits_it(
         app: Flask, as_coordinator: Office, session: Session, clock: FixedClock,
         database: Database) -> None:
     _rota(session)
@@ -278,8 +278,9 @@ def test_acknowledging_an_alert_tells_the_alert_source_and_audits_it(
     assert alerts.alerts[1].acknowledged_by == "office:cora"
     assert "Acknowledged by office:cora" in as_coordinator.get("/office/visits/V1").get_data(
         as_text=True)
-    [audit] = _audit(database, "acknowledge_alert")
-    assert audit.entity_ref == "V1"
+    # The source audits the acknowledgement (the escalation's acknowledge(), the same for every
+    # door: see tests/escalation/test_acknowledgement.py); the view writes no entry of its own.
+    assert _audit(database, "acknowledge_alert") == []
 
 
 def test_a_clients_page_lists_its_code_sheets_and_prints_a_new_one(

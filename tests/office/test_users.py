@@ -276,3 +276,39 @@ def test_the_cli_uses_the_same_rules_and_audit(database: Database, office: Offic
     assert [a[0] for a in _audit(database, "cora")] == [
         "change_role", "deactivate", "reactivate", "reset_password"]
     assert all(a[1].startswith("cli") for a in _audit(database, "cora"))
+
+
+def test_creating_and_unlocking_audit_the_same_way_from_the_page_and_the_cli(
+        database: Database, app: Flask, as_administrator: Office,
+        coordinator: OfficeUser) -> None:
+    from click.testing import CliRunner
+
+    from ivr_gateway.cli import main
+
+    def cli(*args: str, input: str | None = None) -> int:
+        return CliRunner().invoke(main, ["user", *args], input=input,
+                                  env={"DATABASE_URL": database.url}).exit_code
+
+    assert cli("create", "Dee", "--role", "manager", "--password-stdin",
+               input=NEW_PASSWORD + "\n") == 0
+    as_administrator.post("/office/users", {"username": "Eve", "password": NEW_PASSWORD,
+                                            "role": "manager"})
+    [(cli_action, cli_actor, cli_detail)] = _audit(database, "dee")
+    [(page_action, page_actor, page_detail)] = _audit(database, "eve")
+    assert (cli_action, cli_detail) == (page_action, page_detail) == (
+        "create", {"role": "manager"})
+    assert cli_actor.startswith("cli") and page_actor == "office:ada"
+
+    def lock_cora() -> None:
+        for _ in range(5):
+            Office(app.test_client()).login("cora", "wrong password!")
+
+    lock_cora()
+    assert cli("unlock", " Cora ") == 0  # the service finds the user as the login does
+    lock_cora()
+    as_administrator.post("/office/users/Cora/unlock")
+    audit = _audit(database, "cora")
+    assert [a[0] for a in audit] == ["lock", "unlock", "lock", "unlock"]
+    assert audit[1][2] == audit[3][2] == {}
+    assert audit[1][1].startswith("cli") and audit[3][1] == "office:ada"
+    assert Office(app.test_client()).login("cora").status_code == 302

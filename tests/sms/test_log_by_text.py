@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.hashing import hash_api_token
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
     Adult,
-    ApiToken,
     CareWorker,
     Channel,
     LogEvent,

@@ -8,9 +8,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.hashing import hash_api_token
-from ivr_gateway.models import Adult, ApiToken, CareWorker, LogEvent
+from ivr_gateway.models import Adult, CareWorker, LogEvent
 from ivr_gateway.sms.codes import CLIENT_FAILURE_LIMIT, SENDER_FAILURE_LIMIT
 from ivr_gateway.sms.devices import PrintedSheet
 from ivr_gateway.sms.models import InboundText, TextStatus

@@ -7,8 +7,13 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from tests.api.conftest import Api
+from tests.escalation import conftest as escalation_fixtures
 from tests.escalation.conftest import COORDINATOR, TUESDAY_9AM, Escalation, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
+
+# The escalation tests' clock (a Tuesday morning) and ladder, for these tests too.
+clock = escalation_fixtures.clock
+escalation = escalation_fixtures.escalation
 
 
 def test_contacts_and_on_call_periods_are_managed_through_the_api(api: Api) -> None:

@@ -1,0 +1,33 @@
+"""/api/v1/texts and /api/v1/sms-opt-outs: inbound texts as evidence, and who texted STOP."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from ivr_gateway import extensions
+from ivr_gateway.api.blueprint import blueprint
+from ivr_gateway.api.payload import day_arg, json_response
+from ivr_gateway.api.schemas import OptOutOut, OptOutsResponse, TextOut, TextsResponse
+from ivr_gateway.sms.texts import opted_out_numbers, texts_for_day
+
+
+@blueprint.get("/texts")
+def texts() -> Response:
+    """The inbound texts of one local day, matched or not."""
+    day = day_arg()
+    flag = request.args.get("needs_office")
+    needs_office = None if flag is None else flag.lower() in ("1", "true", "yes")
+    settings = extensions.settings()
+    with extensions.database().unit_of_work() as session:
+        records = texts_for_day(session, day, settings, needs_office)
+    return json_response(TextsResponse(date=day.isoformat(), timezone=settings.timezone, texts=[
+        TextOut.model_validate(r, from_attributes=True) for r in records]))
+
+
+@blueprint.get("/sms-opt-outs")
+def sms_opt_outs() -> Response:
+    """Numbers that texted STOP (so the office knows who cannot receive texts)."""
+    with extensions.database().unit_of_work() as session:
+        records = opted_out_numbers(session)
+    return json_response(OptOutsResponse(opt_outs=[
+        OptOutOut.model_validate(r, from_attributes=True) for r in records]))
