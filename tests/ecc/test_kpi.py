@@ -367,3 +367,19 @@ def test_the_report_files_show_double_ups_short_of_a_carer_with_their_definition
     assert "double-up short of a carer\n2" in page
     assert 'fill="#ef6c00"><title>Tue 13 Jan: 2 short of carer</title>' in page
     assert "<dt>Double-up short of a carer</dt>" in page  # the definition beside the others
+
+
+def test_the_reason_code_deadline_is_the_configured_hours(database: Database,
+                                                          settings: Settings) -> None:
+    from dataclasses import replace
+
+    from ivr_gateway.ecc.kpi import reason_code_due_hours
+
+    _hand_made_day(database)
+    sooner = settings.with_overrides(escalation=replace(settings.escalation,
+                                                        reason_code_hours=24))
+    assert reason_code_due_hours(sooner) == 24
+    report = _report(database, sooner, at(9, day=date(2026, 1, 16)))
+    lines = {v.ref: v for v in report.visits}
+    assert lines["J-MISSED"].reason_due_at == at(21, day=date(2026, 1, 14))
+    assert "within 24 hours" in dict(report.definitions)["Reason code due"]
