@@ -213,6 +213,7 @@ class KpiReport:
     by_carer: dict[str, GroupFigures]  # "ref name"
     by_client: dict[str, GroupFigures]
     definitions: list[tuple[str, str]]
+    reason_code_due_hours: int = 48  # a missed or cancelled visit's reason is due in this time
 
 
 def _name(given: str, family: str) -> str:
@@ -467,7 +468,7 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
                    for term, text in DEFINITIONS]
     return KpiReport(first_day, last_day, now, settings.timezone, final, total, by_day,
                      dict(sorted(by_carer.items())), dict(sorted(by_client.items())),
-                     definitions)
+                     definitions, due_hours)
 
 
 def _with_reason(line: VisitKpi, code: str | None, due: datetime | None,

@@ -383,3 +383,21 @@ def test_the_reason_code_deadline_is_the_configured_hours(database: Database,
     lines = {v.ref: v for v in report.visits}
     assert lines["J-MISSED"].reason_due_at == at(21, day=date(2026, 1, 14))
     assert "within 24 hours" in dict(report.definitions)["Reason code due"]
+
+
+def test_names_with_markup_come_out_as_text_in_the_report_and_its_charts(
+        database: Database, settings: Settings) -> None:
+    script, img = "<script>alert(1)</script>", '"><img src=x onerror=1>'
+    with database.unit_of_work() as session:
+        joan = make_adult(session, ref="X<1>", given_name=script, family_name=img)
+        amy = make_care_worker(session, ref="AMY", given_name=img, family_name=script)
+        make_planned_visit(session, joan, [amy], start=at(8), ref="V&1")
+        _visit_in_out(session, amy.id, joan.id, at(8, 5), at(8, 35))
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    page = kpi_html(report)
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&#34;&gt;&lt;img src=x onerror=1&gt;" in page
+    assert "<td>V&amp;1</td>" in page
+    for chart in re.findall(r"<svg.*?</svg>", page, flags=re.S):
+        ElementTree.fromstring(chart)  # still well-formed: the names are text in the SVG
