@@ -11,10 +11,9 @@ import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
-from zoneinfo import ZoneInfo
+from typing import NamedTuple, Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
@@ -33,6 +32,7 @@ from ivr_gateway.visits.council import (
     UNFILLED_PLACE,
     BookedCarer,
     ClientVisitSpan,
+    CouncilVerdict,
     ReasonRecord,
     ReasonStatus,
     Timeliness,
@@ -228,8 +228,7 @@ def reason_code_due_hours(settings: Settings) -> int:
     return int(hours) if hours is not None else settings.escalation.reason_code_hours
 
 
-@dataclass(frozen=True)
-class _Planned:
+class _Planned(NamedTuple):
     """A planned visit's columns, as read (plain values: no ORM rows to lazy-load from)."""
 
     id: int
@@ -243,8 +242,7 @@ class _Planned:
     time_critical: bool
 
 
-@dataclass(frozen=True)
-class _Actual:
+class _Actual(NamedTuple):
     """A carer's actual visit at a client in or around the range."""
 
     id: int
@@ -257,17 +255,29 @@ class _Actual:
 
 
 def _read_rota(session: Session, start: datetime, end: datetime) -> list[_Planned]:
-    """The range's planned visits and a day more (to know each one's next planned visit)."""
+    """The range's planned visits, by planned start."""
     rows = session.execute(
         select(PlannedVisit.id, PlannedVisit.ref, PlannedVisit.adult_id,
                PlannedVisit.planned_start, PlannedVisit.planned_end, PlannedVisit.status,
                PlannedVisit.cancel_reason, PlannedVisit.updated_at, PlannedVisit.time_critical)
-        .where(PlannedVisit.planned_start >= start,
-               PlannedVisit.planned_start < end + timedelta(days=1))
+        .where(PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end)
         .order_by(PlannedVisit.planned_start, PlannedVisit.id))
     return [_Planned(r.id, r.ref, r.adult_id, r.planned_start, r.planned_end,
                      r.status == VisitStatus.CANCELLED, r.cancel_reason, r.updated_at,
                      r.time_critical) for r in rows]
+
+
+def _first_visits_after(session: Session, end: datetime) -> dict[int, datetime]:
+    """Each client's first planned (not cancelled) start in the day after the range.
+
+    The next planned visit of a client's last visit in the range: KPI 3 wants it started before.
+    """
+    return {r.adult_id: r.first for r in session.execute(
+        select(PlannedVisit.adult_id, func.min(PlannedVisit.planned_start).label("first"))
+        .where(PlannedVisit.planned_start >= end,
+               PlannedVisit.planned_start < end + timedelta(days=1),
+               PlannedVisit.status != VisitStatus.CANCELLED)
+        .group_by(PlannedVisit.adult_id))}
 
 
 def _in_range_ids(start: datetime, end: datetime) -> Select[int]:
@@ -302,21 +312,34 @@ def _read_adults(session: Session, start: datetime, end: datetime) -> dict[int, 
         .where(Adult.id.in_(_in_range_adults(start, end))))}
 
 
-def _read_actuals(session: Session, start: datetime, end: datetime) -> list[_Actual]:
-    """The carers' visits at the range's clients, from a day before to a day after it."""
-    return [_Actual(r.id, r.care_worker_id, (r.ref, _name(r.given_name, r.family_name)),
-                    r.adult_id, r.planned_visit_id, r.started_at, r.ended_at)
-            for r in session.execute(
-                select(ActualVisit.id, ActualVisit.care_worker_id, ActualVisit.adult_id,
-                       ActualVisit.planned_visit_id, ActualVisit.started_at,
-                       ActualVisit.ended_at, CareWorker.ref, CareWorker.given_name,
-                       CareWorker.family_name)
-                .join(CareWorker, CareWorker.id == ActualVisit.care_worker_id)
-                .where(ActualVisit.adult_id.in_(_in_range_adults(start, end)),
-                       ActualVisit.started_at.is_not(None),
-                       ActualVisit.started_at < end + timedelta(days=1),
-                       ActualVisit.started_at >= start - LONGEST_SPAN)
-                .order_by(ActualVisit.started_at, ActualVisit.id))]
+def _read_actuals(session: Session, start: datetime, end: datetime, last_end: datetime
+                  ) -> list[_Actual]:
+    """The carers' visits that count for the range's planned visits.
+
+    Those matched to one of them (started from a day before the range to a day after it), and
+    any other at their clients that overlaps the range's planned times (a merged visit's cover).
+    """
+    finish = func.coalesce(ActualVisit.ended_at, ActualVisit.started_at)
+    carers: dict[int, tuple[str, str]] = {}
+    actuals = []
+    for r in session.execute(
+            select(ActualVisit.id, ActualVisit.care_worker_id, ActualVisit.adult_id,
+                   ActualVisit.planned_visit_id, ActualVisit.started_at, ActualVisit.ended_at,
+                   CareWorker.ref, CareWorker.given_name, CareWorker.family_name)
+            .join(CareWorker, CareWorker.id == ActualVisit.care_worker_id)
+            .where(ActualVisit.adult_id.in_(_in_range_adults(start, end)),
+                   ActualVisit.started_at.is_not(None),
+                   ActualVisit.started_at < end + timedelta(days=1),
+                   ActualVisit.started_at >= start - LONGEST_SPAN,
+                   or_(ActualVisit.planned_visit_id.in_(_in_range_ids(start, end)),
+                       (ActualVisit.started_at <= last_end) & (finish >= start)))
+            .order_by(ActualVisit.started_at, ActualVisit.id)):
+        carer = carers.get(r.care_worker_id)
+        if carer is None:
+            carer = carers[r.care_worker_id] = (r.ref, _name(r.given_name, r.family_name))
+        actuals.append(_Actual(r.id, r.care_worker_id, carer, r.adult_id, r.planned_visit_id,
+                               r.started_at, r.ended_at))
+    return actuals
 
 
 def _cancel_reasons(session: Session, visits: list[_Planned]) -> dict[int, ReasonRecord]:
@@ -366,50 +389,61 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
     windows = settings.kpi
     tz = settings.tz
     due_hours = reason_code_due_hours(settings)
-    rota = _read_rota(session, start, end)
-    in_range = [v for v in rota if v.planned_start < end]
+    in_range = _read_rota(session, start, end)
     next_start: dict[int, datetime] = {}
     by_adult: dict[int, list[_Planned]] = defaultdict(list)
-    for v in rota:
+    for v in in_range:
         if not v.cancelled:
             by_adult[v.adult_id].append(v)
-    for visits in by_adult.values():
+    first_after = _first_visits_after(session, end)
+    for adult_id, visits in by_adult.items():
         for earlier, later in itertools.pairwise(visits):
             next_start[earlier.id] = later.planned_start
+        if adult_id in first_after:
+            next_start[visits[-1].id] = first_after[adult_id]
     booked = _read_booked(session, start, end)
     adults = _read_adults(session, start, end)
     ids = {v.id for v in in_range}
     actuals: dict[int, list[_Actual]] = defaultdict(list)
     at_adult: dict[int, _ClientSpans] = defaultdict(_ClientSpans)
-    for actual in _read_actuals(session, start, end):
+    last_end = max((v.planned_end for v in in_range), default=end)
+    for actual in _read_actuals(session, start, end, last_end):
         at_adult[actual.adult_id].add(ClientVisitSpan(actual.planned_visit_id, actual.carer[0],
                                                       actual.started_at, actual.ended_at))
         if actual.planned_visit_id in ids:
             actuals[actual.planned_visit_id].append(actual)
     cancel_reasons = _cancel_reasons(session, in_range)
 
-    judged: list[tuple[_Planned, VisitKpi]] = []
+    verdicts: list[tuple[_Planned, CouncilVerdict]] = []
     for visit in in_range:
         delivered = actuals.get(visit.id, [])  # sorted by start
-        booked_here = booked.get(visit.id, [])
-        carers = tuple(dict.fromkeys(a.carer for a in delivered)) or tuple(
-            (c.ref, c.name) for c in booked_here)
-        needed = max(1, len(booked_here))
         merged = (merged_into(planned_visit_id=visit.id, planned_start=visit.planned_start,
                               planned_end=visit.planned_end,
                               spans=at_adult[visit.adult_id].near(visit.planned_start,
                                                                   visit.planned_end))
                   if not delivered and visit.adult_id in at_adult else None)
-        verdict = council_verdict(
+        verdicts.append((visit, council_verdict(
             planned_start=visit.planned_start, planned_end=visit.planned_end,
             time_critical=visit.time_critical, cancelled=visit.cancelled,
             carers=[CarerTimes(a.started_at, a.ended_at, open=a.ended_at is None,
                                care_worker_id=a.care_worker_id) for a in delivered],
-            carers_needed=needed, next_planned_start=next_start.get(visit.id),
-            merged_into=merged, now=now, tz=tz, late_after_minutes=windows.late_after)
+            carers_needed=len(booked.get(visit.id, ())), next_planned_start=next_start.get(
+                visit.id), merged_into=merged, now=now, tz=tz,
+            late_after_minutes=windows.late_after)))
+    missed_ids = [visit.id for visit, verdict in verdicts
+                  if verdict.timeliness == Timeliness.MISSED]
+    reasons = {**(missed_reasons or NoMissedReasons()).reasons(session, missed_ids),
+               **cancel_reasons}
+
+    final: list[VisitKpi] = []
+    for visit, verdict in verdicts:
+        delivered = actuals.get(visit.id, [])
+        booked_here = booked.get(visit.id, [])
+        carers = tuple(dict.fromkeys(a.carer for a in delivered)) or tuple(
+            (c.ref, c.name) for c in booked_here)
         timeliness = verdict.timeliness
-        came = {a.care_worker_id for a in delivered}
-        absent = (absent_carers(booked_here, came, needed)
+        absent = (absent_carers(booked_here, {a.care_worker_id for a in delivered},
+                                verdict.carers_needed)
                   if timeliness == Timeliness.SHORT_OF_CARER else ())
         ends = [a.ended_at for a in delivered]
         actual_end = max(e for e in ends if e is not None) if ends and all(ends) else None
@@ -419,11 +453,14 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
                     if actual_start is not None and actual_end is not None else None)
         short = (duration is not None and timeliness != Timeliness.MISSED
                  and duration < commissioned - windows.short_tolerance)
+        standing = reason_code_standing(timeliness=timeliness, planned_start=visit.planned_start,
+                                        record=reasons.get(visit.id), now=now,
+                                        due_hours=due_hours)
         adult_ref, adult_name = adults[visit.adult_id]
-        judged.append((visit, VisitKpi(
+        final.append(VisitKpi(
             ref=visit.ref, day=visit.planned_start.astimezone(tz).date(),
             adult_ref=adult_ref, adult_name=adult_name, carers=carers,
-            carers_needed=needed, carers_logged_in=verdict.carers_logged_in,
+            carers_needed=verdict.carers_needed, carers_logged_in=verdict.carers_logged_in,
             all_carers_from=verdict.all_carers_from, absent=absent,
             planned_start=visit.planned_start, planned_end=visit.planned_end,
             time_critical=visit.time_critical, timeliness=timeliness,
@@ -431,20 +468,9 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
             minutes_from_planned=(int((actual_start - visit.planned_start).total_seconds() // 60)
                                   if actual_start is not None else None),
             actual_start=actual_start, actual_end=actual_end, duration_minutes=duration,
-            commissioned_minutes=commissioned, short=short, reason_code=None,
-            reason_due_at=None, reason_recorded_at=None, reason_status=ReasonStatus.NOT_NEEDED)))
-
-    missed_ids = [visit.id for visit, line in judged if line.timeliness == Timeliness.MISSED]
-    reasons = {**(missed_reasons or NoMissedReasons()).reasons(session, missed_ids),
-               **cancel_reasons}
-    final: list[VisitKpi] = []
-    for visit, line in judged:
-        standing = reason_code_standing(timeliness=line.timeliness,
-                                        planned_start=visit.planned_start,
-                                        record=reasons.get(visit.id), now=now,
-                                        due_hours=due_hours)
-        final.append(_with_reason(line, standing.code, standing.due_at, standing.recorded_at,
-                                  standing.status))
+            commissioned_minutes=commissioned, short=short, reason_code=standing.code,
+            reason_due_at=standing.due_at, reason_recorded_at=standing.recorded_at,
+            reason_status=standing.status))
 
     total = GroupFigures()
     by_day: dict[date, GroupFigures] = {}
@@ -462,7 +488,8 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
         for ref, name in line.absent:
             by_carer.setdefault(f"{ref} {name}".strip(), GroupFigures()).add(line, absent=True)
         by_client.setdefault(f"{line.adult_ref} {line.adult_name}", GroupFigures()).add(line)
-    _count_verification(session, start, end, tz, total, by_day, by_carer, by_client)
+    _count_verification(session, first_day, last_day, settings, total, by_day, by_carer,
+                        by_client)
     definitions = [(term, text.format(late=windows.late_after,
                                       tolerance=windows.short_tolerance, due=due_hours))
                    for term, text in DEFINITIONS]
@@ -471,37 +498,42 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
                      definitions, due_hours)
 
 
-def _with_reason(line: VisitKpi, code: str | None, due: datetime | None,
-                 recorded: datetime | None, status: ReasonStatus) -> VisitKpi:
-    # dataclasses.replace re-runs the checks of every field: a plain copy is cheaper per line.
-    values = dict(line.__dict__)
-    values.update(reason_code=code, reason_due_at=due, reason_recorded_at=recorded,
-                  reason_status=status)
-    return VisitKpi(**values)
+def _count_verification(session: Session, first_day: date, last_day: date,
+                        settings: Settings, total: GroupFigures,
+                        by_day: dict[date, GroupFigures], by_carer: dict[str, GroupFigures],
+                        by_client: dict[str, GroupFigures]) -> None:
+    """The verification mix of the range's log events (not superseded), counted by the database.
 
-
-def _count_verification(session: Session, start: datetime, end: datetime, tz: ZoneInfo,
-                        total: GroupFigures, by_day: dict[date, GroupFigures],
-                        by_carer: dict[str, GroupFigures], by_client: dict[str, GroupFigures]
-                        ) -> None:
-    """The verification mix of the range's log events (not superseded), in one query."""
-    carer_name: dict[int, str] = {}
-    for r in session.execute(
-            select(LogEvent.verification, LogEvent.event_time, LogEvent.care_worker_id,
-                   CareWorker.ref, CareWorker.given_name, CareWorker.family_name,
-                   Adult.ref.label("adult_ref"), Adult.given_name.label("adult_given"),
-                   Adult.family_name.label("adult_family"))
-            .join(CareWorker, CareWorker.id == LogEvent.care_worker_id)
-            .outerjoin(Adult, Adult.id == LogEvent.adult_id)
-            .where(LogEvent.event_time >= start, LogEvent.event_time < end,
-                   LogEvent.superseded_by_id.is_(None))):
+    By local day (a CASE over the days' UTC bounds, so both engines agree across clock changes),
+    by carer and by client: three grouped queries, a row per group, not per event.
+    """
+    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+    bounds = [local_day_bounds(day, settings) for day in days]
+    start, end = bounds[0][0], bounds[-1][1]
+    in_range = (LogEvent.event_time >= start, LogEvent.event_time < end,
+                LogEvent.superseded_by_id.is_(None))
+    n = func.count().label("n")
+    day_index = case(*((LogEvent.event_time < day_end, i)
+                       for i, (_s, day_end) in enumerate(bounds)), else_=len(days) - 1)
+    for r in session.execute(select(day_index.label("day"), LogEvent.verification, n)
+                             .where(*in_range).group_by(day_index, LogEvent.verification)):
         label = VERIFICATION_LABELS[r.verification]
-        total.verification[label] += 1
-        by_day[r.event_time.astimezone(tz).date()].verification[label] += 1
-        carer = carer_name.get(r.care_worker_id)
-        if carer is None:
-            carer = carer_name[r.care_worker_id] = f"{r.ref} {_name(r.given_name, r.family_name)}"
-        by_carer.setdefault(carer, GroupFigures()).verification[label] += 1
-        if r.adult_ref is not None:
-            by_client.setdefault(f"{r.adult_ref} {_name(r.adult_given, r.adult_family)}",
-                                 GroupFigures()).verification[label] += 1
+        total.verification[label] += r.n
+        by_day[days[r.day]].verification[label] += r.n
+    for r in session.execute(
+            select(CareWorker.ref, CareWorker.given_name, CareWorker.family_name,
+                   LogEvent.verification, n)
+            .join(CareWorker, CareWorker.id == LogEvent.care_worker_id).where(*in_range)
+            .group_by(CareWorker.id, CareWorker.ref, CareWorker.given_name,
+                      CareWorker.family_name, LogEvent.verification)):
+        figures = by_carer.setdefault(f"{r.ref} {_name(r.given_name, r.family_name)}",
+                                      GroupFigures())
+        figures.verification[VERIFICATION_LABELS[r.verification]] += r.n
+    for r in session.execute(
+            select(Adult.ref, Adult.given_name, Adult.family_name, LogEvent.verification, n)
+            .join(Adult, Adult.id == LogEvent.adult_id).where(*in_range)
+            .group_by(Adult.id, Adult.ref, Adult.given_name, Adult.family_name,
+                      LogEvent.verification)):
+        figures = by_client.setdefault(f"{r.ref} {_name(r.given_name, r.family_name)}",
+                                       GroupFigures())
+        figures.verification[VERIFICATION_LABELS[r.verification]] += r.n

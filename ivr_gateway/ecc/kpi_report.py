@@ -28,7 +28,8 @@ OUTCOMES = ["on_time", "late", "short_of_carer", "missed", "cancelled", "pending
 def _iso(at: datetime | None, report: KpiReport) -> str:
     if at is None:
         return ""
-    return at.astimezone(ZoneInfo(report.timezone)).strftime("%Y-%m-%d %H:%M")
+    # isoformat is C: about five times faster than strftime, for five times a line.
+    return at.astimezone(ZoneInfo(report.timezone)).isoformat(" ", "minutes")[:16]
 
 
 def _pct(value: float | None) -> str:
