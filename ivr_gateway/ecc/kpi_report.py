@@ -85,12 +85,12 @@ def _summary_row(group: str, name: str, f: GroupFigures) -> list[str]:
             _pct(f.reason_rate), *(str(f.verification[m]) for m in MIX)]
 
 
-def visits_csv(report: KpiReport) -> str:
-    """One line per planned visit."""
+def visits_csv(report: KpiReport, rows: list[list[str]] | None = None) -> str:
+    """One line per planned visit (`rows`: their cells, if already made)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(VISIT_COLUMNS)
-    writer.writerows(_visit_row(v, report) for v in report.visits)
+    writer.writerows(rows or (_visit_row(v, report) for v in report.visits))
     return out.getvalue()
 
 
@@ -195,8 +195,8 @@ def kpi_charts(report: KpiReport) -> list[str]:
             stacked_bars("Visits by client", clients, OUTCOMES)]
 
 
-def kpi_html(report: KpiReport) -> str:
-    """The self-contained HTML page."""
+def kpi_html(report: KpiReport, rows: list[list[str]] | None = None) -> str:
+    """The self-contained HTML page (`rows`: the visit lines' cells, if already made)."""
     t = report.total
     tables = [{"title": title, "rows": [_summary_row(g, name, f)[1:]
                                         for g, name, f in _groups(report) if g == group]}
@@ -210,16 +210,18 @@ def kpi_html(report: KpiReport) -> str:
         charts=[Markup(chart) for chart in kpi_charts(report)],  # noqa: S704
         tables=tables, summary_columns=[_words(c) for c in SUMMARY_COLUMNS[1:]],
         visit_columns=[_words(c) for c in VISIT_COLUMNS],
-        visits=[(v.timeliness.value, _visit_row(v, report)) for v in report.visits])
+        visits=[(v.timeliness.value, row) for v, row in zip(report.visits, rows or (
+            _visit_row(v, report) for v in report.visits), strict=True)])
 
 
 def write_kpi_files(report: KpiReport, directory: Path) -> list[Path]:
     """Write kpi-visits-*.csv, kpi-summary-*.csv and kpi-*.html; return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{report.first_day}_{report.last_day}"
-    files = {directory / f"kpi-visits-{stem}.csv": visits_csv(report),
+    rows = [_visit_row(v, report) for v in report.visits]  # the same cells in the CSV and HTML
+    files = {directory / f"kpi-visits-{stem}.csv": visits_csv(report, rows),
              directory / f"kpi-summary-{stem}.csv": summary_csv(report),
-             directory / f"kpi-{stem}.html": kpi_html(report)}
+             directory / f"kpi-{stem}.html": kpi_html(report, rows)}
     for path, text in files.items():
         path.write_text(text, encoding="utf-8", newline="")
     return list(files)
