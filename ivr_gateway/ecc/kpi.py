@@ -41,7 +41,7 @@ from ivr_gateway.visits.council import (
     merged_into,
     reason_code_standing,
 )
-from ivr_gateway.visits.outcomes import CarerTimes, all_carers_from
+from ivr_gateway.visits.outcomes import all_carers_from
 from ivr_gateway.visits.queries import local_day_bounds
 
 __all__ = ["MIX", "UNFILLED_PLACE", "GroupFigures", "KpiReport", "MissedReasonSource",
@@ -425,8 +425,7 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
         verdicts.append((visit, council_verdict(
             planned_start=visit.planned_start, planned_end=visit.planned_end,
             time_critical=visit.time_critical, cancelled=visit.cancelled,
-            carers=[CarerTimes(a.started_at, a.ended_at, open=a.ended_at is None,
-                               care_worker_id=a.care_worker_id) for a in delivered],
+            carers=delivered,  # each a CarerSpan: care_worker_id, started_at, ended_at
             carers_needed=len(booked.get(visit.id, ())), next_planned_start=next_start.get(
                 visit.id), merged_into=merged, now=now, tz=tz,
             late_after_minutes=windows.late_after)))
