@@ -222,6 +222,11 @@ class PlannedVisit(Base):
         secondary="planned_visit_care_workers", order_by="CareWorker.id"
     )
 
+    @property
+    def cancelled(self) -> bool:
+        """Cancelled on the rota."""
+        return self.status == VisitStatus.CANCELLED
+
 
 class Call(Base):
     """One inbound phone call and where its flow stands (the engine's state, not evidence)."""

@@ -25,7 +25,6 @@ from ivr_gateway.escalation.models import Alert, AlertKind, AlertState
 from ivr_gateway.escalation.office_alerts import EscalationAlertSource
 from ivr_gateway.models import LogKind, PlannedVisit, Rag, VisitStatus
 from ivr_gateway.office.board import build_board
-from ivr_gateway.office.reason_codes import OfficeMissedReasons
 from tests.api.conftest import TOKEN, api_token  # noqa: F401 - the API's token fixture
 from tests.ecc.conftest import log
 from tests.escalation.conftest import Escalation, make_ladder
@@ -132,8 +131,7 @@ def _readers(database: Database, settings: Settings, client: FlaskClient, now: d
     by_api = {v["ref"]: v for v in api.get_json()["visits"] if v["ref"]}
     with database.unit_of_work() as session:
         board = build_board(session, DAY, settings, now, EscalationAlertSource(settings))
-        report = build_kpi_report(session, DAY, DAY, settings, now,
-                                  missed_reasons=OfficeMissedReasons())
+        report = build_kpi_report(session, DAY, DAY, settings, now)
         alerts = list(session.scalars(select(Alert).where(
             Alert.state.in_([AlertState.OPEN, AlertState.ACKNOWLEDGED]))))
         refs = {v.id: v.ref for v in session.scalars(select(PlannedVisit))}
@@ -162,6 +160,8 @@ def _assert_one_verdict(seen: dict[str, dict[str, Any]]) -> dict[str, tuple[str,
         # The KPI report: the council's verdict and the reason code, as the API gives them.
         assert line.timeliness.value == council, ref
         assert line.reason_status.value == reason, ref
+        assert line.office_status == status, ref
+        assert line.council_differs == api["council_verdict"]["differs"], ref
         # The alert rules: an unsettled alert of the status's kind exactly when the board
         # shows that status (a red client's alert when the board turns red, not later).
         expected = ALERT_OF_STATUS.get(status)

@@ -130,7 +130,6 @@ def report_kpi(first: Any, last: Any, out_dir: Path) -> None:
     from ivr_gateway.db import Database
     from ivr_gateway.ecc.kpi import build_kpi_report
     from ivr_gateway.ecc.kpi_report import write_kpi_files
-    from ivr_gateway.office.reason_codes import OfficeMissedReasons
 
     first_day: date = first.date()
     last_day: date = last.date()
@@ -141,8 +140,7 @@ def report_kpi(first: Any, last: Any, out_dir: Path) -> None:
     settings = _settings()
     database = Database(settings.database_url)
     with database.unit_of_work() as session:
-        kpi = build_kpi_report(session, first_day, last_day, settings, SystemClock().now(),
-                                 missed_reasons=OfficeMissedReasons())
+        kpi = build_kpi_report(session, first_day, last_day, settings, SystemClock().now())
     for path in write_kpi_files(kpi, out_dir):
         click.echo(str(path))
     t = kpi.total

@@ -9,19 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.ecc.kpi import ReasonRecord
 from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.queries import visits_for_day
 from ivr_gateway.visits.reason_codes import reason_kind
-from ivr_gateway.visits.reasons import VisitReasonCode
 from ivr_gateway.visits.summary import VisitSummary
 
-__all__ = ["ActionRefused", "OfficeMissedReasons", "ReasonDue", "reason_due",
-           "reasons_outstanding"]
+__all__ = ["ActionRefused", "ReasonDue", "reason_due", "reasons_outstanding"]
 
 
 @dataclass(frozen=True)
@@ -70,16 +66,3 @@ def reasons_outstanding(session: Session, settings: Settings, now: datetime, day
             if status is not None and status.recorded is None:
                 waiting.append(status)
     return sorted(waiting, key=lambda r: r.due_at)
-
-
-class OfficeMissedReasons:
-    """The reason codes the office records, as the KPI report's source for missed visits."""
-
-    def reasons(self, session: Session, planned_visit_ids: list[int]
-                ) -> dict[int, ReasonRecord]:
-        """Reason codes recorded for these planned visits, with when they were recorded."""
-        if not planned_visit_ids:
-            return {}
-        rows = session.scalars(select(VisitReasonCode).where(
-            VisitReasonCode.planned_visit_id.in_(planned_visit_ids)))
-        return {r.planned_visit_id: ReasonRecord(r.code, r.recorded_at) for r in rows}

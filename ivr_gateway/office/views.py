@@ -37,7 +37,7 @@ from ivr_gateway.office.corrections import mark_exception_checked, reassign_care
 from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
-from ivr_gateway.office.reason_codes import ActionRefused, OfficeMissedReasons, reasons_outstanding
+from ivr_gateway.office.reason_codes import ActionRefused, reasons_outstanding
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.csv_import import import_rota_csv
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
@@ -746,8 +746,7 @@ def _kpi_range() -> tuple[date, date]:
 
 def _kpi_report(first: date, last: date) -> KpiReport:
     with extensions.database().unit_of_work() as db:
-        return build_kpi_report(db, first, last, extensions.settings(), _now(),
-                                missed_reasons=OfficeMissedReasons())
+        return build_kpi_report(db, first, last, extensions.settings(), _now())
 
 
 @blueprint.get("/kpi")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import io
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
@@ -13,6 +13,9 @@ from ivr_gateway.config import Settings
 from ivr_gateway.sms.codes import format_sheet_code
 from ivr_gateway.sms.devices import PrintedSheet
 
+# A printed page people open is rendered by an autoescaped template (STYLE.md), never f-strings.
+TEMPLATES = Environment(loader=PackageLoader("ivr_gateway.sms", "templates"), autoescape=True,
+                        undefined=StrictUndefined, keep_trailing_newline=True)
 COLUMNS = 3
 INSTRUCTIONS = [
     "Use the codes in order. Cross out each code once you have used it.",
@@ -31,32 +34,10 @@ def _printed(sheet: PrintedSheet, settings: Settings) -> str:
 
 def sheet_html(sheet: PrintedSheet, settings: Settings, gateway_number: str) -> str:
     """The sheet as one self-contained HTML page, laid out to print on A4."""
-    rows = []
-    for i, code in enumerate(sheet.codes, start=1):
-        rows.append(f'<li><span class="n">{i}.</span> <span class="code">'
-                    f"{format_sheet_code(code)}</span></li>")
-    steps = "".join(f"<li>{html.escape(text)}</li>" for text in INSTRUCTIONS)
-    title = html.escape(_title(sheet))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
- @page {{ size: A4; margin: 15mm; }}
- body {{ font-family: sans-serif; }}
- h1 {{ font-size: 20pt; margin: 0 0 4mm; }}
- .meta {{ color: #333; margin-bottom: 4mm; }}
- ol.codes {{ list-style: none; padding: 0; columns: {COLUMNS}; font-size: 14pt; }}
- ol.codes li {{ padding: 1.5mm 0; break-inside: avoid; }}
- .code {{ font-family: monospace; font-size: 16pt; letter-spacing: 1px; }}
- .n {{ display: inline-block; width: 3em; color: #555; }}
-</style></head>
-<body>
-<h1>{title}</h1>
-<p class="meta">Printed {_printed(sheet, settings)}. Text codes to {html.escape(gateway_number)}.
-{len(sheet.codes)} single-use codes.</p>
-<ul>{steps}</ul>
-<ol class="codes">{"".join(rows)}</ol>
-</body></html>
-"""
+    return TEMPLATES.get_template("sms/code_sheet.html").render(
+        title=_title(sheet), printed=_printed(sheet, settings), gateway_number=gateway_number,
+        instructions=INSTRUCTIONS, columns=COLUMNS,
+        codes=[format_sheet_code(code) for code in sheet.codes])
 
 
 def sheet_pdf(sheet: PrintedSheet, settings: Settings, gateway_number: str) -> bytes:

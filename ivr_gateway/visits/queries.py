@@ -21,6 +21,7 @@ from ivr_gateway.models import (
     VisitException,
     VisitStatus,
 )
+from ivr_gateway.visits.council import LONGEST_SPAN, ClientVisitSpan, merged_into
 from ivr_gateway.visits.outcomes import CarerTimes, Outcome
 from ivr_gateway.visits.reasons import recorded_reasons
 from ivr_gateway.visits.summary import CarerActual, ExceptionSummary, VisitSummary
@@ -123,29 +124,29 @@ def _next_planned_starts(session: Session, planned: list[PlannedVisit]
 
 def _merged(session: Session, undelivered: list[PlannedVisit]) -> dict[int, str]:
     """Visits nobody logged in to whose planned time a carer's other visit at the same client
-    covered: the contract counts a merged visit as missed (KPI 3). Who covered it, by ref."""
+    covered (council.merged_into, as the KPI report asks it): who covered each, by ref."""
     if not undelivered:
         return {}
-    lo = min(v.planned_start for v in undelivered) - timedelta(hours=24)
+    lo = min(v.planned_start for v in undelivered) - LONGEST_SPAN
     hi = max(v.planned_end for v in undelivered)
     adult_ids = list({v.adult_id for v in undelivered})
-    spans: dict[int, list[tuple[int | None, datetime, datetime, str]]] = defaultdict(list)
+    spans: dict[int, list[ClientVisitSpan]] = defaultdict(list)
     for pv_id, adult_id, started, ended, ref in session.execute(
             select(ActualVisit.planned_visit_id, ActualVisit.adult_id, ActualVisit.started_at,
                    ActualVisit.ended_at, CareWorker.ref)
             .join(CareWorker, CareWorker.id == ActualVisit.care_worker_id)
             .where(ActualVisit.adult_id.in_(adult_ids), ActualVisit.started_at.is_not(None),
-                   ActualVisit.started_at >= lo, ActualVisit.started_at <= hi)
-            .order_by(ActualVisit.started_at)):
+                   ActualVisit.started_at >= lo, ActualVisit.started_at <= hi)):
         if adult_id is not None and started is not None:
-            spans[adult_id].append((pv_id, started, ended or started, ref))
+            spans[adult_id].append(ClientVisitSpan(pv_id, ref, started, ended))
     merged: dict[int, str] = {}
     for visit in undelivered:
-        for pv_id, started, finish, ref in spans.get(visit.adult_id, []):
-            if pv_id != visit.id and started <= visit.planned_end \
-                    and finish >= visit.planned_start:
-                merged[visit.id] = ref
-                break
+        found = merged_into(planned_visit_id=visit.id, planned_start=visit.planned_start,
+                            planned_end=visit.planned_end,
+                            spans=[s for s in spans.get(visit.adult_id, [])
+                                   if s.started_at >= visit.planned_start - LONGEST_SPAN])
+        if found is not None:
+            merged[visit.id] = found
     return merged
 
 

@@ -11,15 +11,16 @@ window may still be open. The rules are pure functions; the two tables they read
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ivr_gateway.db import Base, UTCDateTime
-from ivr_gateway.models import AuditEntry, PlannedVisit, VisitStatus
+from ivr_gateway.models import AuditEntry
 
 _T = TypeVar("_T")
 
@@ -127,7 +128,36 @@ def reason_standing(needed: bool, planned_start: datetime, due_hours: int,
     return ReasonStanding(True, due, recorded, status)
 
 
-def recorded_reasons(session: Session, visits: list[PlannedVisit]
+class RotaVisit(Protocol):
+    """What recorded_reasons reads of a planned visit (a PlannedVisit row or plain columns)."""
+
+    @property
+    def id(self) -> int:
+        """The planned visit's id."""
+        ...
+
+    @property
+    def ref(self) -> str:
+        """Its rota reference."""
+        ...
+
+    @property
+    def cancelled(self) -> bool:
+        """Cancelled on the rota."""
+        ...
+
+    @property
+    def cancel_reason(self) -> str | None:
+        """The rota's reason for cancelling it, if any."""
+        ...
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the rota last changed it."""
+        ...
+
+
+def recorded_reasons(session: Session, visits: Sequence[RotaVisit]
                      ) -> dict[int, RecordedReason]:
     """The reason recorded for each of these planned visits: the office's code, else the rota's
     cancel reason (recorded when the visit was first cancelled)."""
@@ -139,8 +169,8 @@ def recorded_reasons(session: Session, visits: list[PlannedVisit]
         for row in session.scalars(select(VisitReasonCode)
                                    .where(VisitReasonCode.planned_visit_id.in_(chunk))):
             found[row.planned_visit_id] = RecordedReason(row.code, row.recorded_at)
-    cancelled = {v.ref: v for v in visits if v.status == VisitStatus.CANCELLED
-                 and v.cancel_reason and v.id not in found}
+    cancelled = {v.ref: v for v in visits if v.cancelled and v.cancel_reason
+                 and v.id not in found}
     first_cancel: dict[str, datetime] = {}
     refs = list(cancelled)
     for chunk_refs in _chunks(refs):

@@ -9,20 +9,21 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ecc.kpi import (
     KpiReport,
-    ReasonRecord,
     ReasonStatus,
     Timeliness,
     build_kpi_report,
 )
 from ivr_gateway.ecc.kpi_report import kpi_html, summary_csv, visits_csv, write_kpi_files
-from ivr_gateway.models import AuditEntry, LogKind, Verification, VisitStatus
+from ivr_gateway.models import AuditEntry, LogKind, PlannedVisit, Verification, VisitStatus
 from ivr_gateway.visits.queries import visits_for_day
+from ivr_gateway.visits.reasons import VisitReasonCode
 from tests.ecc.conftest import log
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
@@ -81,10 +82,9 @@ def _hand_made_day(database: Database) -> None:
         _visit_in_out(session, ben.id, ruth.id, at(11, 6), at(11, 36))
 
 
-def _report(database: Database, settings: Settings, now: datetime, **kwargs: object
-            ) -> KpiReport:
+def _report(database: Database, settings: Settings, now: datetime) -> KpiReport:
     with database.unit_of_work() as session:
-        return build_kpi_report(session, DAY, DAY, settings, now, **kwargs)  # type: ignore[arg-type]
+        return build_kpi_report(session, DAY, DAY, settings, now)
 
 
 def test_each_visit_is_judged_by_the_contract_kpi(database: Database,
@@ -119,7 +119,7 @@ def test_each_visit_is_judged_by_the_contract_kpi(database: Database,
     assert report.by_client["MARY Mary Brown"].verification["unverified"] == 2
 
 
-def test_reason_codes_are_due_within_48_hours_and_missed_reasons_are_pluggable(
+def test_reason_codes_are_due_within_48_hours_whenever_they_were_recorded(
         database: Database, settings: Settings) -> None:
     _hand_made_day(database)
     lines = {v.ref: v for v in _report(database, settings, at(9, day=date(2026, 1, 14))).visits}
@@ -129,16 +129,14 @@ def test_reason_codes_are_due_within_48_hours_and_missed_reasons_are_pluggable(
     assert lines["J-MISSED"].reason_due_at == at(21, day=date(2026, 1, 15))
     assert lines["J-ON-TIME"].reason_status == ReasonStatus.NOT_NEEDED
 
-    class OfficeReasons:
-        def reasons(self, session: Session, ids: list[int]) -> dict[int, ReasonRecord]:
-            from ivr_gateway.models import PlannedVisit
-
-            by_ref = {session.get_one(PlannedVisit, i).ref: i for i in ids}
-            return {by_ref["J-MISSED"]: ReasonRecord("CARER_SICK", at(10, day=date(2026, 1, 14))),
-                    by_ref["M-MERGED"]: ReasonRecord("MERGED", at(8, day=date(2026, 1, 16)))}
-
-    report = _report(database, settings, at(9, day=date(2026, 1, 20)),
-                     missed_reasons=OfficeReasons())
+    with database.unit_of_work() as session:
+        ids = {v.ref: v.id for v in session.scalars(select(PlannedVisit))}
+        session.add_all([
+            VisitReasonCode(planned_visit_id=ids["J-MISSED"], code="no_carer_available",
+                            recorded_at=at(10, day=date(2026, 1, 14)), recorded_by="office:jo"),
+            VisitReasonCode(planned_visit_id=ids["M-MERGED"], code="rota_error",
+                            recorded_at=at(8, day=date(2026, 1, 16)), recorded_by="office:jo")])
+    report = _report(database, settings, at(9, day=date(2026, 1, 20)))
     lines = {v.ref: v for v in report.visits}
     assert lines["J-MISSED"].reason_status == ReasonStatus.ON_TIME
     assert lines["M-MERGED"].reason_status == ReasonStatus.LATE
@@ -214,14 +212,12 @@ def test_the_report_files_are_csv_and_one_self_contained_html_page_with_charts(
 
 def test_reason_codes_recorded_in_the_office_count_in_the_kpi_report(
         database: Database, settings: Settings) -> None:
-    from ivr_gateway.office.reason_codes import OfficeMissedReasons
     from ivr_gateway.visits.reason_codes import record_reason_code
     _hand_made_day(database)
     with database.unit_of_work() as session:
         record_reason_code(session, "J-MISSED", "carer_delayed", "", settings=settings,
                            now=at(10, day=date(2026, 1, 14)), actor="office:cora")
-    report = _report(database, settings, at(9, day=date(2026, 1, 20)),
-                     missed_reasons=OfficeMissedReasons())
+    report = _report(database, settings, at(9, day=date(2026, 1, 20)))
     lines = {v.ref: v for v in report.visits}
     assert lines["J-MISSED"].reason_status == ReasonStatus.ON_TIME
     assert lines["J-MISSED"].reason_code == "carer_delayed"
@@ -367,3 +363,33 @@ def test_the_report_files_show_double_ups_short_of_a_carer_with_their_definition
     assert "double-up short of a carer\n2" in page
     assert 'fill="#ef6c00"><title>Tue 13 Jan: 2 short of carer</title>' in page
     assert "<dt>Double-up short of a carer</dt>" in page  # the definition beside the others
+
+
+def test_the_reason_code_deadline_is_the_configured_hours(database: Database,
+                                                          settings: Settings) -> None:
+    from dataclasses import replace
+
+    _hand_made_day(database)
+    sooner = settings.with_overrides(kpi=replace(settings.kpi, reason_code_due_hours=24))
+    report = _report(database, sooner, at(9, day=date(2026, 1, 16)))
+    lines = {v.ref: v for v in report.visits}
+    assert lines["J-MISSED"].reason_due_at == at(21, day=date(2026, 1, 14))
+    assert "within 24 hours" in dict(report.definitions)["Reason code due"]
+
+
+def test_names_with_markup_come_out_as_text_in_the_report_and_its_charts(
+        database: Database, settings: Settings) -> None:
+    script, img = "<script>alert(1)</script>", '"><img src=x onerror=1>'
+    with database.unit_of_work() as session:
+        joan = make_adult(session, ref="X<1>", given_name=script, family_name=img)
+        amy = make_care_worker(session, ref="AMY", given_name=img, family_name=script)
+        make_planned_visit(session, joan, [amy], start=at(8), ref="V&1")
+        _visit_in_out(session, amy.id, joan.id, at(8, 5), at(8, 35))
+    report = _report(database, settings, at(9, day=date(2026, 1, 16)))
+    page = kpi_html(report)
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&#34;&gt;&lt;img src=x onerror=1&gt;" in page
+    assert "<td>V&amp;1</td>" in page
+    for chart in re.findall(r"<svg.*?</svg>", page, flags=re.S):
+        ElementTree.fromstring(chart)  # still well-formed: the names are text in the SVG

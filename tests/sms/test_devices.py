@@ -119,3 +119,29 @@ def test_sheet_shows_each_code_with_its_number() -> None:
     page = sheet_html(sheet, Settings(), "+441134960000")
     assert "1234 5674" in page and "7654 3213" in page and "sheet 1001" in page
     assert sheet_pdf(sheet, Settings(), "+441134960000").startswith(b"%PDF")
+
+
+HOSTILE = {"<script>alert(1)</script>": "&lt;script&gt;alert(1)&lt;/script&gt;",
+           '"><img src=x onerror=1>': "&#34;&gt;&lt;img src=x onerror=1&gt;"}
+
+
+def test_the_sheet_escapes_whatever_it_prints() -> None:
+    for text, escaped in HOSTILE.items():
+        sheet = PrintedSheet(1001, "A1", text, ["12345674"], datetime(2026, 1, 13, tzinfo=UTC),
+                             [])
+        page = sheet_html(sheet, Settings(), text)
+        assert "<script" not in page and "<img" not in page
+        assert f"Visit codes for {escaped} - sheet 1001" in page
+        assert f"Text codes to {escaped}." in page
+
+
+def test_a_sheet_for_a_client_with_markup_in_their_name_prints_it_as_text(
+        database: Database, session: Session, tmp_path: Path) -> None:
+    script, img = HOSTILE
+    make_adult(session, ref="A1", given_name=script, family_name=img)
+    session.commit()
+    result = _run(database, "codes", "sheet", "A1", "--count", "3", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    page = next(tmp_path.glob("*.html")).read_text(encoding="utf-8")
+    assert "Visit codes for &lt;.&#34;." in page  # initials only, escaped
+    assert "<script" not in page and "<img" not in page
