@@ -234,5 +234,3 @@ def requires(role: OfficeRole) -> Callable[[F], F]:
         return cast(F, wrapper)
     return decorate
 
-
-login_required = requires(OfficeRole.COORDINATOR)

@@ -25,7 +25,7 @@ from ivr_gateway.models import (
     VisitException,
 )
 from ivr_gateway.office.models import VisitReasonCode
-from ivr_gateway.office.providers import register_alert_source
+from ivr_gateway.office.providers import alert_source, code_source, register_alert_source
 from ivr_gateway.outbox.models import OutboxMessage
 from tests.escalation.conftest import make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -442,3 +442,11 @@ def test_acknowledging_an_alert_someone_else_took_or_that_settled_says_so_and_ch
                                    follow_redirects=True).get_data(as_text=True)
     assert f"Alert {alert.number} is already resolved: Amy logged in at 09:36." in resolved
     assert len(_audit(database, "acknowledge_alert")) == 1
+
+
+def test_an_app_with_no_alert_or_code_source_registered_fails_saying_which_is_missing() -> None:
+    bare = Flask("bare")
+    with bare.app_context(), pytest.raises(RuntimeError, match="register_alert_source"):
+        alert_source()
+    with bare.app_context(), pytest.raises(RuntimeError, match="register_code_source"):
+        code_source()
