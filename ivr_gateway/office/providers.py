@@ -62,8 +62,6 @@ class OnCallPeriod:
 class AlertSource(Protocol):
     """Alerts raised by the escalation rules, and the on-call rota they climb."""
 
-    available: bool  # False: the escalation capability is not installed
-
     def alerts_for_visits(self, session: Session, planned_visit_refs: list[str]
                           ) -> dict[str, list[AlertView]]:
         """Alerts per planned visit reference (every alert, open or not)."""
@@ -102,8 +100,6 @@ class CodeDevice:
 
 class CodeSource(Protocol):
     """Tokens and code sheets registered to clients (the SMS capability)."""
-
-    available: bool
 
     def devices_for_adult(self, session: Session, adult_ref: str) -> list[CodeDevice]:
         """The tokens and sheets registered to a client."""
