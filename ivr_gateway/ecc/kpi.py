@@ -115,7 +115,7 @@ class ReasonRecord:
 
 
 class MissedReasonSource(Protocol):
-    """Where reason codes for missed visits come from (the office dashboard's, when it lands)."""
+    """Where reason codes for missed visits come from (the office's: OfficeMissedReasons)."""
 
     def reasons(self, session: Session, planned_visit_ids: list[int]
                 ) -> dict[int, ReasonRecord]:
@@ -124,7 +124,7 @@ class MissedReasonSource(Protocol):
 
 
 class NoMissedReasons:
-    """Until the office records reasons for missed visits, none are known (all outstanding)."""
+    """No reason source given: none are known (all outstanding)."""
 
     def reasons(self, session: Session, planned_visit_ids: list[int]
                 ) -> dict[int, ReasonRecord]:
