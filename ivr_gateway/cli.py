@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from ivr_gateway.api.commands import commands as api_commands
-from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.commandline import CliContext, cli_context
 from ivr_gateway.config import (
     INSTANCE_DIR,
     default_sqlite_url,
@@ -27,8 +27,14 @@ from ivr_gateway.sms.commands import simulate_sms
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
+    # One CliContext (settings, database, clock) for the command, each part made when first
+    # asked for; a test passes its own as obj=. The database it opens is disposed at the end.
+    if not isinstance(ctx.obj, CliContext):
+        ctx.obj = CliContext()
+    ctx.call_on_close(ctx.obj.close)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for chatty in ("alembic", "apscheduler"):  # our own jobs log what they did
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -39,8 +45,7 @@ def migrate() -> None:
     """Bring the database (DATABASE_URL, default instance/ SQLite) to the newest schema."""
     from ivr_gateway.migrate import upgrade_database
 
-    settings = _settings()
-    upgrade_database(settings.database_url)
+    upgrade_database(cli_context().settings.database_url)
     click.echo("Database is at the newest schema.")
 
 
@@ -51,20 +56,18 @@ def web(host: str, port: int) -> None:
     """Run the web app on one process (development). In production use the Procfile's gunicorn."""
     from ivr_gateway.app import create_app
 
-    create_app(_settings()).run(host=host, port=port, threaded=True)
+    create_app(cli_context().settings).run(host=host, port=port, threaded=True)
 
 
 @main.command()
 def scheduler() -> None:
     """Run the scheduler process (Procfile `scheduler`). Stop with Ctrl-C."""
-    from ivr_gateway.clock import SystemClock
-    from ivr_gateway.db import Database
     from ivr_gateway.scheduler import build_scheduler
 
-    settings = _settings()
-    click.echo(f"Scheduler running in {settings.timezone}. Ctrl-C to stop.")
+    cli = cli_context()
+    click.echo(f"Scheduler running in {cli.settings.timezone}. Ctrl-C to stop.")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        build_scheduler(settings, Database(settings.database_url), SystemClock()).start()
+        build_scheduler(cli.settings, cli.database, cli.clock).start()
 
 
 @main.command()
@@ -76,7 +79,6 @@ def scheduler() -> None:
 def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     """Run the gateway on a fresh demo SQLite database with today's rota; print how to try it."""
     from ivr_gateway.app import create_app
-    from ivr_gateway.clock import SystemClock
     from ivr_gateway.db import Database
     from ivr_gateway.demo import load_demo_rota
     from ivr_gateway.escalation.demo import load_demo_contacts
@@ -84,7 +86,8 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     from ivr_gateway.scheduler import build_scheduler
     from ivr_gateway.telephony.senders import RecordingSender
 
-    settings = _settings()
+    cli = cli_context()
+    settings = cli.settings
     if settings.is_production:
         raise click.ClickException("The demo wipes its database; it does not run in production.")
     # Without DATABASE_URL the demo takes the default SQLite file, so every other command
@@ -99,8 +102,8 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     base_url = f"http://127.0.0.1:{port}"
     settings = settings.with_overrides(database_url=url, public_base_url=base_url)
     upgrade_database(url)
-    database = Database(url)
-    clock = SystemClock()
+    database = Database(url)  # the demo's own file, not the settings' database
+    clock = cli.clock
     with database.unit_of_work() as session:
         info = load_demo_rota(session, clock.now(), settings)
         contacts = load_demo_contacts(session, clock.now())
@@ -208,7 +211,7 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
     """Ring the gateway and print what the carer hears."""
     from ivr_gateway.simulator import PhoneSimulator, SimulatorError
 
-    settings = _settings()
+    settings = cli_context().settings
     base_url = base_url or settings.public_base_url or "http://127.0.0.1:5000"
     simulator = PhoneSimulator(base_url, settings.twilio_auth_token,
                                account_sid=settings.twilio_account_sid,
