@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -12,21 +13,52 @@ from typing import Any
 
 import click
 
-from ivr_gateway.api.commands import commands as api_commands
 from ivr_gateway.commandline import CliContext, cli_context
 from ivr_gateway.config import (
     INSTANCE_DIR,
     default_sqlite_url,
 )
-from ivr_gateway.ecc.commands import commands as ecc_commands
-from ivr_gateway.escalation.commands import commands as escalation_commands
-from ivr_gateway.office.commands import commands as office_commands
-from ivr_gateway.rota.commands import commands as rota_commands
-from ivr_gateway.sms.commands import commands as sms_commands
-from ivr_gateway.sms.commands import simulate_sms
+
+# Each package's commands (its commands.py `commands` list), by name, imported only when one of
+# them runs: `codes now` loads the SMS package, not the council's, the office's and Flask (a
+# second of start-up, and a TOTP code ageing meanwhile). tests/test_cli.py checks this table
+# against the packages' lists.
+PACKAGE_COMMANDS = {
+    "ivr_gateway.api.commands": ["api-token"],
+    "ivr_gateway.rota.commands": ["import-rota", "care-worker"],
+    "ivr_gateway.sms.commands": ["codes"],
+    "ivr_gateway.office.commands": ["user"],
+    "ivr_gateway.ecc.commands": ["relay", "mock-ecc", "report", "outbox", "ecc-schema"],
+    "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands in `lazy` (name -> module, attribute) are imported when used."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, without importing any lazy one."""
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time it is asked for."""
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name]
+            found = getattr(importlib.import_module(module), attribute)
+            commands = found if isinstance(found, list) else [found]
+            for command in commands:
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             lazy={name: (module, "commands") for module, names in PACKAGE_COMMANDS.items()
+                   for name in names})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
@@ -193,7 +225,7 @@ or through the API (alerts, with their ids, at /api/v1/alerts):
 """
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={"sms": ("ivr_gateway.sms.commands", "simulate_sms")})
 def simulate() -> None:
     """Play a call or a text against a running gateway exactly as Twilio would."""
 
@@ -229,7 +261,3 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
                f"{transcript.keys_pressed()} keys pressed.")
 
 
-for _command in [*api_commands, *rota_commands, *sms_commands, *office_commands,
-                 *ecc_commands, *escalation_commands]:
-    main.add_command(_command)
-simulate.add_command(simulate_sms)
