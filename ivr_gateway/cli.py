@@ -7,7 +7,6 @@ import importlib
 import logging
 import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +112,7 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     from ivr_gateway.app import create_app
     from ivr_gateway.db import Database
     from ivr_gateway.demo import load_demo_rota
+    from ivr_gateway.demo.banner import demo_banner
     from ivr_gateway.escalation.demo import load_demo_contacts
     from ivr_gateway.migrate import upgrade_database
     from ivr_gateway.scheduler import build_scheduler
@@ -136,13 +136,14 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     upgrade_database(url)
     database = Database(url)  # the demo's own file, not the settings' database
     clock = cli.clock
+    now = clock.now()
     with database.unit_of_work() as session:
-        info = load_demo_rota(session, clock.now(), settings)
-        contacts = load_demo_contacts(session, clock.now())
+        info = load_demo_rota(session, now, settings)
+        contacts = load_demo_contacts(session, now)
 
-    today = clock.now().astimezone(settings.tz).date()
-    click.echo(_demo_banner(info, base_url, url, today))
-    click.echo(_escalation_banner(contacts, base_url, info.api_token))
+    command = ".venv/bin/ivr-gateway" if sys.prefix.endswith(".venv") else "ivr-gateway"
+    env = "" if url == default_sqlite_url() else f"DATABASE_URL={url} "
+    click.echo(demo_banner(info, contacts, settings, now, base_url, url, command, env))
     if no_serve:
         return
     from ivr_gateway.ecc.demo import start_demo_forwarding
@@ -158,71 +159,6 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
         create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)
     finally:
         scheduler.shutdown(wait=False)
-
-
-def _demo_banner(info: object, base_url: str, url: str, today: date) -> str:
-    from ivr_gateway.demo import DemoInfo
-
-    assert isinstance(info, DemoInfo)
-    carers = "\n".join(f"    {c.name:<12} carer number {c.staff_number}  PIN {c.pin}"
-                       f"{'  (hears Polish)' if c.language == 'pl' else ''}" for c in info.carers)
-    homes = "\n".join(f"    {n}  {who}" for n, who in info.landlines.items())
-    sim = ".venv/bin/ivr-gateway simulate call" if sys.prefix.endswith(".venv") else \
-        "ivr-gateway simulate call"
-    return f"""
-ivr-gateway demo: {base_url}  (database {url})
-
-Carers:
-{carers}
-Client landlines:
-{homes}
-
-In another terminal, Amy arrives at Joan Smith's home and logs in, then (call again) logs out:
-    {sim} --from 01134960001 --keys 1234,4721
-A withheld number: key the client number from the care plan (100001), then carer number and PIN:
-    {sim} --from anonymous --keys 100001,1234,4721
-A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
-    {sim} --from 01134960002 --keys 1,2345,6190
-
-{_demo_texts(info, sim.removesuffix(" simulate call"), url)}
-The office dashboard: {base_url}/office/  log in as {info.office_username} / {info.office_password}
-(the board refreshes itself: make a call above and watch Joan's visit change)
-
-See today's visits with their actual times and outcomes:
-    curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
-
-Ctrl-C stops the gateway.
-"""
-
-
-def _demo_texts(info: object, cli: str, url: str) -> str:
-    from ivr_gateway.demo import DemoInfo
-    from ivr_gateway.sms.codes import format_sheet_code
-
-    assert isinstance(info, DemoInfo)
-    codes = ", ".join(format_sheet_code(c) for c in info.sheet_codes)
-    env = "" if url == default_sqlite_url() else f"DATABASE_URL={url} "
-    return f"""By text: Amy reads the code on Joan's key-fob and texts IN and it (OUT later):
-    {env}{cli} codes now {info.token_serial}
-    {cli} simulate sms --from +447911123450 "IN <code>"
-Ben at Mary Brown's texts a code from her printed sheet {info.sheet_number} ({codes}, ...):
-    {cli} simulate sms --from +447911123452 "IN {format_sheet_code(info.sheet_codes[0])}"
-"""
-
-
-def _escalation_banner(contacts: list[Any], base_url: str, token: str) -> str:
-    ladder = "\n".join(f"    {c.role:<12} {c.name:<11} {c.mobile}" for c in contacts)
-    return f"""Alerts (printed here instead of texted): Ben is due at Mary Brown's and will not log
-in, so a late-start alert goes to the ladder in about two minutes (Edith's visit is already late):
-{ladder}
-Acknowledge it by text from the mobile it went to (the coordinator in office hours, on-call
-out of hours), or on the dashboard's Alerts page:
-    .venv/bin/ivr-gateway simulate sms --from {contacts[0].mobile} "ACK"
-    .venv/bin/ivr-gateway simulate sms --from {contacts[1].mobile} "ACK"
-or through the API (alerts, with their ids, at /api/v1/alerts):
-    curl -s -X POST -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
-         -d '{{"by": "Sam Carter"}}' {base_url}/api/v1/alerts/1/acknowledge
-"""
 
 
 @main.group(cls=LazyGroup, lazy={"sms": ("ivr_gateway.sms.commands", "simulate_sms")})
