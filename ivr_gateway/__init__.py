@@ -1,5 +1,5 @@
-"""ivr-gateway: carers with no smartphone log home-care visits by phone call or text."""
+"""ivr-gateway: carers with no smartphone log home-care visits by phone call or text.
 
-from ivr_gateway.app import create_app
-
-__all__ = ["create_app"]
+Empty on purpose: importing a sub-package (the CLI, a domain module) must not build the Flask app.
+The app factory is ivr_gateway.app.create_app.
+"""

@@ -3,32 +3,69 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ivr_gateway.api.commands import commands as api_commands
-from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.commandline import CliContext, cli_context
 from ivr_gateway.config import (
     INSTANCE_DIR,
     default_sqlite_url,
 )
-from ivr_gateway.ecc.commands import commands as ecc_commands
-from ivr_gateway.escalation.commands import commands as escalation_commands
-from ivr_gateway.office.commands import commands as office_commands
-from ivr_gateway.rota.commands import commands as rota_commands
-from ivr_gateway.sms.commands import commands as sms_commands
-from ivr_gateway.sms.commands import simulate_sms
+
+# Each package's commands (its commands.py `commands` list), by name, imported only when one of
+# them runs: `codes now` loads the SMS package, not the council's, the office's and Flask (a
+# second of start-up, and a TOTP code ageing meanwhile). tests/test_cli.py checks this table
+# against the packages' lists.
+PACKAGE_COMMANDS = {
+    "ivr_gateway.api.commands": ["api-token"],
+    "ivr_gateway.rota.commands": ["import-rota", "care-worker"],
+    "ivr_gateway.sms.commands": ["codes"],
+    "ivr_gateway.office.commands": ["user"],
+    "ivr_gateway.ecc.commands": ["relay", "mock-ecc", "report", "outbox", "ecc-schema"],
+    "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+class LazyGroup(click.Group):
+    """A group whose commands in `lazy` (name -> module, attribute) are imported when used."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, without importing any lazy one."""
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time it is asked for."""
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name]
+            found = getattr(importlib.import_module(module), attribute)
+            commands = found if isinstance(found, list) else [found]
+            for command in commands:
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             lazy={name: (module, "commands") for module, names in PACKAGE_COMMANDS.items()
+                   for name in names})
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
+    # One CliContext (settings, database, clock) for the command, each part made when first
+    # asked for; a test passes its own as obj=. The database it opens is disposed at the end.
+    if not isinstance(ctx.obj, CliContext):
+        ctx.obj = CliContext()
+    ctx.call_on_close(ctx.obj.close)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for chatty in ("alembic", "apscheduler"):  # our own jobs log what they did
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -39,8 +76,7 @@ def migrate() -> None:
     """Bring the database (DATABASE_URL, default instance/ SQLite) to the newest schema."""
     from ivr_gateway.migrate import upgrade_database
 
-    settings = _settings()
-    upgrade_database(settings.database_url)
+    upgrade_database(cli_context().settings.database_url)
     click.echo("Database is at the newest schema.")
 
 
@@ -51,20 +87,18 @@ def web(host: str, port: int) -> None:
     """Run the web app on one process (development). In production use the Procfile's gunicorn."""
     from ivr_gateway.app import create_app
 
-    create_app(_settings()).run(host=host, port=port, threaded=True)
+    create_app(cli_context().settings).run(host=host, port=port, threaded=True)
 
 
 @main.command()
 def scheduler() -> None:
     """Run the scheduler process (Procfile `scheduler`). Stop with Ctrl-C."""
-    from ivr_gateway.clock import SystemClock
-    from ivr_gateway.db import Database
     from ivr_gateway.scheduler import build_scheduler
 
-    settings = _settings()
-    click.echo(f"Scheduler running in {settings.timezone}. Ctrl-C to stop.")
+    cli = cli_context()
+    click.echo(f"Scheduler running in {cli.settings.timezone}. Ctrl-C to stop.")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        build_scheduler(settings, Database(settings.database_url), SystemClock()).start()
+        build_scheduler(cli.settings, cli.database, cli.clock).start()
 
 
 @main.command()
@@ -76,15 +110,16 @@ def scheduler() -> None:
 def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     """Run the gateway on a fresh demo SQLite database with today's rota; print how to try it."""
     from ivr_gateway.app import create_app
-    from ivr_gateway.clock import SystemClock
     from ivr_gateway.db import Database
     from ivr_gateway.demo import load_demo_rota
+    from ivr_gateway.demo.banner import demo_banner
     from ivr_gateway.escalation.demo import load_demo_contacts
     from ivr_gateway.migrate import upgrade_database
     from ivr_gateway.scheduler import build_scheduler
     from ivr_gateway.telephony.senders import RecordingSender
 
-    settings = _settings()
+    cli = cli_context()
+    settings = cli.settings
     if settings.is_production:
         raise click.ClickException("The demo wipes its database; it does not run in production.")
     # Without DATABASE_URL the demo takes the default SQLite file, so every other command
@@ -99,15 +134,16 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     base_url = f"http://127.0.0.1:{port}"
     settings = settings.with_overrides(database_url=url, public_base_url=base_url)
     upgrade_database(url)
-    database = Database(url)
-    clock = SystemClock()
+    database = Database(url)  # the demo's own file, not the settings' database
+    clock = cli.clock
+    now = clock.now()
     with database.unit_of_work() as session:
-        info = load_demo_rota(session, clock.now(), settings)
-        contacts = load_demo_contacts(session, clock.now())
+        info = load_demo_rota(session, now, settings)
+        contacts = load_demo_contacts(session, now)
 
-    today = clock.now().astimezone(settings.tz).date()
-    click.echo(_demo_banner(info, base_url, url, today))
-    click.echo(_escalation_banner(contacts, base_url, info.api_token))
+    command = ".venv/bin/ivr-gateway" if sys.prefix.endswith(".venv") else "ivr-gateway"
+    env = "" if url == default_sqlite_url() else f"DATABASE_URL={url} "
+    click.echo(demo_banner(info, contacts, settings, now, base_url, url, command, env))
     if no_serve:
         return
     from ivr_gateway.ecc.demo import start_demo_forwarding
@@ -125,72 +161,7 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
         scheduler.shutdown(wait=False)
 
 
-def _demo_banner(info: object, base_url: str, url: str, today: date) -> str:
-    from ivr_gateway.demo import DemoInfo
-
-    assert isinstance(info, DemoInfo)
-    carers = "\n".join(f"    {c.name:<12} carer number {c.staff_number}  PIN {c.pin}"
-                       f"{'  (hears Polish)' if c.language == 'pl' else ''}" for c in info.carers)
-    homes = "\n".join(f"    {n}  {who}" for n, who in info.landlines.items())
-    sim = ".venv/bin/ivr-gateway simulate call" if sys.prefix.endswith(".venv") else \
-        "ivr-gateway simulate call"
-    return f"""
-ivr-gateway demo: {base_url}  (database {url})
-
-Carers:
-{carers}
-Client landlines:
-{homes}
-
-In another terminal, Amy arrives at Joan Smith's home and logs in, then (call again) logs out:
-    {sim} --from 01134960001 --keys 1234,4721
-A withheld number: key the client number from the care plan (100001), then carer number and PIN:
-    {sim} --from anonymous --keys 100001,1234,4721
-A shared landline (Mary and Peter Brown): press 1 or 2 for the client first:
-    {sim} --from 01134960002 --keys 1,2345,6190
-
-{_demo_texts(info, sim.removesuffix(" simulate call"), url)}
-The office dashboard: {base_url}/office/  log in as {info.office_username} / {info.office_password}
-(the board refreshes itself: make a call above and watch Joan's visit change)
-
-See today's visits with their actual times and outcomes:
-    curl -s -H "Authorization: Bearer {info.api_token}" "{base_url}/api/v1/visits?date={today}"
-
-Ctrl-C stops the gateway.
-"""
-
-
-def _demo_texts(info: object, cli: str, url: str) -> str:
-    from ivr_gateway.demo import DemoInfo
-    from ivr_gateway.sms.codes import format_sheet_code
-
-    assert isinstance(info, DemoInfo)
-    codes = ", ".join(format_sheet_code(c) for c in info.sheet_codes)
-    env = "" if url == default_sqlite_url() else f"DATABASE_URL={url} "
-    return f"""By text: Amy reads the code on Joan's key-fob and texts IN and it (OUT later):
-    {env}{cli} codes now {info.token_serial}
-    {cli} simulate sms --from +447911123450 "IN <code>"
-Ben at Mary Brown's texts a code from her printed sheet {info.sheet_number} ({codes}, ...):
-    {cli} simulate sms --from +447911123452 "IN {format_sheet_code(info.sheet_codes[0])}"
-"""
-
-
-def _escalation_banner(contacts: list[Any], base_url: str, token: str) -> str:
-    ladder = "\n".join(f"    {c.role:<12} {c.name:<11} {c.mobile}" for c in contacts)
-    return f"""Alerts (printed here instead of texted): Ben is due at Mary Brown's and will not log
-in, so a late-start alert goes to the ladder in about two minutes (Edith's visit is already late):
-{ladder}
-Acknowledge it by text from the mobile it went to (the coordinator in office hours, on-call
-out of hours), or on the dashboard's Alerts page:
-    .venv/bin/ivr-gateway simulate sms --from {contacts[0].mobile} "ACK"
-    .venv/bin/ivr-gateway simulate sms --from {contacts[1].mobile} "ACK"
-or through the API (alerts, with their ids, at /api/v1/alerts):
-    curl -s -X POST -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
-         -d '{{"by": "Sam Carter"}}' {base_url}/api/v1/alerts/1/acknowledge
-"""
-
-
-@main.group()
+@main.group(cls=LazyGroup, lazy={"sms": ("ivr_gateway.sms.commands", "simulate_sms")})
 def simulate() -> None:
     """Play a call or a text against a running gateway exactly as Twilio would."""
 
@@ -208,7 +179,7 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
     """Ring the gateway and print what the carer hears."""
     from ivr_gateway.simulator import PhoneSimulator, SimulatorError
 
-    settings = _settings()
+    settings = cli_context().settings
     base_url = base_url or settings.public_base_url or "http://127.0.0.1:5000"
     simulator = PhoneSimulator(base_url, settings.twilio_auth_token,
                                account_sid=settings.twilio_account_sid,
@@ -226,7 +197,3 @@ def simulate_call(from_number: str, keys: str, concern_seconds: int, base_url: s
                f"{transcript.keys_pressed()} keys pressed.")
 
 
-for _command in [*api_commands, *rota_commands, *sms_commands, *office_commands,
-                 *ecc_commands, *escalation_commands]:
-    main.add_command(_command)
-simulate.add_command(simulate_sms)

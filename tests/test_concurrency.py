@@ -19,7 +19,7 @@ from ivr_gateway.models import ActualVisit, Call, CallStep, LogEvent
 from ivr_gateway.telephony.signature import sign
 from tests.conftest import DEFAULT_NOW
 from tests.factories import make_adult, make_care_worker, make_planned_visit
-from tests.live_server import free_port, serving
+from tests.live_server import serving
 
 RACERS = 8
 
@@ -27,10 +27,9 @@ RACERS = 8
 @pytest.fixture
 def base_url(database: Database, clock: FixedClock) -> Iterator[str]:
     """The gateway on a real threaded server (a pool big enough for every racer)."""
-    port = free_port()
-    settings = Settings(database_url=database.url, public_base_url=f"http://127.0.0.1:{port}")
     db = Database(database.url, **({} if database.is_sqlite else {"pool_size": RACERS + 2}))
-    with serving(create_app(settings, db, clock), port) as url:
+    with serving(lambda base_url: create_app(
+            Settings(database_url=database.url, public_base_url=base_url), db, clock)) as url:
         yield url
     db.dispose()
 

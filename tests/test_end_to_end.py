@@ -12,7 +12,7 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.demo import load_demo_rota
 from ivr_gateway.simulator import PhoneSimulator
-from tests.live_server import free_port, serving
+from tests.live_server import serving
 
 # A Sunday morning in summer time: 10:07 London is 09:07 UTC.
 NOW = datetime(2026, 7, 5, 9, 7, 30, tzinfo=UTC)
@@ -22,15 +22,15 @@ def test_demo_call_in_and_out_shows_the_visit_with_actual_times_in_the_api(
     database: Database, clock: FixedClock
 ) -> None:
     clock.set(NOW)
-    port = free_port()
-    settings = Settings(database_url=database.url, public_base_url=f"http://127.0.0.1:{port}")
+    settings = Settings(database_url=database.url)
     with database.unit_of_work() as session:
         info = load_demo_rota(session, NOW, settings)
-    simulator = PhoneSimulator(settings.public_base_url, settings.twilio_auth_token,
-                               account_sid=settings.twilio_account_sid,
-                               gateway_number=settings.twilio_phone_number)
     amy = info.carers[0]
-    with serving(create_app(settings, database, clock), port) as base_url:
+    with serving(lambda url: create_app(settings.with_overrides(public_base_url=url), database,
+                                        clock)) as base_url:
+        simulator = PhoneSimulator(base_url, settings.twilio_auth_token,
+                                   account_sid=settings.twilio_account_sid,
+                                   gateway_number=settings.twilio_phone_number)
         log_in = simulator.call("01134960001", [amy.staff_number, amy.pin])
         clock.set(NOW + timedelta(minutes=28))
         log_out = simulator.call("01134960001", [amy.staff_number, amy.pin])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from flask.testing import FlaskClient
 from sqlalchemy import inspect
 
@@ -27,3 +29,12 @@ def test_migrations_create_every_table_the_models_declare(database: Database) ->
     tables = set(inspect(database.engine).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     assert "alembic_version" in tables
+
+
+def test_the_migrated_schema_matches_the_models_column_by_column(database: Database) -> None:
+    # What `alembic revision --autogenerate` would write if a model changed without a migration:
+    # tables, columns, types, nullability, indexes, unique constraints and foreign keys.
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []

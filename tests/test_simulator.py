@@ -26,11 +26,10 @@ START = datetime(2026, 6, 2, 6, 0, tzinfo=UTC)  # 07:00 London (BST)
 @pytest.fixture
 def gateway(database: Database, clock: FixedClock) -> Iterator[tuple[str, Settings]]:
     """The gateway on a real port, its PUBLIC_BASE_URL set as behind a proxy."""
-    port = free_port()
-    settings = Settings(database_url=database.url, public_base_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings, database, clock)
-    with serving(app, port) as base_url:
-        yield base_url, settings
+    settings = Settings(database_url=database.url)
+    with serving(lambda url: create_app(settings.with_overrides(public_base_url=url), database,
+                                        clock)) as base_url:
+        yield base_url, settings.with_overrides(public_base_url=base_url)
 
 
 def _simulator(base_url: str, settings: Settings, token: str | None = None) -> PhoneSimulator:

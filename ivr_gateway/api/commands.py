@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
 from ivr_gateway.api.tokens import TokenRefused, create_api_token, list_api_tokens, revoke_api_token
 from ivr_gateway.commandline import cli_actor as _actor
-from ivr_gateway.config import load_settings
-from ivr_gateway.db import Database
-
-
-def _database() -> Database:
-    return Database(load_settings().database_url)
+from ivr_gateway.commandline import cli_context
 
 
 @click.group("api-token")
@@ -25,16 +20,13 @@ def api_token() -> None:
 @click.argument("name")
 def create_token(name: str) -> None:
     """Create a token called NAME and print it once (only its hash is kept)."""
-    database = _database()
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
-            token, secret = create_api_token(session, name, now=datetime.now(UTC),
-                                             actor=_actor())
+        with cli.unit_of_work() as session:
+            token, secret = create_api_token(session, name, now=cli.clock.now(), actor=_actor())
             name = token.name
     except TokenRefused as refused:
         raise click.ClickException(f"{str(refused)[:1].upper()}{str(refused)[1:]}.") from None
-    finally:
-        database.dispose()
     click.echo(f"Token {name!r} created. Copy it now: it is shown only this once.")
     click.echo(secret)
 
@@ -42,12 +34,9 @@ def create_token(name: str) -> None:
 @api_token.command("list")
 def list_tokens() -> None:
     """List tokens: name, created, last used, revoked (never the token itself)."""
-    database = _database()
-    try:
-        with database.unit_of_work() as session:
-            tokens = list_api_tokens(session)
-    finally:
-        database.dispose()
+    cli = cli_context()
+    with cli.unit_of_work() as session:
+        tokens = list_api_tokens(session)
     if not tokens:
         click.echo("No API tokens yet; create one with 'ivr-gateway api-token create NAME'.")
         return
@@ -65,18 +54,16 @@ def list_tokens() -> None:
 @click.argument("name")
 def revoke_token(name: str) -> None:
     """Revoke the token called NAME: requests with it are refused from now on."""
-    database = _database()
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
-            revoke_api_token(session, name=name, now=datetime.now(UTC), actor=_actor())
+        with cli.unit_of_work() as session:
+            revoke_api_token(session, name=name, now=cli.clock.now(), actor=_actor())
     except LookupError:
         raise click.ClickException(
             f"There is no token called {name!r}; see 'ivr-gateway api-token list'.") from None
     except TokenRefused:
         click.echo(f"Token {name!r} was already revoked.")
         return
-    finally:
-        database.dispose()
     click.echo(f"Token {name!r} revoked.")
 
 

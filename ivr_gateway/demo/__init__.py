@@ -26,6 +26,7 @@ class DemoCarer:
     staff_number: str
     pin: str
     language: str
+    mobile: str  # what their texts come from
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class DemoInfo:
     sheet_codes: list[str] = field(default_factory=list)  # its first codes, for the banner
     office_username: str = "office"
     office_password: str = ""
+    planned_starts: dict[str, datetime] = field(default_factory=dict)  # visit ref -> start
 
 
 # Ofcom's numbers for drama (0113 496 0xxx): never a real line, valid to phonenumbers.
@@ -52,9 +54,9 @@ DEMO_TOKEN_SERIAL = "VC-1001"  # noqa: S105 - a serial number, not a secret
 DEMO_TOKEN_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 - public demo value
 
 CARERS = [
-    DemoCarer("Amy Jones", "1234", "4721", "en"),
-    DemoCarer("Kasia Nowak", "2345", "6190", "pl"),
-    DemoCarer("Ben Taylor", "3456", "8052", "en"),
+    DemoCarer("Amy Jones", "1234", "4721", "en", "+447911123450"),
+    DemoCarer("Kasia Nowak", "2345", "6190", "pl", "+447911123451"),
+    DemoCarer("Ben Taylor", "3456", "8052", "en", "+447911123452"),
 ]
 
 
@@ -83,29 +85,33 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
             "address": f"{house} Demo Road, Chelmsford", "postcode": "CM1 1AA",
             "landlines": [landline], "rag": rag.value, "client_number": client_number,
         }, context=context), settings=settings, now=now, actor=actor)
-    for i, carer in enumerate(CARERS):
+    for carer in CARERS:
         given, family = carer.name.split()
         upsert_care_worker(session, f"EMP-{carer.staff_number}", CareWorkerIn.model_validate({
             "staff_number": carer.staff_number, "given_name": given, "family_name": family,
-            "pin": carer.pin, "mobiles": [f"+4479111234{50 + i}"], "language": carer.language,
+            "pin": carer.pin, "mobiles": [carer.mobile], "language": carer.language,
             "branch": "Chelmsford",
         }, context=context), settings=settings, now=now, actor=actor)
 
     amy, kasia, ben = (f"EMP-{c.staff_number}" for c in CARERS)
     soon = _quarter_hour_after(now)
+    late_after = settings.kpi.late_after
     visits = [
         ("DEMO-1", "ECC-1001", [amy], now - timedelta(minutes=1), 30),  # Amy is due: on time
-        ("DEMO-2", "ECC-1004", [amy], now - timedelta(minutes=45), 30),  # nobody there: late
+        # Nobody there: late (and not yet missed) when the demo starts.
+        ("DEMO-2", "ECC-1004", [amy], now - timedelta(minutes=late_after + 15), 30),
         ("DEMO-3", "ECC-1002", [kasia, ben], soon, 45),  # a double-up in a shared household
         ("DEMO-4", "ECC-1003", [kasia], soon + timedelta(hours=1), 30),
         ("DEMO-5", "ECC-1001", [ben], soon + timedelta(hours=5), 30),
         ("DEMO-6", "ECC-1004", [kasia], soon + timedelta(hours=8), 30),
         # Ben is due at Mary's; nobody logs in, so the escalation raises a late start about two
-        # minutes into the demo (late = 30 minutes after planned start).
-        ("DEMO-7", "ECC-1002", [ben], now - timedelta(minutes=28), 30),
+        # minutes into the demo (late = KPI_LATE_AFTER_MINUTES after planned start).
+        ("DEMO-7", "ECC-1002", [ben], now - timedelta(minutes=late_after - 2), 30),
     ]
+    planned_starts = {}
     for ref, adult_ref, team, start, minutes in visits:
         start = start.replace(second=0, microsecond=0)
+        planned_starts[ref] = start
         upsert_planned_visit(session, ref, PlannedVisitIn.model_validate({
             "adult_ref": adult_ref, "care_worker_refs": team, "planned_start": start,
             "planned_end": start + timedelta(minutes=minutes), "time_critical": ref == "DEMO-2",
@@ -130,4 +136,4 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
         client_numbers={"100001": "J.S.", "100002": "M.B.", "100003": "P.B.", "100004": "E.C."},
         token_serial=DEMO_TOKEN_SERIAL, sheet_number=sheet.sheet_number,
         sheet_codes=sheet.codes[:4],
-        office_username="office", office_password=office_password)
+        office_username="office", office_password=office_password, planned_starts=planned_starts)

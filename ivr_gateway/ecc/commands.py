@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.commandline import cli_context
 
 
 @click.command()
@@ -32,14 +32,11 @@ from ivr_gateway.commandline import settings_or_exit as _settings
 def relay(interval: float, batch_size: int, lease: int, timeout: float, workers: int,
           once: bool) -> None:
     """Deliver queued council records to ECC_API_URL (Procfile `relay`). Stop with Ctrl-C."""
-    from ivr_gateway.clock import SystemClock
-    from ivr_gateway.db import Database
     from ivr_gateway.ecc.relay import RelayNotConfigured, build_relay, run_relay
     from ivr_gateway.outbox.relay import worker_name
 
-    settings = _settings()
-    database = Database(settings.database_url)
-    clock = SystemClock()
+    cli = cli_context()
+    settings, database, clock = cli.settings, cli.database, cli.clock
     try:
         relays = [build_relay(settings, database, clock, batch_size=batch_size,
                               lease=timedelta(seconds=lease), timeout=timeout,
@@ -102,7 +99,7 @@ def mock_ecc(host: str, port: int, db_path: str, token: str | None, error_rate: 
 
     from ivr_gateway.ecc.mock_server import Faults, MockStore, create_mock_app
 
-    token = token or _settings().ecc_api_token or "dev-ecc-token"
+    token = token or cli_context().settings.ecc_api_token or "dev-ecc-token"
     faults = Faults(error_rate=error_rate, rate_limit=rate_limit, retry_after=retry_after,
                     latency_ms=latency_ms, outages=list(outage), reject=list(reject))
     app = create_mock_app(MockStore(db_path), token, faults, seed=seed)
@@ -126,8 +123,6 @@ def report() -> None:
               default=Path("reports"), show_default=True, help="Directory for the files.")
 def report_kpi(first: Any, last: Any, out_dir: Path) -> None:
     """KPI report (contract KPI 3, reason codes, verification mix) as CSV and HTML."""
-    from ivr_gateway.clock import SystemClock
-    from ivr_gateway.db import Database
     from ivr_gateway.ecc.kpi import build_kpi_report
     from ivr_gateway.ecc.kpi_report import write_kpi_files
 
@@ -137,10 +132,9 @@ def report_kpi(first: Any, last: Any, out_dir: Path) -> None:
         raise click.BadParameter(f"--to {last_day} is before --from {first_day}")
     if (last_day - first_day).days > 366:
         raise click.BadParameter("a report covers at most a year; split the range")
-    settings = _settings()
-    database = Database(settings.database_url)
-    with database.unit_of_work() as session:
-        kpi = build_kpi_report(session, first_day, last_day, settings, SystemClock().now())
+    cli = cli_context()
+    with cli.unit_of_work() as session:
+        kpi = build_kpi_report(session, first_day, last_day, cli.settings, cli.clock.now())
     for path in write_kpi_files(kpi, out_dir):
         click.echo(str(path))
     t = kpi.total
@@ -159,14 +153,11 @@ def outbox() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def outbox_status(as_json: bool) -> None:
     """Pending, oldest pending age, dead letters (by kind); the newest dead letters."""
-    from ivr_gateway.clock import SystemClock
-    from ivr_gateway.db import Database
     from ivr_gateway.ecc.operations import dead_letters, outbox_figures
 
-    settings = _settings()
-    database = Database(settings.database_url)
-    with database.unit_of_work() as session:
-        figures = outbox_figures(session, SystemClock().now())
+    cli = cli_context()
+    with cli.unit_of_work() as session:
+        figures = outbox_figures(session, cli.clock.now())
         dead = [(m.id, m.kind, m.idempotency_key, m.attempts, m.last_error or "")
                 for m in dead_letters(session, 20)]
     if as_json:
@@ -189,16 +180,13 @@ def outbox_status(as_json: bool) -> None:
 @click.option("--dead", "all_dead", is_flag=True, help="Requeue every dead letter.")
 def outbox_retry(message_id: int | None, all_dead: bool) -> None:
     """Requeue a dead letter by ID (see `outbox status`), or all of them with --dead."""
-    from ivr_gateway.clock import SystemClock
-    from ivr_gateway.db import Database
     from ivr_gateway.ecc.operations import retry_dead_letters
 
     if (message_id is None) == (not all_dead):
         raise click.UsageError("Give one message ID, or --dead for every dead letter.")
-    settings = _settings()
-    database = Database(settings.database_url)
-    with database.unit_of_work() as session:
-        count = retry_dead_letters(session, SystemClock().now(), message_id)
+    cli = cli_context()
+    with cli.unit_of_work() as session:
+        count = retry_dead_letters(session, cli.clock.now(), message_id)
     if message_id is not None and count == 0:
         raise click.ClickException(f"Outbox message {message_id} is not a dead letter; see "
                                    "`ivr-gateway outbox status`.")

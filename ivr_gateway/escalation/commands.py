@@ -11,9 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.commandline import cli_actor as _actor
-from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.commandline import cli_context
 from ivr_gateway.config import Settings
-from ivr_gateway.db import Database
 from ivr_gateway.escalation import contacts as contact_service
 from ivr_gateway.escalation.acknowledgement import acknowledge
 from ivr_gateway.escalation.contacts import ContactError
@@ -24,14 +23,19 @@ from ivr_gateway.visits.reason_codes import record_reason_code
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    database = Database(_settings().database_url)
     try:
-        with database.unit_of_work() as session:
+        with cli_context().unit_of_work() as session:
             yield session
     except ContactError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
+
+
+def _settings() -> Settings:
+    return cli_context().settings
+
+
+def _now() -> datetime:
+    return cli_context().clock.now()
 
 
 def _when(text: str, settings: Settings) -> datetime:
@@ -58,7 +62,7 @@ def add_contact(name: str, role: str, mobile: str) -> None:
     """Add an office contact called NAME."""
     with _session() as session:
         contact = contact_service.add_contact(session, name=name, role=role, mobile=mobile,
-                                              now=datetime.now(UTC), actor=_actor())
+                                              now=_now(), actor=_actor())
         click.echo(f"Contact {contact.id}: {contact.name}, {contact.role.value}, "
                    f"{contact.mobile}")
 
@@ -77,7 +81,7 @@ def list_contacts() -> None:
 def deactivate_contact(contact_id: int) -> None:
     """Take a contact off the ladder (history kept)."""
     with _session() as session:
-        contact_service.set_contact_active(session, contact_id, False, datetime.now(UTC),
+        contact_service.set_contact_active(session, contact_id, False, _now(),
                                            _actor())
         click.echo(f"Contact {contact_id} is off the ladder.")
 
@@ -97,7 +101,7 @@ def add_on_call(contact_id: int, starts: str, ends: str) -> None:
     with _session() as session:
         period = contact_service.add_on_call(
             session, contact_id=contact_id, starts_at=_when(starts, settings),
-            ends_at=_when(ends, settings), now=datetime.now(UTC), actor=_actor())
+            ends_at=_when(ends, settings), now=_now(), actor=_actor())
         click.echo(f"On-call period {period.id}: {period.contact.name}, "
                    f"{period.starts_at.astimezone(settings.tz):%a %d %b %H:%M} to "
                    f"{period.ends_at.astimezone(settings.tz):%a %d %b %H:%M}")
@@ -108,7 +112,7 @@ def add_on_call(contact_id: int, starts: str, ends: str) -> None:
 def list_on_call(days: int) -> None:
     """On-call periods from now for --days days."""
     settings = _settings()
-    now = datetime.now(UTC)
+    now = _now()
     with _session() as session:
         for p in contact_service.on_call_periods(session, now, now + timedelta(days=days)):
             click.echo(f"{p.id:>4}  {p.starts_at.astimezone(settings.tz):%a %d %b %H:%M} - "
@@ -120,7 +124,7 @@ def list_on_call(days: int) -> None:
 def remove_on_call(period_id: int) -> None:
     """Remove on-call period PERIOD_ID."""
     with _session() as session:
-        contact_service.remove_on_call(session, period_id, datetime.now(UTC), _actor())
+        contact_service.remove_on_call(session, period_id, _now(), _actor())
         click.echo(f"On-call period {period_id} removed.")
 
 
@@ -155,8 +159,7 @@ def ack_alert(alert_id: int, by: str | None, note: str | None) -> None:
         if alert is None:
             raise click.ClickException(f"No alert with id {alert_id}; see 'alerts list'.")
         result = acknowledge(session, alert, by=by or _actor(), via="cli",
-                             now=datetime.now(UTC), settings=settings, note=note,
-                             actor=_actor())
+                             now=_now(), settings=settings, note=note, actor=_actor())
         click.echo(result.message)
 
 
@@ -170,7 +173,7 @@ def reason_code(visit_ref: str, code: str, note: str) -> None:
     try:
         with _session() as session:
             record_reason_code(session, visit_ref, code, note, settings=settings,
-                               now=datetime.now(UTC), actor=_actor())
+                               now=_now(), actor=_actor())
     except ActionRefused as refused:
         raise click.ClickException(str(refused)) from None
     click.echo(f"Reason {code!r} recorded for {visit_ref}.")

@@ -74,7 +74,8 @@ class NotificationChannel(enum.StrEnum):
 class OfficeContact(Base):
     """Someone the ladder can reach: a coordinator, an on-call person or the registered manager.
 
-    Stands alone until office users (dashboard logins) land; then office_user_id links them.
+    Kept apart from office users (dashboard logins): the ladder rings phones, not accounts.
+    office_user_id is reserved for linking the two and nothing sets it yet.
     """
 
     __tablename__ = "office_contacts"

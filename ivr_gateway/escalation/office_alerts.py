@@ -40,8 +40,6 @@ def _refs(session: Session, alerts: list[Alert]) -> dict[int, str]:
 class EscalationAlertSource:
     """Reads alerts and on-call periods; acknowledges as the office user."""
 
-    available = True
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 

@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # BANK_HOLIDAYS: whose public holidays close the office (the `holidays` package keeps the
@@ -24,6 +26,8 @@ BANK_HOLIDAY_REGIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT",
 
 @lru_cache(maxsize=8)
 def _bank_holidays(subdivision: str) -> holidays.HolidayBase:
+    import holidays  # imported when first asked: it takes a CLI command a third of a second
+
     return holidays.country_holidays("GB", subdiv=subdivision)
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(.*)$")
 

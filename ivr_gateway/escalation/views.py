@@ -1,5 +1,7 @@
-"""Twilio webhooks of the escalation: the alert call's TwiML and key press, and a minimal
-/twilio/sms that understands only office staff's `ACK` (until the SMS package owns that route).
+"""Twilio webhooks of the escalation: the alert call's TwiML and its key press.
+
+Office staff's `ACK` texts arrive on the SMS package's /twilio/sms, which hands them to
+ivr_gateway.escalation.acknowledgement.
 """
 
 from __future__ import annotations

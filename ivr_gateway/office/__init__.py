@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not load Flask
+    from flask import Flask
 
 
 def init_office(app: Flask) -> None:

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -36,8 +36,14 @@ LOCKOUT_FOR = timedelta(minutes=15)  # ... lock the login for this long
 MIN_PASSWORD_LENGTH = 12
 
 _password_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _password_hasher.hash(secrets.token_urlsafe(16))
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a wrong name costs as long as a wrong
+    password. Made on first use, not at import: hashing takes a tenth of a second, which every
+    CLI command importing this module would pay."""
+    return _password_hasher.hash(secrets.token_urlsafe(16))
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,7 +87,7 @@ def authenticate(session: Session, username: str, password: str, now: datetime,
         select(OfficeUser).where(OfficeUser.username == username.strip().lower())
         .with_for_update())
     if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         raise LoginRefused("Wrong username or password.")
     if user.locked_until is not None and user.locked_until > now:
         local = user.locked_until.astimezone(tz).strftime("%H:%M")
@@ -191,5 +197,3 @@ def requires(role: OfficeRole) -> Callable[[F], F]:
         return cast(F, wrapper)
     return decorate
 
-
-login_required = requires(OfficeRole.COORDINATOR)

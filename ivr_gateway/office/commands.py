@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from sqlalchemy.orm import Session
 
 from ivr_gateway.commandline import cli_actor as _actor
-from ivr_gateway.config import load_settings
-from ivr_gateway.db import Database
+from ivr_gateway.commandline import cli_context
 from ivr_gateway.office import accounts
 from ivr_gateway.office.accounts import create_office_user, list_office_users, unlock_office_user
 from ivr_gateway.office.models import OfficeRole
@@ -39,34 +38,29 @@ def create_user(username: str, role: str, display_name: str, phone: str | None,
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat it")
-    database = Database(load_settings().database_url)
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
+        with cli.unit_of_work() as session:
             created = create_office_user(session, username, password, OfficeRole(role),
-                                         now=datetime.now(UTC), actor=_actor(),
+                                         now=cli.clock.now(), actor=_actor(),
                                          display_name=display_name, phone=phone)
             name = created.username
     except ValueError as problem:
         raise click.ClickException(f"{problem}.") from None
-    finally:
-        database.dispose()
     click.echo(f"Office user {name!r} created as {role}; log in at /office/.")
 
 
 @user.command("list")
 def list_users() -> None:
     """List office users: name, role, active, locked, last login."""
-    database = Database(load_settings().database_url)
-    try:
-        with database.unit_of_work() as session:
-            users = list_office_users(session)
-    finally:
-        database.dispose()
+    cli = cli_context()
+    with cli.unit_of_work() as session:
+        users = list_office_users(session)
     if not users:
         click.echo("No office users yet; create one with 'ivr-gateway user create NAME --role "
                    "administrator'.")
         return
-    now = datetime.now(UTC)
+    now = cli.clock.now()
     for u in users:
         locked = "locked" if u.locked_until and u.locked_until > now else ""
         last = u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never"
@@ -78,30 +72,27 @@ def list_users() -> None:
 @click.argument("username")
 def unlock_user(username: str) -> None:
     """Lift a login lockout after wrong passwords."""
-    database = Database(load_settings().database_url)
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
+        with cli.unit_of_work() as session:
             changed = unlock_office_user(session, username,
-                                         now=datetime.now(UTC), actor=_actor())
+                                         now=cli.clock.now(), actor=_actor())
     except LookupError as problem:
         raise click.ClickException(f"{problem}; see 'ivr-gateway user list'.") from None
-    finally:
-        database.dispose()
     click.echo(f"{username} unlocked." if changed else f"{username} was not locked.")
 
 
-def _change(change: Callable[[Session], object]) -> None:
-    """Run one change to an office user in a unit of work; a refusal exits with its reason."""
-    database = Database(load_settings().database_url)
+def _change(change: Callable[[Session, datetime], object]) -> None:
+    """Run one change to an office user in a unit of work at the CLI clock's now; a refusal
+    exits with its reason."""
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
-            change(session)
+        with cli.unit_of_work() as session:
+            change(session, cli.clock.now())
     except ValueError as problem:
         raise click.ClickException(f"{problem}.") from None
     except LookupError as problem:
         raise click.ClickException(f"{problem}; see 'ivr-gateway user list'.") from None
-    finally:
-        database.dispose()
 
 
 @user.command("role")
@@ -109,8 +100,8 @@ def _change(change: Callable[[Session], object]) -> None:
 @click.argument("role", type=click.Choice([r.value for r in OfficeRole]))
 def change_role(username: str, role: str) -> None:
     """Give USERNAME another ROLE (a lower role logs them out everywhere)."""
-    _change(lambda session: accounts.change_office_user_role(
-        session, username, OfficeRole(role), now=datetime.now(UTC), actor=_actor()))
+    _change(lambda session, now: accounts.change_office_user_role(
+        session, username, OfficeRole(role), now=now, actor=_actor()))
     click.echo(f"{username} is now a {role}.")
 
 
@@ -118,8 +109,8 @@ def change_role(username: str, role: str) -> None:
 @click.argument("username")
 def deactivate_user(username: str) -> None:
     """Stop USERNAME logging in and end their sessions."""
-    _change(lambda session: accounts.deactivate_office_user(
-        session, username, now=datetime.now(UTC), actor=_actor()))
+    _change(lambda session, now: accounts.deactivate_office_user(
+        session, username, now=now, actor=_actor()))
     click.echo(f"{username} deactivated.")
 
 
@@ -127,8 +118,8 @@ def deactivate_user(username: str) -> None:
 @click.argument("username")
 def reactivate_user(username: str) -> None:
     """Let USERNAME log in again with their password."""
-    _change(lambda session: accounts.reactivate_office_user(
-        session, username, now=datetime.now(UTC), actor=_actor()))
+    _change(lambda session, now: accounts.reactivate_office_user(
+        session, username, now=now, actor=_actor()))
     click.echo(f"{username} reactivated.")
 
 
@@ -142,8 +133,8 @@ def reset_password(username: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt="Repeat it")
-    _change(lambda session: accounts.reset_office_user_password(
-        session, username, password, now=datetime.now(UTC), actor=_actor()))
+    _change(lambda session, now: accounts.reset_office_user_password(
+        session, username, password, now=now, actor=_actor()))
     click.echo(f"New password set for {username}.")
 
 

@@ -1,10 +1,10 @@
-"""What the dashboard shows from other capabilities that may not be installed yet: alerts (with the
-on-call rota) and visit codes (tokens and code sheets).
+"""What the dashboard shows from other capabilities: alerts (with the on-call rota) and visit
+codes (tokens and code sheets).
 
-Each is a small interface with a "none yet" implementation, so the pages say plainly that the
-capability is not there rather than failing. When the escalation package (alerts) or the SMS
-package (tokens, code sheets) lands, it provides an implementation and registers it with
-``register_alert_source(app, ...)`` / ``register_code_source(app, ...)`` in the app factory.
+Each is a small interface, so the office package imports neither escalation nor sms: the app
+factory registers the escalation package's alert source and the SMS package's code source with
+``register_alert_source(app, ...)`` / ``register_code_source(app, ...)``. A page asking for a
+source nobody registered is a wiring mistake, and fails saying so.
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ class OnCallPeriod:
 class AlertSource(Protocol):
     """Alerts raised by the escalation rules, and the on-call rota they climb."""
 
-    available: bool  # False: the escalation capability is not installed
-
     def alerts_for_visits(self, session: Session, planned_visit_refs: list[str]
                           ) -> dict[str, list[AlertView]]:
         """Alerts per planned visit reference (every alert, open or not)."""
@@ -90,34 +88,6 @@ class AlertSource(Protocol):
         ...
 
 
-class NoAlerts:
-    """No escalation capability yet: no alerts, no on-call rota."""
-
-    available = False
-
-    def alerts_for_visits(self, session: Session, planned_visit_refs: list[str]
-                          ) -> dict[str, list[AlertView]]:
-        """No alerts for any visit."""
-        return {}
-
-    def open_alerts(self, session: Session, day: date) -> list[AlertView]:
-        """No open alerts."""
-        return []
-
-    def acknowledged_without_visit(self, session: Session, day: date) -> list[AlertView]:
-        """No acknowledged alerts."""
-        return []
-
-    def acknowledge(self, session: Session, alert_id: int, actor: str, now: datetime,
-                    note: str | None = None) -> AlertView:
-        """Nothing to acknowledge."""
-        raise LookupError("Alerts are not switched on in this gateway yet.")
-
-    def on_call(self, session: Session, start: datetime, end: datetime) -> list[OnCallPeriod]:
-        """No on-call rota."""
-        return []
-
-
 @dataclass(frozen=True)
 class CodeDevice:
     """A visit-code token or a printed code sheet kept in a client's home."""
@@ -131,8 +101,6 @@ class CodeDevice:
 class CodeSource(Protocol):
     """Tokens and code sheets registered to clients (the SMS capability)."""
 
-    available: bool
-
     def devices_for_adult(self, session: Session, adult_ref: str) -> list[CodeDevice]:
         """The tokens and sheets registered to a client."""
         ...
@@ -141,21 +109,6 @@ class CodeSource(Protocol):
                         ) -> str:
         """A new printable code sheet for the client, as a whole HTML page."""
         ...
-
-
-class NoCodes:
-    """No SMS capability yet: no tokens, no code sheets."""
-
-    available = False
-
-    def devices_for_adult(self, session: Session, adult_ref: str) -> list[CodeDevice]:
-        """No devices."""
-        return []
-
-    def code_sheet_html(self, session: Session, adult_ref: str, actor: str, now: datetime
-                        ) -> str:
-        """Nothing to print."""
-        raise LookupError("Code sheets are not switched on in this gateway yet.")
 
 
 def register_alert_source(app: Flask, source: AlertSource) -> None:
@@ -169,10 +122,19 @@ def register_code_source(app: Flask, source: CodeSource) -> None:
 
 
 def alert_source() -> AlertSource:
-    """The running app's alert source (NoAlerts until one is registered)."""
-    return cast(AlertSource, current_app.extensions.get("office.alert_source", NoAlerts()))
+    """The running app's alert source (registered by the app factory)."""
+    return cast(AlertSource, _registered("office.alert_source", "register_alert_source"))
 
 
 def code_source() -> CodeSource:
-    """The running app's code source (NoCodes until one is registered)."""
-    return cast(CodeSource, current_app.extensions.get("office.code_source", NoCodes()))
+    """The running app's code source (registered by the app factory)."""
+    return cast(CodeSource, _registered("office.code_source", "register_code_source"))
+
+
+def _registered(key: str, register: str) -> object:
+    try:
+        return current_app.extensions[key]
+    except KeyError:
+        raise RuntimeError(f"No {key.removeprefix('office.').replace('_', ' ')} is registered "
+                           f"with this app: call {register}(app, ...) in the app factory"
+                           ) from None

@@ -297,7 +297,7 @@ def _visit_page(planned_ref: str | None = None, actual_id: int | None = None) ->
         on_visit = list(record.planned.care_workers) if record.planned else \
             [a.care_worker for a in record.actuals]
     return render_template("office/visit.html", record=record, alerts=alerts,
-                           alerts_available=alert_source().available, choices=choices,
+                           choices=choices,
                            carers=carers, on_visit=on_visit, now=_now())
 
 
@@ -397,8 +397,7 @@ def alerts() -> Any:
     with extensions.database().unit_of_work() as db:
         items = alert_source().open_alerts(db, _today())
         acknowledged = alert_source().acknowledged_without_visit(db, _today())
-    return render_template("office/alerts.html", alerts=items, acknowledged=acknowledged,
-                           available=alert_source().available)
+    return render_template("office/alerts.html", alerts=items, acknowledged=acknowledged)
 
 
 @blueprint.get("/reasons")
@@ -440,8 +439,7 @@ def adult(ref: str) -> Any:
             PlannedVisit.adult_id == row.id,
             PlannedVisit.planned_start >= _now() - timedelta(days=1))
             .order_by(PlannedVisit.planned_start).limit(20)))
-    return render_template("office/adult.html", adult=row, devices=devices, visits=visits,
-                           codes_available=code_source().available)
+    return render_template("office/adult.html", adult=row, devices=devices, visits=visits)
 
 
 @blueprint.post("/adults/<ref>/code-sheet")
@@ -550,8 +548,7 @@ def on_call() -> Any:
     now = _now()
     with extensions.database().unit_of_work() as db:
         periods = alert_source().on_call(db, now - timedelta(days=1), now + timedelta(days=7))
-    return render_template("office/on_call.html", periods=periods,
-                           available=alert_source().available)
+    return render_template("office/on_call.html", periods=periods)
 
 
 @blueprint.route("/rota", methods=["GET", "POST"])

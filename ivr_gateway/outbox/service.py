@@ -68,19 +68,6 @@ def claim_due(session: Session, *, kinds: tuple[str, ...], now: datetime, limit:
     return messages
 
 
-def _still_mine(message_id: int, worker: str) -> Any:
-    return and_(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker,
-                OutboxMessage.status == OutboxStatus.PENDING)
-
-
-def mark_sent(session: Session, message_id: int, *, worker: str, now: datetime) -> bool:
-    """Record delivery; False if the claim was lost meanwhile (another relay took it over)."""
-    result = session.execute(
-        update(OutboxMessage).where(_still_mine(message_id, worker))
-        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None))
-    return bool(getattr(result, "rowcount", 0))
-
-
 def mark_sent_many(session: Session, message_ids: list[int], *, worker: str,
                    now: datetime) -> int:
     """Record delivery of a batch in one statement; returns how many were still ours."""

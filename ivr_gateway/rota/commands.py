@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,8 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ivr_gateway.commandline import cli_actor as _actor
-from ivr_gateway.config import load_settings
-from ivr_gateway.db import Database
+from ivr_gateway.commandline import cli_context
 from ivr_gateway.rota.csv_import import ImportReport, import_rota_csv
 from ivr_gateway.rota.service import RotaError, set_care_worker_pin, unlock_care_worker
 
@@ -46,25 +44,22 @@ def _print_report(report: ImportReport, path: Path) -> None:
 @click.option("--dry-run", is_flag=True, help="Check the file and report; store nothing.")
 def import_rota(file: Path, skip_bad_rows: bool, dry_run: bool) -> None:
     """Import planned visits (with their adults and carers) from a CSV FILE (docs/rota-csv.md)."""
-    settings = load_settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
+    settings = cli.settings
     raw = file.read_bytes()
     lines = raw.count(b"\n")
     show_bar = sys.stderr.isatty() or lines > PROGRESS_LINES
     progress = Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(),
                         console=Console(stderr=True), disable=not show_bar)
-    try:
-        with progress, database.unit_of_work() as session:
-            task = progress.add_task("rows", total=None)
+    with progress, cli.unit_of_work() as session:
+        task = progress.add_task("rows", total=None)
 
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
 
-            report = import_rota_csv(session, raw, settings, datetime.now(UTC),
-                                     f"{_actor()} csv:{file.name}", skip_bad_rows,
-                                     dry_run=dry_run, progress=advance)
-    finally:
-        database.dispose()
+        report = import_rota_csv(session, raw, settings, cli.clock.now(),
+                                 f"{_actor()} csv:{file.name}", skip_bad_rows,
+                                 dry_run=dry_run, progress=advance)
     _print_report(report, file)
     if report.problems and not report.stored:
         if report.rows:
@@ -84,16 +79,14 @@ def care_worker() -> None:
               help="Prompted for, hidden, twice (not recommended on the command line).")
 def set_pin(staff_number: str, pin: str) -> None:
     """Set or reset the PIN of the carer with STAFF_NUMBER (it is stored only as a hash)."""
-    settings = load_settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
+    settings = cli.settings
     try:
-        with database.unit_of_work() as session:
+        with cli.unit_of_work() as session:
             view = set_care_worker_pin(session, staff_number.strip(), pin.strip(),
-                                       settings=settings, now=datetime.now(UTC), actor=_actor())
+                                       settings=settings, now=cli.clock.now(), actor=_actor())
     except RotaError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
     click.echo(f"PIN set for {view.given_name} {view.family_name} (staff number "
                f"{view.staff_number}).")
 
@@ -102,15 +95,12 @@ def set_pin(staff_number: str, pin: str) -> None:
 @click.argument("ref")
 def unlock(ref: str) -> None:
     """Lift the PIN lockout of the carer with reference REF."""
-    settings = load_settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
-            result = unlock_care_worker(session, ref, now=datetime.now(UTC), actor=_actor())
+        with cli.unit_of_work() as session:
+            result = unlock_care_worker(session, ref, now=cli.clock.now(), actor=_actor())
     except RotaError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
     if result.change == "unchanged":
         click.echo(f"Care worker {ref} was not locked out.")
     else:

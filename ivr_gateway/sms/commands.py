@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from ivr_gateway.commandline import cli_actor as _actor
-from ivr_gateway.commandline import settings_or_exit as _settings
+from ivr_gateway.commandline import cli_context
 from ivr_gateway.config import INSTANCE_DIR
-from ivr_gateway.db import Database
 from ivr_gateway.rota.service import RotaError
 from ivr_gateway.sms.codes import SHEET_CODES_DEFAULT, SHEET_CODES_MAX, TOKEN_DIGITS, TOKEN_STEPS
 from ivr_gateway.sms.devices import (
@@ -32,16 +30,14 @@ def codes() -> None:
 @click.argument("serial")
 def codes_now(serial: str) -> None:
     """Print the code token SERIAL shows now (for the demo, and to help a carer on the phone)."""
-    settings = _settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
+    settings = cli.settings
     try:
-        with database.unit_of_work() as session:
-            code = current_code(session, serial, settings, datetime.now(UTC))
+        with cli.unit_of_work() as session:
+            code = current_code(session, serial, settings, cli.clock.now())
     except RotaError as error:
         raise click.ClickException(f"{error.message} See 'ivr-gateway codes token add'.") \
             from None
-    finally:
-        database.dispose()
     where = f" (at {code.adult_initials}'s home)" if code.adult_initials else ""
     click.echo(f"{code.code}")
     click.echo(f"Token {code.serial}{where}: valid for {code.seconds_left} more seconds.",
@@ -63,16 +59,14 @@ def codes_sheet(adult_ref: str, count: int, out_dir: Path | None, keep_old: bool
     """
     from ivr_gateway.sms.sheets import sheet_html, sheet_pdf
 
-    settings = _settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
+    settings = cli.settings
     try:
-        with database.unit_of_work() as session:
+        with cli.unit_of_work() as session:
             sheet = new_code_sheet(session, adult_ref, count=count, settings=settings,
-                                   now=datetime.now(UTC), actor=_actor(), retire_old=not keep_old)
+                                   now=cli.clock.now(), actor=_actor(), retire_old=not keep_old)
     except RotaError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
     folder = out_dir or INSTANCE_DIR / "code-sheets"
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"sheet-{sheet.sheet_number}-{adult_ref}"
@@ -102,18 +96,16 @@ def token() -> None:
 def token_add(serial: str, adult_ref: str | None, secret: str | None, digits: str | None,
               step: str | None) -> None:
     """Register token SERIAL, or give it to a client (--adult)."""
-    settings = _settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
+    settings = cli.settings
     data = TokenIn(adult_ref=adult_ref, secret=secret,
                    digits=int(digits) if digits else None, step=int(step) if step else None)
     try:
-        with database.unit_of_work() as session:
+        with cli.unit_of_work() as session:
             change, view = register_token(session, serial, data, settings=settings,
-                                          now=datetime.now(UTC), actor=_actor())
+                                          now=cli.clock.now(), actor=_actor())
     except RotaError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
     where = f", at client {view.adult_ref}" if view.adult_ref else ", not given to a client"
     click.echo(f"Token {view.serial} {change}: {view.digits} digits every {view.step} s{where}.")
 
@@ -126,17 +118,14 @@ def token_add(serial: str, adult_ref: str | None, secret: str | None, digits: st
               show_default=True)
 def token_import(file: Path, digits: str, step: str) -> None:
     """Import a vendor's seed FILE (CSV: serial,secret), all or nothing; tokens start unassigned."""
-    settings = _settings()
-    database = Database(settings.database_url)
-    try:
-        with database.unit_of_work() as session:
-            report = import_token_seeds(session, file.read_text(encoding="utf-8-sig"),
-                                        digits=int(digits), step=int(step), settings=settings,
-                                        now=datetime.now(UTC), actor=_actor())
-            if report.problems:
-                session.rollback()
-    finally:
-        database.dispose()
+    cli = cli_context()
+    settings = cli.settings
+    with cli.unit_of_work() as session:
+        report = import_token_seeds(session, file.read_text(encoding="utf-8-sig"),
+                                    digits=int(digits), step=int(step), settings=settings,
+                                    now=cli.clock.now(), actor=_actor())
+        if report.problems:
+            session.rollback()
     if report.problems:
         for problem in report.problems:
             click.echo(f"  {problem}", err=True)
@@ -151,15 +140,12 @@ def token_import(file: Path, digits: str, step: str) -> None:
 @click.argument("serial")
 def token_resync(serial: str) -> None:
     """Forget what token SERIAL's clock drift was learnt to be (after a battery change)."""
-    settings = _settings()
-    database = Database(settings.database_url)
+    cli = cli_context()
     try:
-        with database.unit_of_work() as session:
-            resync_token(session, serial, datetime.now(UTC), _actor())
+        with cli.unit_of_work() as session:
+            resync_token(session, serial, cli.clock.now(), _actor())
     except RotaError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
     click.echo(f"Token {serial}: drift reset; the next code it shows is learnt afresh.")
 
 
@@ -173,7 +159,7 @@ def simulate_sms(from_number: str, body: str, base_url: str | None) -> None:
     from ivr_gateway.simulator import SimulatorError
     from ivr_gateway.sms.simulator import send_text
 
-    settings = _settings()
+    settings = cli_context().settings
     base_url = base_url or settings.public_base_url or "http://127.0.0.1:5000"
     click.echo(f"Texting {base_url} from {from_number}: {body}")
     try:

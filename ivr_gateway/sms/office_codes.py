@@ -19,8 +19,6 @@ from ivr_gateway.sms.sheets import sheet_html
 class SmsCodeSource:
     """Lists a client's tokens and sheets, and prints a new sheet (retiring the old)."""
 
-    available = True
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 

@@ -1,6 +1,6 @@
 """Recording log-ins and log-outs: evidence first, then the actual visit derived from it.
 
-Used by every channel (IVR now; SMS and office corrections later): each gives a LogRequest and
+Used by every channel (IVR calls, SMS codes, office corrections): each gives a LogRequest and
 gets a LogResult to read back. Direction (in or out) is worked out, not asked.
 """
 

@@ -24,7 +24,7 @@ from ivr_gateway.outbox.relay import Relay
 from ivr_gateway.visits.recording import LogRequest, LogResult, record_log_event
 from tests.api.conftest import api, api_token  # noqa: F401 - fixtures for the /outbox test
 from tests.factories import make_adult, make_care_worker, make_planned_visit
-from tests.live_server import free_port, serving
+from tests.live_server import serving
 
 MOCK_TOKEN = "mock-council-token"
 
@@ -54,7 +54,7 @@ def mock_council(tmp_path: Any) -> Iterator[MockCouncil]:
     store = MockStore(str(tmp_path / "council.sqlite3"))
     faults = Faults()
     app = create_mock_app(store, MOCK_TOKEN, faults, seed=7)
-    with serving(app, free_port()) as base:
+    with serving(app) as base:
         yield MockCouncil(base + "/api/v1", store, faults)
 
 

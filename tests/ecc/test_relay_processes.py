@@ -19,6 +19,8 @@ from ivr_gateway.db import Database
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 from tests.ecc.conftest import MOCK_TOKEN, MockCouncil, visits_with_log_in_and_out
 
+pytestmark = pytest.mark.slow  # real relay processes, killed and restarted
+
 START = datetime(2026, 10, 25, 0, 15, tzinfo=UTC)  # the night the clocks go back
 
 

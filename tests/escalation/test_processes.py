@@ -24,7 +24,7 @@ from tests.escalation.conftest import TUESDAY_9AM, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 
 def _start(database: Database, sent_log: Path, *args: str) -> subprocess.Popen[str]:

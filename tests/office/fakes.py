@@ -13,8 +13,6 @@ from ivr_gateway.office.providers import AlertView, Notification, OnCallPeriod
 class FakeAlerts:
     """Alerts held in a dict; acknowledging one records who and when."""
 
-    available = True
-
     def __init__(self, alerts: list[AlertView] | None = None,
                  on_call: list[OnCallPeriod] | None = None) -> None:
         self.alerts = {a.id: a for a in alerts or []}

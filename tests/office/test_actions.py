@@ -24,7 +24,7 @@ from ivr_gateway.models import (
     Verification,
     VisitException,
 )
-from ivr_gateway.office.providers import register_alert_source
+from ivr_gateway.office.providers import alert_source, code_source, register_alert_source
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.visits.reasons import VisitReasonCode
 from tests.escalation.conftest import make_ladder
@@ -287,7 +287,7 @@ def test_a_clients_page_lists_its_code_sheets_and_prints_a_new_one(
         as_coordinator: Office, session: Session) -> None:
     _rota(session)
     page = as_coordinator.get("/office/adults/A1").get_data(as_text=True)
-    assert "not switched on" not in page
+    assert "No tokens or code sheets registered." in page and "Print a new code sheet" in page
     printed = as_coordinator.post("/office/adults/A1/code-sheet", {})
     assert printed.status_code == 200
     sheet = printed.get_data(as_text=True)
@@ -443,3 +443,11 @@ def test_acknowledging_an_alert_someone_else_took_or_that_settled_says_so_and_ch
                                    follow_redirects=True).get_data(as_text=True)
     assert f"Alert {alert.number} is already resolved: Amy logged in at 09:36." in resolved
     assert len(_audit(database, "acknowledge_alert")) == 1
+
+
+def test_an_app_with_no_alert_or_code_source_registered_fails_saying_which_is_missing() -> None:
+    bare = Flask("bare")
+    with bare.app_context(), pytest.raises(RuntimeError, match="register_alert_source"):
+        alert_source()
+    with bare.app_context(), pytest.raises(RuntimeError, match="register_code_source"):
+        code_source()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.office.providers import register_alert_source
 from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
-from tests.live_server import free_port, serving
+from tests.live_server import serving
 from tests.office.conftest import PASSWORD, make_office_user
 from tests.office.fakes import FakeAlerts, late_alert
 
@@ -34,6 +35,7 @@ JOAN_LANDLINE = "+441134960001"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason="needs Debian's chromium (apt-get install chromium)"),
 ]
@@ -69,17 +71,21 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[di
     make_planned_visit(session, edith, [ben], start=NOW - timedelta(minutes=10), ref="EDITH-AM")
     session.commit()
     make_office_user(session, "cora", OfficeRole.COORDINATOR)
-    port = free_port()
-    settings = Settings(database_url=database.url, public_base_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings, database, clock)
-    app.config["OFFICE_BOARD_REFRESH_SECONDS"] = 1
     alerts = FakeAlerts()
-    register_alert_source(app, alerts)
-    simulator = PhoneSimulator(settings.public_base_url, settings.twilio_auth_token,
-                               account_sid=settings.twilio_account_sid,
-                               gateway_number=settings.twilio_phone_number)
+
+    def app_at(base_url: str) -> Flask:
+        app = create_app(Settings(database_url=database.url, public_base_url=base_url),
+                         database, clock)
+        app.config["OFFICE_BOARD_REFRESH_SECONDS"] = 1
+        register_alert_source(app, alerts)
+        return app
+
     ARTIFACTS.mkdir(exist_ok=True)
-    with serving(app, port) as base_url:
+    with serving(app_at) as base_url:
+        settings = Settings(database_url=database.url, public_base_url=base_url)
+        simulator = PhoneSimulator(base_url, settings.twilio_auth_token,
+                                   account_sid=settings.twilio_account_sid,
+                                   gateway_number=settings.twilio_phone_number)
         yield {"url": base_url, "simulator": simulator, "alerts": alerts}
 
 

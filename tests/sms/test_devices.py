@@ -9,6 +9,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
 from ivr_gateway.cli import main
+from ivr_gateway.clock import FixedClock
+from ivr_gateway.commandline import CliContext
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.sms.codes import decrypt_secret, time_step, totp_at_step
@@ -92,6 +94,24 @@ def test_codes_now_prints_the_code_the_token_shows(database: Database, session: 
     del adult
     missing = _run(database, "codes", "now", "VC-404")
     assert missing.exit_code != 0 and "No visit-code token with serial 'VC-404'" in missing.output
+
+
+def test_codes_now_on_a_fixed_clock_prints_that_instants_code_and_seconds_left(
+        database: Database, session: Session) -> None:
+    make_adult(session, ref="A1")
+    session.commit()
+    assert _run(database, "codes", "token", "add", "VC-7", "--adult", "A1", "--secret",
+                SECRET).exit_code == 0
+    at = datetime(2026, 1, 13, 9, 0, 12, tzinfo=UTC)  # 12 s into a 30-second step
+    context = CliContext(Settings(database_url=database.url), clock=FixedClock(at))
+    result = CliRunner().invoke(main, ["codes", "now", "VC-7"], obj=context)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == totp_at_step(SECRET, time_step(at, 30), 6)
+    assert "valid for 18 more seconds" in result.output
+    later = CliContext(Settings(database_url=database.url), clock=FixedClock(at.replace(second=41)))
+    result = CliRunner().invoke(main, ["codes", "now", "VC-7"], obj=later)
+    assert result.stdout.splitlines()[0] == totp_at_step(SECRET, time_step(at, 30) + 1, 6)
+    assert "valid for 19 more seconds" in result.output
 
 
 def test_codes_sheet_prints_html_and_pdf_and_retires_the_old_sheet(

@@ -34,12 +34,12 @@ def demo(database: Database, clock: FixedClock
          ) -> Iterator[tuple[str, Settings, DemoInfo]]:
     """The demo rota, served on a real port."""
     clock.set(NOW)
-    port = free_port()
-    settings = Settings(database_url=database.url, public_base_url=f"http://127.0.0.1:{port}")
+    settings = Settings(database_url=database.url)
     with database.unit_of_work() as session:
         info = load_demo_rota(session, NOW, settings)
-    with serving(create_app(settings, database, clock), port) as base_url:
-        yield base_url, settings, info
+    with serving(lambda url: create_app(settings.with_overrides(public_base_url=url), database,
+                                        clock)) as base_url:
+        yield base_url, settings.with_overrides(public_base_url=base_url), info
 
 
 def _send(base_url: str, settings: Settings, from_number: str, body: str) -> list[str]:
