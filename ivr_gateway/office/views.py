@@ -259,7 +259,7 @@ def _board_context() -> dict[str, Any]:
     day, status, carer = _board_args()
     with extensions.database().unit_of_work() as db:
         board = build_board(db, day, extensions.settings(), _now(), alert_source(),
-                            status=status, carer=carer)
+                            status=status, carer=carer, viewer=current_user().actor)
     return {"board": board, "status": status, "carer": carer, "filters": FILTERS,
             "now": _now(), "is_today": day == _today(),
             "refresh_seconds": current_app.config["OFFICE_BOARD_REFRESH_SECONDS"]}
