@@ -7,11 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.db import Database
-from ivr_gateway.models import VisitStatus
+from ivr_gateway.models import CareWorker, VisitStatus
 from ivr_gateway.office.providers import register_alert_source
 from tests.escalation.conftest import make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -133,3 +134,35 @@ def test_a_cancelled_visit_offers_only_its_reason_code(
     _rota(session, status=VisitStatus.CANCELLED)
     clock.set(SEVEN_AM + timedelta(hours=1))
     assert _actions(as_coordinator) == ["Record reason code"]
+
+
+def test_a_double_up_short_of_a_carer_offers_sending_one_in_place_of_the_missing_one(
+        as_coordinator: Office, session: Session, clock: FixedClock, twilio: TwilioClient,
+        ) -> None:
+    joan = make_adult(session, ref="A1", landlines=(JOAN_LANDLINE,), client_number="100001")
+    amy = make_care_worker(session, ref="C1", staff_number="1234", pin="5678")
+    ben = make_care_worker(session, ref="C2", staff_number="2345", pin="6190",
+                           given_name="Ben", family_name="Taylor")
+    make_care_worker(session, ref="C3", staff_number="3456", given_name="Cat",
+                     family_name="Reed")
+    make_planned_visit(session, joan, [amy, ben], start=SEVEN_AM, ref="V1")
+    session.commit()
+    clock.set(SEVEN_AM + timedelta(minutes=2))
+    play(twilio, JOAN_LANDLINE, "1234", "5678")  # Amy alone at a two-carer visit
+    clock.set(SEVEN_AM + timedelta(minutes=10))
+    assert _actions(as_coordinator) == ["Reassign", "Record correction"]
+
+
+def test_a_manager_saves_the_mobiles_as_shown_and_they_stay_e164(
+        as_manager: Office, session: Session, database: Database) -> None:
+    _rota(session)
+    page = as_manager.get("/office/care-workers/C1").get_data(as_text=True)
+    [shown] = re.findall(r'<textarea id="mobiles" name="mobiles"[^>]*>([^<]*)</textarea>', page)
+    assert shown == "07911 123450"
+    saved = as_manager.post("/office/care-workers/C1/details",
+                            {"mobiles": f"{shown}\n07911 123451", "language": "en"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "Carer details saved." in saved
+    with database.unit_of_work() as db:
+        carer = db.scalars(select(CareWorker).where(CareWorker.ref == "C1")).one()
+        assert sorted(m.number for m in carer.mobiles) == [AMY_MOBILE, "+447911123451"]
