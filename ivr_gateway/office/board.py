@@ -212,9 +212,10 @@ def _handled_by_visit(session: Session, refs: list[str], alerts: dict[str, list[
             code = str(a.detail.get("code", ""))
             latest_reason[a.entity_ref] = Handled("reason", by, a.at, labels.get(code, code))
         else:
+            code, note = str(a.detail.get("code")), str(a.detail.get("note") or "")
+            words = EXCEPTION_WORDS.get(code, code)
             found.setdefault(a.entity_ref, []).append(Handled(
-                "checked", by, a.at, EXCEPTION_WORDS.get(str(a.detail.get("code")),
-                                                         str(a.detail.get("code")))))
+                "checked", by, a.at, f"{words} ({note})" if note else words))
     for ref, reason in latest_reason.items():  # a reason changed twice: the one that stands
         found.setdefault(ref, []).append(reason)
     for items in found.values():

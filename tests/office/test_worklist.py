@@ -15,14 +15,17 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert
 from ivr_gateway.escalation.tick import run_escalation_tick
+from ivr_gateway.models import VisitException
 from ivr_gateway.office.board import BoardRow, still_open
 from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.office.providers import AlertView, register_alert_source
 from ivr_gateway.visits.summary import VisitSummary
 from tests.escalation.conftest import make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
+from tests.ivr.calls import play
 from tests.office.conftest import Office, make_office_user
 from tests.office.fakes import FakeAlerts, late_alert
+from tests.twilio_client import TwilioClient
 
 SEVEN_AM = datetime(2026, 1, 13, 7, 0, tzinfo=UTC)  # a Tuesday; GMT, so London = UTC
 
@@ -138,3 +141,24 @@ def test_the_worklist_rule_a_late_visit_is_open_until_an_alert_on_it_is_acknowle
     assert still_open(_row_for("in_progress")) == []  # the carer is there: no job
     assert still_open(_row_for("completed", exceptions=["unverified location"])) == [
         "unverified location"]
+
+
+def test_checking_an_unverified_log_in_takes_it_off_the_worklist_and_says_who_checked(
+        as_coordinator: Office, session: Session, clock: FixedClock, twilio: TwilioClient,
+        database: Database) -> None:
+    joan = make_adult(session, ref="A1", landlines=("+441134960001",), client_number="100001")
+    amy = make_care_worker(session, ref="C1", staff_number="1234", pin="5678")
+    make_planned_visit(session, joan, [amy], start=SEVEN_AM, ref="V1")
+    session.commit()
+    clock.set(SEVEN_AM + timedelta(minutes=1))
+    play(twilio, "anonymous", "100001", "1234", "5678")  # withheld: keys the client number
+    assert _attention(as_coordinator) == 1
+    assert "unverified location" in _row(as_coordinator, "V1")
+    with database.unit_of_work() as db:
+        exception = db.scalars(select(VisitException)).one()
+    clock.advance(minutes=5)
+    as_coordinator.post(f"/office/exceptions/{exception.id}/check",
+                        {"note": "rang Joan, Amy was there"})
+    assert _attention(as_coordinator) == 0
+    assert ("checked by Cora 07:06: unverified location (rang Joan, Amy was there)"
+            in _row(as_coordinator, "V1"))
