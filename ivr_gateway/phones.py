@@ -59,3 +59,22 @@ def is_mobile(e164: str) -> bool:
         PhoneNumberType.PAGER,
         PhoneNumberType.PERSONAL_NUMBER,
     )
+
+
+def national_format(raw: str | None, region: str = DEFAULT_REGION) -> str:
+    """'+447911123450' -> '07911 123450', '+441134960002' -> '0113 496 0002' (for people).
+
+    A number phonenumbers cannot parse or does not know is shown as given, never hidden; a
+    foreign number keeps its international form (+33 ...), since national digits would not dial.
+    """
+    text = (raw or "").strip()
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except NumberParseException:
+        return text
+    if not phonenumbers.is_valid_number(parsed):
+        return text
+    # +44 covers the Channel Islands and the Isle of Man too: all dialled nationally from here.
+    if parsed.country_code != phonenumbers.country_code_for_region(region):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

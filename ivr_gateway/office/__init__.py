@@ -11,7 +11,10 @@ if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not l
 
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
-    from ivr_gateway.office import recordings  # noqa: F401 - its route joins the blueprint
+    from ivr_gateway.office import (
+        formatting,  # noqa: F401 - its filters join the blueprint
+        recordings,  # noqa: F401 - its route joins the blueprint
+    )
     from ivr_gateway.office.views import blueprint
 
     settings = app.extensions["settings"]

@@ -9,10 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.models import ActualVisit, Adult, CareWorker, Rag
+from ivr_gateway.models import ActualVisit, Adult, AuditEntry, CareWorker, Rag
+from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.office.providers import AlertSource, AlertView
 from ivr_gateway.office.reason_codes import ReasonDue, reason_due
 from ivr_gateway.visits.queries import local_day_bounds, visits_for_day
+from ivr_gateway.visits.reasons import ReasonCode
 from ivr_gateway.visits.summary import VisitSummary
 
 # outcome -> (the word shown, the style). The word always goes with the colour.
@@ -39,7 +41,21 @@ EXCEPTION_WORDS = {
 FILTERS = {
     "all": "All visits", "late": "Late", "missed": "Missed", "unverified": "Unverified",
     "short_of_carer": "Short of a carer", "attention": "Needs attention",
+    "mine": "Alerts I acknowledged",
 }
+# Outcomes where the carer is not (or not yet, or not all) there, or never said they left:
+# someone in the office has to act (ring, send another carer) until somebody has.
+NOBODY_THERE = ("late_start", "missed", "short_of_carer", "incomplete")
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One thing someone did about a visit, as the board row says it."""
+
+    what: str  # acknowledged | sent | reason | checked
+    by: str  # the person's name as the office knows them (or the text contact's name)
+    at: datetime
+    text: str  # the note, "Ben Taylor sent instead of Amy Smith", the reason's label ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ class BoardRow:
     open_exceptions: list[str]
     alerts: list[AlertView] = field(default_factory=list)
     reason: ReasonDue | None = None
+    handled: list[Handled] = field(default_factory=list)
+    mine: bool = False  # an alert on it was acknowledged by the person looking at the board
 
     @property
     def late(self) -> bool:
@@ -74,11 +92,47 @@ class BoardRow:
         return "unverified location" in self.open_exceptions
 
     @property
+    def still_open(self) -> list[str]:
+        """What on this visit nobody has handled yet (see still_open)."""
+        return still_open(self)
+
+    @property
     def needs_attention(self) -> bool:
-        """Late, missed, short of a carer, unchecked exceptions, open alerts, reason due."""
-        return (self.late or self.summary.outcome in ("missed", "incomplete", "short_of_carer")
-                or bool(self.open_exceptions) or any(a.open for a in self.alerts)
-                or (self.reason is not None and self.reason.recorded is None))
+        """Something on the visit is still open: nobody has handled it yet."""
+        return bool(still_open(self))
+
+
+def still_open(row: BoardRow) -> list[str]:
+    """What on a visit still needs someone, in words; empty once everything is handled.
+
+    The worklist rule: "Need attention" counts a visit only while one of these is open.
+    - An alert is open until someone acknowledges it (or it resolves by itself, e.g. the carer
+      logged in).
+    - A reason code is open until one is recorded (or the rota gave the cancellation's).
+    - An exception (unverified location, substitute carer ...) is open until someone marks it
+      checked.
+    - A visit nobody is at (late with no log-in, missed, a double-up short of a carer, a
+      missing log-out) is open until someone has acted on it: an alert on it was acknowledged
+      (the person who took it rang round), another carer was sent instead, or, once missed, its
+      reason code was recorded. A visit that started late but is under way or done is not a
+      job: the carer is there, and the council's verdict keeps the lateness.
+    """
+    items: list[str] = []
+    outcome = row.summary.outcome
+    if outcome in NOBODY_THERE:
+        acted = (any(a.acknowledged_at is not None for a in row.alerts)
+                 or any(h.what == "sent" for h in row.handled)
+                 or (outcome == "missed" and row.reason is not None
+                     and row.reason.recorded is not None))
+        if not acted:
+            items.append({"late_start": "nobody there yet", "missed": "nobody went",
+                          "short_of_carer": "a carer short",
+                          "incomplete": "no log-out"}[outcome])
+    items += [f"alert: {a.kind.replace('_', ' ')}" for a in row.alerts if a.open]
+    items += row.open_exceptions
+    if row.reason is not None and row.reason.recorded is None:
+        items.append("reason code")
+    return items
 
 
 @dataclass(frozen=True)
@@ -102,12 +156,81 @@ def _matches(row: BoardRow, status: str, carer: str) -> bool:
         return row.unverified
     if status == "attention":
         return row.needs_attention
+    if status == "mine":
+        return row.mine
     return True
 
 
+def person_name(actor: str | None, office_names: dict[str, str]) -> str:
+    """'office:jo' as the office user's name ('Jo'); 'sms:Sam Carter' as 'Sam Carter'."""
+    if not actor:
+        return "?"
+    door, _, who = actor.partition(":")
+    if not who:
+        return actor
+    return office_names.get(who, who) if door == "office" else who
+
+
+def _office_names(session: Session, actors: set[str]) -> dict[str, str]:
+    usernames = {a.partition(":")[2] for a in actors if a.startswith("office:")}
+    return {u.username: u.display_name or u.username for u in session.scalars(
+        select(OfficeUser).where(OfficeUser.username.in_(usernames)))} if usernames else {}
+
+
+def _handled_by_visit(session: Session, refs: list[str], alerts: dict[str, list[AlertView]]
+                      ) -> dict[str, list[Handled]]:
+    """Acknowledgements, carers sent instead, reason codes and checks, per visit reference."""
+    if not refs:
+        return {}
+    audit = list(session.scalars(select(AuditEntry).where(
+        AuditEntry.entity == "planned_visit", AuditEntry.entity_ref.in_(refs),
+        AuditEntry.action.in_(("reassign", "reason_code", "check_exception")))
+        .order_by(AuditEntry.at, AuditEntry.id)))
+    actors = {a.actor for a in audit} | {
+        v.acknowledged_by for vs in alerts.values() for v in vs if v.acknowledged_by}
+    names = _office_names(session, actors)
+    carer_refs = {str(a.detail.get(k)) for a in audit if a.action == "reassign"
+                  for k in ("from", "to")}
+    carers = {c.ref: f"{c.given_name} {c.family_name}" for c in session.scalars(
+        select(CareWorker).where(CareWorker.ref.in_(carer_refs)))} if carer_refs else {}
+    labels = {code: label for code, label in session.execute(
+        select(ReasonCode.code, ReasonCode.label))}
+    found: dict[str, list[Handled]] = {}
+    for ref, views in alerts.items():
+        found.setdefault(ref, []).extend(
+            Handled("acknowledged", person_name(v.acknowledged_by, names), v.acknowledged_at,
+                    v.acknowledged_note or "") for v in views if v.acknowledged_at is not None)
+    latest_reason: dict[str, Handled] = {}
+    for a in audit:
+        by = person_name(a.actor, names)
+        if a.action == "reassign":
+            sent, instead = (carers.get(str(a.detail.get(k)), str(a.detail.get(k)))
+                             for k in ("to", "from"))
+            found.setdefault(a.entity_ref, []).append(
+                Handled("sent", by, a.at, f"{sent} sent instead of {instead}"))
+        elif a.action == "reason_code":
+            code = str(a.detail.get("code", ""))
+            latest_reason[a.entity_ref] = Handled("reason", by, a.at, labels.get(code, code))
+        else:
+            code, note = str(a.detail.get("code")), str(a.detail.get("note") or "")
+            words = EXCEPTION_WORDS.get(code, code)
+            found.setdefault(a.entity_ref, []).append(Handled(
+                "checked", by, a.at, f"{words} ({note})" if note else words))
+    for ref, reason in latest_reason.items():  # a reason changed twice: the one that stands
+        found.setdefault(ref, []).append(reason)
+    for items in found.values():
+        items.sort(key=lambda h: h.at)
+    return found
+
+
 def build_board(session: Session, day: date, settings: Settings, now: datetime,
-                alerts: AlertSource, status: str = "all", carer: str = "") -> Board:
-    """The day's visits as board rows, filtered by status and carer reference."""
+                alerts: AlertSource, status: str = "all", carer: str = "",
+                viewer: str = "") -> Board:
+    """The day's visits as board rows, filtered by status and carer reference.
+
+    `viewer` is the audit actor of the person looking (`office:jo`): rows with an alert they
+    acknowledged are theirs, for the "mine" filter.
+    """
     summaries = visits_for_day(session, day, settings, now)
     adult_refs = {s.adult_ref for s in summaries if s.adult_ref}
     adults = {a.ref: a for a in session.scalars(select(Adult).where(Adult.ref.in_(adult_refs)))}
@@ -117,6 +240,7 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
         select(CareWorker).where(CareWorker.ref.in_(carer_refs)))}
     planned_refs = [s.ref for s in summaries if s.ref]
     alerts_by_ref = alerts.alerts_for_visits(session, planned_refs)
+    handled = _handled_by_visit(session, planned_refs, alerts_by_ref)
     unplanned_ids = _unplanned_ids(session, day, settings)
 
     rows: list[BoardRow] = []
@@ -144,7 +268,9 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
             open_exceptions=[EXCEPTION_WORDS.get(e.code, e.code) for e in summary.exceptions
                              if not e.reviewed],
             alerts=alerts_by_ref.get(summary.ref or "", []),
-            reason=reason_due(summary)))
+            reason=reason_due(summary), handled=handled.get(summary.ref or "", []),
+            mine=bool(viewer) and any(a.acknowledged_by == viewer
+                                      for a in alerts_by_ref.get(summary.ref or "", []))))
     counts = {
         "visits": len(rows),
         "late": sum(r.late for r in rows),
@@ -154,6 +280,7 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
         "short_of_carer": sum(r.summary.outcome == "short_of_carer" for r in rows),
         "unverified": sum(r.unverified for r in rows),
         "attention": sum(r.needs_attention for r in rows),
+        "mine": sum(r.mine for r in rows),
     }
     day_carers = sorted({(ref, name) for r in rows for ref, name in r.carers},
                         key=lambda c: c[1])

@@ -22,6 +22,7 @@ from ivr_gateway.models import (
 )
 from ivr_gateway.office.board import EXCEPTION_WORDS, STATUS, VERIFICATION_WORDS
 from ivr_gateway.office.reason_codes import ReasonDue, reason_due
+from ivr_gateway.phones import national_format
 from ivr_gateway.visits.reason_codes import visit_summary
 from ivr_gateway.visits.reasons import VisitReasonCode
 from ivr_gateway.visits.summary import VisitSummary
@@ -70,7 +71,7 @@ def _event_entry(event: LogEvent, carer: str, settings: Settings) -> TimelineEnt
     details = [f"carer: {carer}",
                f"presence: {VERIFICATION_WORDS.get(event.verification.value, 'unknown')}"]
     if event.from_number:
-        details.append(f"from: {event.from_number}")
+        details.append(f"from: {national_format(event.from_number)}")
     if event.source_sid:
         details.append(f"Twilio SID: {event.source_sid}")
     delay = event.received_at - event.event_time
@@ -89,7 +90,7 @@ def _event_entry(event: LogEvent, carer: str, settings: Settings) -> TimelineEnt
 
 
 def _step_entry(step: CallStep) -> TimelineEntry:
-    details = [f"from: {step.from_number}"]
+    details = [f"from: {national_format(step.from_number)}"]
     if step.digits:
         details.append(f"keyed: {step.digits}")
     if step.outcome:

@@ -38,6 +38,7 @@ from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
 from ivr_gateway.office.reason_codes import ActionRefused, reasons_outstanding
+from ivr_gateway.office.visit_actions import visit_call
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.csv_import import import_rota_csv
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
@@ -259,7 +260,7 @@ def _board_context() -> dict[str, Any]:
     day, status, carer = _board_args()
     with extensions.database().unit_of_work() as db:
         board = build_board(db, day, extensions.settings(), _now(), alert_source(),
-                            status=status, carer=carer)
+                            status=status, carer=carer, viewer=current_user().actor)
     return {"board": board, "status": status, "carer": carer, "filters": FILTERS,
             "now": _now(), "is_today": day == _today(),
             "refresh_seconds": current_app.config["OFFICE_BOARD_REFRESH_SECONDS"]}
@@ -296,8 +297,9 @@ def _visit_page(planned_ref: str | None = None, actual_id: int | None = None) ->
                                  .order_by(CareWorker.given_name, CareWorker.family_name)))
         on_visit = list(record.planned.care_workers) if record.planned else \
             [a.care_worker for a in record.actuals]
+        call = visit_call(db, record, alerts)
     return render_template("office/visit.html", record=record, alerts=alerts,
-                           choices=choices,
+                           choices=choices, call=call,
                            carers=carers, on_visit=on_visit, now=_now())
 
 
