@@ -11,7 +11,11 @@ if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not l
 
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
-    from ivr_gateway.office import recordings  # noqa: F401 - its route joins the blueprint
+    from ivr_gateway.config import INSTANCE_DIR
+    from ivr_gateway.office import (
+        recordings,  # noqa: F401 - its route joins the blueprint
+        rota_upload,  # noqa: F401 - its routes join the blueprint
+    )
     from ivr_gateway.office.views import blueprint
 
     settings = app.extensions["settings"]
@@ -24,4 +28,6 @@ def init_office(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),  # one long shift, then log in again
     )
     app.config.setdefault("OFFICE_BOARD_REFRESH_SECONDS", 15)
+    # Uploaded rota files wait here for confirmation and for their import job.
+    app.config.setdefault("ROTA_UPLOAD_DIR", str(INSTANCE_DIR / "rota-uploads"))
     app.register_blueprint(blueprint)
