@@ -59,3 +59,16 @@ def is_mobile(e164: str) -> bool:
         PhoneNumberType.PAGER,
         PhoneNumberType.PERSONAL_NUMBER,
     )
+
+
+def national(e164: str) -> str:
+    """'+447700900123' -> '07700 900123' for a UK number (how the office reads and types it);
+    other countries' numbers in international form; anything unparseable as it is."""
+    try:
+        parsed = phonenumbers.parse(e164, DEFAULT_REGION)
+    except NumberParseException:
+        return e164
+    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL
+           if parsed.country_code == 44
+           else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, fmt)

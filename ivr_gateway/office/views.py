@@ -540,16 +540,6 @@ def update_care_worker(ref: str) -> Any:
     return _act(action, "Carer details saved.", url_for("office.care_worker", ref=ref))
 
 
-@blueprint.get("/on-call")
-@requires(COORDINATOR)
-def on_call() -> Any:
-    """Who is on call this week."""
-    now = _now()
-    with extensions.database().unit_of_work() as db:
-        periods = alert_source().on_call(db, now - timedelta(days=1), now + timedelta(days=7))
-    return render_template("office/on_call.html", periods=periods)
-
-
 @blueprint.route("/api-tokens", methods=["GET", "POST"])
 @requires(ADMINISTRATOR)
 def api_tokens() -> Any:
