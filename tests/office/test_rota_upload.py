@@ -252,3 +252,37 @@ def test_running_imports_silent_for_ten_minutes_are_shown_as_stalled(clock: Fixe
     job = RotaImport(id=1, state=RotaImportState.RUNNING, rows_done=5, rows_total=9,
                      updated_at=datetime(2026, 1, 13, 8, 49, tzinfo=UTC))
     assert imports.import_status(job, clock.now())["stalled"] is True
+
+
+@pytest.mark.postgres_only
+def test_progress_is_visible_to_other_connections_while_the_import_runs(
+        database: Database, settings: Settings, clock: FixedClock, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "rota.csv"
+    path.write_bytes(_csv(*[_row(f"V{n}", start=f"{8 + n // 4:02d}:{n % 4 * 15:02d}",
+                                 end=f"{8 + n // 4:02d}:{n % 4 * 15 + 10:02d}")
+                            for n in range(30)]))
+    with database.unit_of_work() as db:
+        job_id = imports.queue_import(db, who="office:max", file_name="rota.csv",
+                                      rows_total=30, skip_bad_rows=False, dry_run=False,
+                                      now=clock.now()).id
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 10)
+    seen: list[tuple[str, int, int]] = []
+    real_writer = imports._progress_writer
+
+    def watched(*args: Any) -> Any:
+        write = real_writer(*args)
+        assert write is not None
+
+        def progress(done: int, total: int) -> None:
+            write(done, total)
+            if done % 10 == 0:  # what the page's poll would read now, on its own connection
+                with database.unit_of_work() as db:
+                    job = db.get_one(RotaImport, job_id)
+                    seen.append((job.state.value, job.rows_done, job.rows_total))
+        return progress
+    monkeypatch.setattr(imports, "_progress_writer", watched)
+    imports.run_import(database, settings, clock, job_id, path)
+    assert seen == [("running", 10, 30), ("running", 20, 30), ("running", 30, 30)]
+    with database.unit_of_work() as db:
+        assert db.get_one(RotaImport, job_id).state == RotaImportState.DONE
