@@ -200,6 +200,33 @@ def test_the_import_runs_as_a_job_with_its_progress_as_json(
     assert "big.csv" in page and "40 of 40" in page
 
 
+def test_a_running_import_shows_its_rows_done_of_total(
+        as_manager: Office, database: Database, clock: FixedClock) -> None:
+    with database.unit_of_work() as db:
+        job = imports.queue_import(db, who="office:max", file_name="county.csv",
+                                   rows_total=10_000, skip_bad_rows=False, dry_run=False,
+                                   now=clock.now())
+        job.state, job.rows_done = RotaImportState.RUNNING, 1_200
+        job_id = job.id
+    page = as_manager.get(f"/office/rota/imports/{job_id}").get_data(as_text=True)
+    assert "Importing: 1,200 of 10,000 rows." in page
+    assert f'data-status-url="/office/rota/imports/{job_id}/status"' in page
+    assert as_manager.get(f"/office/rota/imports/{job_id}/status").get_json() == {
+        "id": job_id, "state": "running", "rows_done": 1200, "rows_total": 10000,
+        "stalled": False, "finished": False}
+    clock.advance(minutes=11)  # its worker went away: the page says so rather than spin
+    page = as_manager.get(f"/office/rota/imports/{job_id}").get_data(as_text=True)
+    assert "This import has stopped answering" in page
+
+
+def test_check_only_stores_nothing_and_skips_the_past_rows_question(
+        as_manager: Office, database: Database) -> None:
+    _status, page = _import(as_manager, _csv(_row("V1", day="2026-01-12"), _row("V2")),
+                            dry_run="yes")
+    assert "Checked only, nothing stored: 2 of 2 row(s) would be imported, 0 refused." in page
+    assert _visit_refs(database) == []
+
+
 def test_a_queued_job_is_run_to_done_by_the_worker(
         database: Database, settings: Settings, clock: FixedClock, tmp_path: Path) -> None:
     path = tmp_path / "rota.csv"
