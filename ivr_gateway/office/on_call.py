@@ -8,6 +8,7 @@ One-way actions (deactivate a contact, remove a period) show a confirmation page
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -128,18 +129,27 @@ def deactivate_contact(contact_id: int) -> Any:
                      "them later."),
             action=url_for("office.deactivate_contact", contact_id=contact_id),
             button=f"Deactivate {name}", back=url_for("office.contact", contact_id=contact_id))
-    return _act(lambda db: contact_service.set_contact_active(
-        db, contact_id, False, _now(), current_user().actor),
-        "Contact deactivated: the ladder no longer reaches them.", url_for("office.on_call"))
+    return _act(_set_active(contact_id, False),
+                "Contact deactivated: the ladder no longer reaches them.",
+                url_for("office.on_call"))
 
 
 @blueprint.post("/on-call/contacts/<int:contact_id>/reactivate")
 @requires(MANAGER)
 def reactivate_contact(contact_id: int) -> Any:
     """Put a deactivated contact back on the ladder (audited)."""
-    return _act(lambda db: contact_service.set_contact_active(
-        db, contact_id, True, _now(), current_user().actor),
-        "Contact reactivated.", url_for("office.contact", contact_id=contact_id))
+    return _act(_set_active(contact_id, True), "Contact reactivated.",
+                url_for("office.contact", contact_id=contact_id))
+
+
+def _set_active(contact_id: int, active: bool) -> Callable[[Session], None]:
+    def action(db: Session) -> None:
+        try:
+            contact_service.set_contact_active(db, contact_id, active, _now(),
+                                               current_user().actor)
+        except contact_service.ContactError as error:
+            raise _refused(error) from None
+    return action
 
 
 @blueprint.post("/on-call/periods")

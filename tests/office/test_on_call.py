@@ -111,6 +111,9 @@ def test_deactivating_a_contact_asks_first_then_takes_them_off_the_ladder(
     assert _contacts(database)[0][3] is True
     assert [(a, actor) for a, actor, _ in _audit(database, "office_contact")] == [
         ("deactivate", "office:max"), ("activate", "office:max")]
+    page = as_manager.post("/office/on-call/contacts/999/deactivate",
+                           follow_redirects=True).get_data(as_text=True)
+    assert "No office contact 999." in page
 
 
 def test_an_on_call_period_across_the_october_clock_change_is_stored_in_utc(
