@@ -62,6 +62,7 @@ def rota_upload_file() -> Any:
         return redirect(url_for("office.rota_upload"))
     raw = upload.read()
     settings = extensions.settings()
+    _drop_pending()  # a new upload replaces one still waiting for its confirmation
     pending = {"token": imports.store_upload(_folder(), raw), "file_name": upload.filename,
                "skip_bad_rows": request.form.get("skip_bad_rows") == "yes",
                "dry_run": request.form.get("dry_run") == "yes"}
@@ -91,12 +92,16 @@ def rota_confirm() -> Any:
 @requires(MANAGER)
 def rota_cancel() -> Any:
     """Drop the file kept for this session: nothing is imported."""
+    _drop_pending()
+    flash("Upload cancelled: nothing was imported.", "info")
+    return redirect(url_for("office.rota_upload"))
+
+
+def _drop_pending() -> None:
     pending = session.pop(_PENDING, None)
     path = imports.upload_path(_folder(), pending["token"]) if pending else None
     if path is not None:
         path.unlink(missing_ok=True)
-    flash("Upload cancelled: nothing was imported.", "info")
-    return redirect(url_for("office.rota_upload"))
 
 
 def _start(pending: dict[str, Any], rows_total: int) -> Any:

@@ -145,6 +145,8 @@ def test_rows_in_the_past_are_shown_and_nothing_is_written_until_confirmed(
 def test_cancelling_an_upload_with_past_rows_imports_nothing(
         as_manager: Office, database: Database, upload_dir: Path) -> None:
     _upload(as_manager, _csv(_row("V1", day="2026-01-12")))
+    _upload(as_manager, _csv(_row("V2", day="2026-01-12")))  # replaces the first
+    assert len(list(upload_dir.glob("*.csv"))) == 1
     page = as_manager.post("/office/rota/cancel", follow_redirects=True).get_data(as_text=True)
     assert "Upload cancelled: nothing was imported." in page
     assert list(upload_dir.glob("*.csv")) == []
