@@ -391,5 +391,6 @@ from ivr_gateway.ecc import models as _ecc_models  # noqa: E402, F401 - register
 from ivr_gateway.escalation import models as _escalation_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.office import models as _office_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.outbox import models as _outbox_models  # noqa: E402, F401 - registers tables
+from ivr_gateway.rota import models as _rota_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.sms import models as _sms_models  # noqa: E402, F401 - registers tables
 from ivr_gateway.visits import reasons as _reasons  # noqa: E402, F401 - registers tables

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.escalation.models import ContactRole, OfficeContact, OnCallPeriod
 from ivr_gateway.models import AuditEntry
+from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.phones import InvalidPhoneNumber, is_mobile, normalise
 
 MAX_ON_CALL = timedelta(days=14)
@@ -42,9 +43,10 @@ def view_contact(contact: OfficeContact) -> ContactView:
                        contact.active)
 
 
-def add_contact(session: Session, *, name: str, role: str, mobile: str, now: datetime,
-                actor: str) -> OfficeContact:
-    """Add an office contact with a mobile that can take texts and calls."""
+def _checked(session: Session, *, name: str, role: str, mobile: str,
+             office_user_id: int | None, contact_id: int | None = None
+             ) -> tuple[str, ContactRole, str]:
+    """The name, role and E.164 mobile of a contact as given, or ContactError saying why not."""
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise ContactError("invalid_name", "Give the contact's name (1 to 100 characters).")
@@ -60,15 +62,51 @@ def add_contact(session: Session, *, name: str, role: str, mobile: str, now: dat
     if not is_mobile(number):
         raise ContactError("invalid_mobile", f"{number} is not a mobile; alerts are texted, so "
                            "give a mobile number.")
-    if session.scalar(select(OfficeContact.id).where(OfficeContact.mobile == number)):
+    if session.scalar(select(OfficeContact.id).where(OfficeContact.mobile == number,
+                                                     OfficeContact.id != (contact_id or 0))):
         raise ContactError("duplicate_mobile", f"{number} already belongs to a contact; each "
                            "mobile is one person (replies are recognised by it).", 409)
+    if office_user_id is not None and session.get(OfficeUser, office_user_id) is None:
+        raise ContactError("invalid_office_user", f"No office user {office_user_id}.")
+    return name, contact_role, number
+
+
+def add_contact(session: Session, *, name: str, role: str, mobile: str, now: datetime,
+                actor: str, office_user_id: int | None = None) -> OfficeContact:
+    """Add an office contact with a mobile that can take texts and calls."""
+    name, contact_role, number = _checked(session, name=name, role=role, mobile=mobile,
+                                          office_user_id=office_user_id)
     contact = OfficeContact(name=name, role=contact_role, mobile=number, active=True,
-                            created_at=now)
+                            office_user_id=office_user_id, created_at=now)
     session.add(contact)
     session.flush()
+    detail: dict[str, object] = {"role": role}
+    if office_user_id is not None:
+        detail["office_user_id"] = office_user_id
     session.add(AuditEntry(at=now, actor=actor, action="create", entity="office_contact",
-                           entity_ref=str(contact.id), detail={"role": role}))
+                           entity_ref=str(contact.id), detail=detail))
+    return contact
+
+
+def update_contact(session: Session, contact_id: int, *, name: str, role: str, mobile: str,
+                   office_user_id: int | None, now: datetime, actor: str) -> OfficeContact:
+    """Change a contact's name, role, mobile or linked office user (audited: before and after;
+    nothing written when nothing changed)."""
+    contact = session.get(OfficeContact, contact_id)
+    if contact is None:
+        raise ContactError("not_found", f"No office contact {contact_id}.", 404)
+    name, contact_role, number = _checked(session, name=name, role=role, mobile=mobile,
+                                          office_user_id=office_user_id, contact_id=contact_id)
+    before = {"name": contact.name, "role": contact.role.value, "mobile": contact.mobile,
+              "office_user_id": contact.office_user_id}
+    after = {"name": name, "role": contact_role.value, "mobile": number,
+             "office_user_id": office_user_id}
+    if before == after:
+        return contact
+    contact.name, contact.role, contact.mobile = name, contact_role, number
+    contact.office_user_id = office_user_id
+    session.add(AuditEntry(at=now, actor=actor, action="update", entity="office_contact",
+                           entity_ref=str(contact_id), detail={"before": before, "after": after}))
     return contact
 
 
@@ -78,6 +116,8 @@ def set_contact_active(session: Session, contact_id: int, active: bool, now: dat
     contact = session.get(OfficeContact, contact_id)
     if contact is None:
         raise ContactError("not_found", f"No office contact {contact_id}.", 404)
+    if contact.active == active:
+        return contact  # nothing changed: nothing to audit
     contact.active = active
     session.add(AuditEntry(at=now, actor=actor, action="activate" if active else "deactivate",
                            entity="office_contact", entity_ref=str(contact_id), detail={}))
@@ -88,6 +128,14 @@ def list_contacts(session: Session) -> list[OfficeContact]:
     """Every contact, by role then name."""
     return list(session.scalars(select(OfficeContact).order_by(OfficeContact.role,
                                                               OfficeContact.name)))
+
+
+def office_user_names(session: Session) -> dict[int, str]:
+    """Office users a contact may be linked to: id -> 'Display Name (username)', active first."""
+    users = session.scalars(select(OfficeUser).order_by(OfficeUser.active.desc(),
+                                                        OfficeUser.username))
+    return {u.id: f"{u.display_name or u.username} ({u.username})"
+            + ("" if u.active else ", deactivated") for u in users}
 
 
 def add_on_call(session: Session, *, contact_id: int, starts_at: datetime, ends_at: datetime,
@@ -120,9 +168,11 @@ def remove_on_call(session: Session, period_id: int, now: datetime, actor: str) 
     period = session.get(OnCallPeriod, period_id)
     if period is None:
         raise ContactError("not_found", f"No on-call period {period_id}.", 404)
+    detail = {"contact_id": period.contact_id, "starts_at": period.starts_at.isoformat(),
+              "ends_at": period.ends_at.isoformat()}
     session.delete(period)
     session.add(AuditEntry(at=now, actor=actor, action="delete", entity="on_call_period",
-                           entity_ref=str(period_id), detail={}))
+                           entity_ref=str(period_id), detail=detail))
 
 
 def on_call_periods(session: Session, start: datetime, end: datetime) -> list[OnCallPeriod]:

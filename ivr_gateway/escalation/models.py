@@ -75,7 +75,7 @@ class OfficeContact(Base):
     """Someone the ladder can reach: a coordinator, an on-call person or the registered manager.
 
     Kept apart from office users (dashboard logins): the ladder rings phones, not accounts.
-    office_user_id is reserved for linking the two and nothing sets it yet.
+    office_user_id links the contact to the office user they are, where there is one.
     """
 
     __tablename__ = "office_contacts"
@@ -85,7 +85,8 @@ class OfficeContact(Base):
     role: Mapped[ContactRole] = mapped_column(string_enum(ContactRole))
     mobile: Mapped[str] = mapped_column(String(20), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    office_user_id: Mapped[int | None] = mapped_column(Integer)  # for the dashboard's users
+    office_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("office_users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -11,9 +11,12 @@ if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not l
 
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
+    from ivr_gateway.config import INSTANCE_DIR
     from ivr_gateway.office import (
         formatting,  # noqa: F401 - its filters join the blueprint
+        on_call,  # noqa: F401 - its routes join the blueprint
         recordings,  # noqa: F401 - its route joins the blueprint
+        rota_upload,  # noqa: F401 - its routes join the blueprint
     )
     from ivr_gateway.office.views import blueprint
 
@@ -27,4 +30,6 @@ def init_office(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),  # one long shift, then log in again
     )
     app.config.setdefault("OFFICE_BOARD_REFRESH_SECONDS", 15)
+    # Uploaded rota files wait here for confirmation and for their import job.
+    app.config.setdefault("ROTA_UPLOAD_DIR", str(INSTANCE_DIR / "rota-uploads"))
     app.register_blueprint(blueprint)

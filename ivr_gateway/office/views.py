@@ -40,7 +40,6 @@ from ivr_gateway.office.providers import alert_source, code_source
 from ivr_gateway.office.reason_codes import ActionRefused, reasons_outstanding
 from ivr_gateway.office.visit_actions import visit_call
 from ivr_gateway.rota import service as rota
-from ivr_gateway.rota.csv_import import import_rota_csv
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
 from ivr_gateway.visits.corrections import correct_visit_times
 from ivr_gateway.visits.reason_codes import reason_code_choices, reason_kind, record_reason_code
@@ -541,37 +540,6 @@ def update_care_worker(ref: str) -> Any:
         except rota.RotaError as error:
             raise ActionRefused(error.message) from None
     return _act(action, "Carer details saved.", url_for("office.care_worker", ref=ref))
-
-
-@blueprint.get("/on-call")
-@requires(COORDINATOR)
-def on_call() -> Any:
-    """Who is on call this week."""
-    now = _now()
-    with extensions.database().unit_of_work() as db:
-        periods = alert_source().on_call(db, now - timedelta(days=1), now + timedelta(days=7))
-    return render_template("office/on_call.html", periods=periods)
-
-
-@blueprint.route("/rota", methods=["GET", "POST"])
-@requires(MANAGER)
-def rota_upload() -> Any:
-    """Upload a rota CSV; every bad row is reported with its spreadsheet row number."""
-    report = None
-    filename = ""
-    if request.method == "POST":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            flash("Choose a CSV file to upload.", "error")
-            return redirect(url_for("office.rota_upload"))
-        filename = upload.filename
-        with extensions.database().unit_of_work() as db:
-            report = import_rota_csv(
-                db, upload.read(), extensions.settings(), _now(),
-                f"{current_user().actor} csv:{filename}"[:100],
-                skip_bad_rows=request.form.get("skip_bad_rows") == "yes",
-                dry_run=request.form.get("dry_run") == "yes")
-    return render_template("office/rota.html", report=report, filename=filename)
 
 
 @blueprint.route("/api-tokens", methods=["GET", "POST"])

@@ -1,6 +1,7 @@
 """Rota import from a CSV file: one row per planned visit, validated by the same models as the API.
 
-See docs/rota-csv.md for the columns. The import is all-or-nothing unless bad rows are to be
+COLUMNS below is the one list of the columns (docs/rota-csv.md, the office page's help and its
+template CSV are read from it). The import is all-or-nothing unless bad rows are to be
 skipped; every problem is reported with the row number a spreadsheet shows (the header is row 1).
 """
 
@@ -45,6 +46,62 @@ CARER_COLUMNS = ("care_worker_staff_numbers", "care_worker_given_names",
                  "care_worker_family_names")
 VISIT_COLUMNS = ("status", "cancel_reason", "cancel_note", "time_critical")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + ADULT_COLUMNS + CARER_COLUMNS + VISIT_COLUMNS
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the rota file: when it is needed, what it means, two example values."""
+
+    name: str
+    needed: str
+    meaning: str
+    examples: tuple[str, str]
+
+
+# The file's columns in the template's order, with the help the office page shows. The examples
+# make two rows that import cleanly on their own ({day} is filled with a day to come).
+COLUMNS: tuple[Column, ...] = (
+    Column("visit_ref", "always", "Your reference for the visit (1-64 letters, digits, . _ : -). "
+           "Importing the same reference again updates that visit.", ("V1001", "V1002")),
+    Column("adult_ref", "always", "Your reference for the client.", ("A001", "A001")),
+    Column("adult_given_name", "with client details", "The client's given name.",
+           ("Joan", "")),
+    Column("adult_family_name", "with client details", "The client's family name.",
+           ("Smith", "")),
+    Column("adult_address", "no", "The client's address; left blank, the stored one is kept.",
+           ("1 High Street, Chelmsford", "")),
+    Column("adult_postcode", "no", "The client's postcode; left blank, the stored one is kept.",
+           ("CM1 1AA", "")),
+    Column("adult_landlines", "with client details", "Landlines at the client's home, any UK "
+           "form, separated by ';'. Mobiles are refused: they prove nothing about where the "
+           "carer is.", ("020 7946 0001", "")),
+    Column("adult_rag", "with client details", "Risk rating: red, amber or green.",
+           ("red", "")),
+    Column("adult_client_number", "no", "The number the client's code sheet carries (digits); "
+           "blank: kept, or made up for a new client.", ("", "")),
+    Column("date", "always", "The day the visit starts: YYYY-MM-DD or DD/MM/YYYY.",
+           ("{day}", "{day}")),
+    Column("start", "always", "Planned start, local time (HH:MM, 24-hour clock).",
+           ("08:00", "12:30")),
+    Column("end", "always", "Planned end, HH:MM. An end earlier than the start is the next "
+           "day (22:30 to 00:15). At most 12 hours after the start.", ("08:30", "13:00")),
+    Column("care_worker_refs", "always", "Your references for the carers, separated by ';' "
+           "(two for a double-up).", ("C01", "C01;C02")),
+    Column("care_worker_staff_numbers", "with carer details", "Each carer's staff number (what "
+           "they key in), one per care_worker_refs entry, in the same order, ';'-separated.",
+           ("4821", "4821;5902")),
+    Column("care_worker_given_names", "with carer details", "The carers' given names, in the "
+           "same order, ';'-separated.", ("Amy", "Amy;Piotr")),
+    Column("care_worker_family_names", "with carer details", "The carers' family names, in the "
+           "same order, ';'-separated.", ("Jones", "Jones;Nowak")),
+    Column("status", "no", "planned (the default) or cancelled.", ("planned", "planned")),
+    Column("cancel_reason", "when cancelled", "A short reason code (letters, digits, _ -), "
+           "e.g. HOSPITAL; refused on a planned visit.", ("", "")),
+    Column("cancel_note", "no", "Free text about the cancellation.", ("", "")),
+    Column("time_critical", "no", "yes or no (the default): must start within 30 minutes "
+           "either side of the planned time.", ("yes", "no")),
+)
+assert {c.name for c in COLUMNS} == set(KNOWN_COLUMNS), "COLUMNS must describe every column"
 
 _ADULT_FIELD_COLUMN = {
     "given_name": "adult_given_name", "family_name": "adult_family_name",
@@ -107,6 +164,77 @@ class ImportReport:
             lines.append(f"{labels[kind]}: {c['created']} created, {c['updated']} updated, "
                          f"{c['unchanged']} unchanged")
         return lines
+
+    def outcome(self) -> str:
+        """One sentence: what happened to the file, true to whether anything was stored.
+
+        A refused file is rolled back whole, so its good rows were checked, not imported.
+        """
+        refused = len(self.bad_rows)
+        if any(p.row is None for p in self.problems) and not self.rows:
+            return "Nothing imported: the file cannot be read (see the problem below)."
+        if self.dry_run:
+            return (f"Checked only, nothing stored: {self.imported_rows} of {self.rows} row(s) "
+                    f"would be imported, {refused} refused.")
+        if self.stored and refused:
+            return (f"Imported {self.imported_rows} of {self.rows} row(s); {refused} refused "
+                    "and skipped (below).")
+        if self.stored:
+            return f"Imported all {self.rows} row(s)."
+        return (f"Nothing imported: {refused} of {self.rows} row(s) refused (below), so the "
+                "whole file was left out. Correct them and upload again, or tick 'Import the "
+                "good rows and skip bad ones'.")
+
+
+def template_csv(day: date) -> str:
+    """The template file: the header and two example rows on the given day, from COLUMNS."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.name for c in COLUMNS])
+    for index in (0, 1):
+        writer.writerow([c.examples[index].replace("{day}", day.isoformat()) for c in COLUMNS])
+    return out.getvalue()
+
+
+def count_rows(raw: str | bytes) -> int:
+    """How many rows (not blank, header aside) a file has; 0 if it cannot be read."""
+    try:
+        return len(_records(decode_rota(raw)[0] if isinstance(raw, bytes) else raw)[1])
+    except RotaFileError:
+        return 0
+
+
+@dataclass(frozen=True)
+class PastRow:
+    """A row whose planned start has already gone by."""
+
+    row: int
+    visit_ref: str
+    planned_start: datetime
+
+
+def rows_in_the_past(raw: str | bytes, settings: Settings, before: datetime) -> list[PastRow]:
+    """The rows whose planned start is earlier than `before` (rows with unreadable times are
+    left to the import to report). A cheap pass over the dates and times only."""
+    try:
+        text = decode_rota(raw)[0] if isinstance(raw, bytes) else raw
+        header, records = _records(text)
+    except RotaFileError:
+        return []
+    if not {"visit_ref", "date", "start"} <= set(header):
+        return []
+    index = {column: i for i, column in enumerate(header)}
+    found = []
+    for number, record in records:
+        cell = {c: (record[i].strip() if i < len(record) else "") for c, i in index.items()}
+        try:
+            start = local_to_utc(parse_day(cell["date"]), parse_clock(cell["start"]),
+                                 settings.tz)
+        except ValueError:
+            continue
+        if start < before:
+            found.append(PastRow(number, cell["visit_ref"], start))
+    return found
 
 
 class RotaFileError(Exception):
@@ -394,7 +522,8 @@ def _check_header(header: list[str], report: ImportReport) -> None:
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise RotaFileError(f"The header (row 1) lacks the required column(s): "
-                            f"{', '.join(missing)}. See docs/rota-csv.md.")
+                            f"{', '.join(missing)}. The template on the office's rota page (or "
+                            "docs/rota-csv.md) lists them.")
     duplicated = sorted({c for c in header if c and header.count(c) > 1})
     if duplicated:
         raise RotaFileError(f"The header (row 1) names column(s) twice: {', '.join(duplicated)}.")

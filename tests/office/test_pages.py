@@ -1,8 +1,7 @@
-"""The board, people pages, rota upload, KPIs, the user commands and the demo login."""
+"""The board, people pages, KPIs, the user commands and the demo login."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.demo import load_demo_rota
-from ivr_gateway.models import AuditEntry, CareWorker, PlannedVisit
+from ivr_gateway.models import AuditEntry, CareWorker
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.visits.reasons import ReasonCode
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -155,27 +154,6 @@ def test_kpis_count_on_time_late_missed_and_short(
         line.split(",")[0] for line in visits.get_data(as_text=True).splitlines()}
     assert "at most 62 days" in as_coordinator.get(
         "/office/kpi?from=2025-01-01&to=2026-01-13").get_data(as_text=True)
-
-
-def test_rota_upload_reports_bad_rows_with_their_row_numbers(
-        as_manager: Office, database: Database) -> None:
-    good = "V1,A1,Joan,Smith,020 7946 0001,green,2026-01-13,08:00,08:30,C1,4821,Amy,Jones"
-    bad = "V2,A1,Joan,Smith,020 7946 0001,green,2026-01-13,09:00,08:30,C1,4821,Amy,Jones"
-    csv = f"{HEADER}\n{good}\n{bad}\n".encode()
-    page = as_manager.post("/office/rota", {"file": (io.BytesIO(csv), "monday.csv")},
-                           content_type="multipart/form-data").get_data(as_text=True)
-    assert "Nothing imported" in page
-    assert "<td>3</td><td>end</td>" in page
-    with database.unit_of_work() as db:
-        assert db.scalars(select(PlannedVisit)).all() == []
-    page = as_manager.post("/office/rota", {"file": (io.BytesIO(csv), "monday.csv"),
-                                            "skip_bad_rows": "yes"},
-                           content_type="multipart/form-data").get_data(as_text=True)
-    assert "Imported" in page
-    with database.unit_of_work() as db:
-        assert [v.ref for v in db.scalars(select(PlannedVisit))] == ["V1"]
-        audit = db.scalars(select(AuditEntry).where(AuditEntry.entity == "planned_visit")).one()
-        assert audit.actor.startswith("office:max csv:monday.csv")
 
 
 def test_carer_pages_unlock_reset_pin_and_change_language(

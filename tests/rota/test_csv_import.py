@@ -177,8 +177,8 @@ def test_missing_required_columns_are_named(database: Database) -> None:
     report = _import(database, "visit_ref,adult_ref,date,care_worker_refs\nV1,A1,2026-01-13,C1\n")
     assert not report.stored
     assert [str(p) for p in report.problems] == [
-        "file: The header (row 1) lacks the required column(s): start, end. See "
-        "docs/rota-csv.md."]
+        "file: The header (row 1) lacks the required column(s): start, end. The template on "
+        "the office's rota page (or docs/rota-csv.md) lists them."]
 
 
 def test_utf8_with_bom_and_crlf_line_endings_import(database: Database) -> None:
