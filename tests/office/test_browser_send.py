@@ -1,0 +1,121 @@
+"""Putting the day right in a real browser: send another carer over a clash; move a log event.
+
+SQLite only, like test_browser.py; screenshots go to test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr_gateway.app import create_app
+from ivr_gateway.clock import FixedClock
+from ivr_gateway.config import PROJECT_ROOT, Settings
+from ivr_gateway.db import Database
+from ivr_gateway.models import PlannedVisit
+from ivr_gateway.office.models import OfficeRole
+from ivr_gateway.outbox.models import OutboxMessage
+from tests.factories import make_adult, make_care_worker, make_planned_visit
+from tests.live_server import serving
+from tests.office.conftest import PASSWORD, make_office_user
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+NOW = datetime(2026, 7, 7, 6, 0, tzinfo=UTC)  # Tuesday 07:00 in London (BST): the morning
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="needs Debian's chromium (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def browser(database: Database) -> Iterator[Any]:
+    """A headless chromium; skipped on PostgreSQL (see the module docstring)."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("browser tests run on SQLite only")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def live(database: Database, clock: FixedClock, session: Session) -> Iterator[str]:
+    """The gateway on a real port, a coordinator logged out, the 09:00 visits of the demo."""
+    clock.set(NOW)
+    joan = make_adult(session, ref="A1", landlines=("+441134960001",), client_number="100001")
+    edith = make_adult(session, ref="A2", given_name="Edith", family_name="Clarke",
+                       landlines=("+441134960003",), client_number="100004")
+    amy = make_care_worker(session, ref="C1", staff_number="1234", pin="4721",
+                           mobiles=("+447911123450",))
+    ben = make_care_worker(session, ref="C2", staff_number="3456", pin="8052",
+                           given_name="Ben", family_name="Taylor", mobiles=("+447911123451",))
+    nine = NOW + timedelta(hours=2)
+    make_planned_visit(session, joan, [amy], start=nine, ref="JOAN-AM")
+    make_planned_visit(session, edith, [ben], start=nine + timedelta(minutes=15),
+                       ref="EDITH-AM")
+    session.commit()
+    make_office_user(session, "cora", OfficeRole.COORDINATOR)
+
+    def app_at(base_url: str) -> Flask:
+        return create_app(Settings(database_url=database.url, public_base_url=base_url),
+                          database, clock)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serving(app_at) as base_url:
+        yield base_url
+
+
+def _log_in(page: Any, base_url: str) -> None:
+    page.goto(f"{base_url}/office/")
+    page.get_by_label("Username").fill("cora")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(f"{base_url}/office/")
+
+
+def test_sending_a_booked_carer_warns_of_the_clash_and_texts_both_once_confirmed(
+        browser: Any, live: str, database: Database) -> None:
+    page = browser.new_page(viewport={"width": 1024, "height": 900})
+    _log_in(page, live)
+    page.goto(f"{live}/office/visits/JOAN-AM")
+    page.get_by_label("Instead of").select_option("C1")
+    page.get_by_label("Send", exact=True).select_option("C2")
+    page.get_by_label("Reason (required)").last.fill("Amy rang in sick at 06:50")
+    page.get_by_role("button", name="Reassign…").click()
+
+    warning = page.locator("#clash-warning")
+    expect(warning).to_contain_text("Ben Taylor is already booked at that time")
+    expect(warning).to_contain_text("EDITH-AM: Edith Clarke, 09:15–09:45")
+    expect(page.locator("#texts")).to_contain_text(
+        "EHM: please go to J.S. at 09:00 today instead of Amy. Reply HELP for help.")
+    page.screenshot(path=str(ARTIFACTS / "send-carer-clash.png"), full_page=True)
+    with database.unit_of_work() as db:  # nothing changed yet
+        joan = db.scalars(select(PlannedVisit).where(PlannedVisit.ref == "JOAN-AM")).one()
+        assert [c.ref for c in joan.care_workers] == ["C1"]
+
+    page.get_by_role("button", name="Send Ben Taylor anyway").click()
+    page.wait_for_url(f"{live}/office/visits/JOAN-AM")
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Ben Taylor is sent instead of Amy Jones. Texted: Ben Taylor, Amy Jones.")
+    expect(page.locator("#audit")).to_contain_text("clashes accepted: EDITH-AM")
+    page.screenshot(path=str(ARTIFACTS / "send-carer-sent.png"), full_page=True)
+    with database.unit_of_work() as db:
+        bodies = [m.payload["body"] for m in db.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "sms"))]
+    assert len(bodies) == 2 and all("J.S." in b and "Joan" not in b for b in bodies)
