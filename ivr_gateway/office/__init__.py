@@ -11,7 +11,8 @@ if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not l
 
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
-    import ivr_gateway.office.send_carer_views  # noqa: F401 - its routes join the blueprint
+    import ivr_gateway.office.send_carer_views  # its routes join the blueprint
+    import ivr_gateway.office.unmatched_views  # noqa: F401 - its routes join the blueprint
     from ivr_gateway.office import recordings  # noqa: F401 - its route joins the blueprint
     from ivr_gateway.office.views import blueprint
 
