@@ -220,11 +220,11 @@ def move_log_events(session: Session, log_event_ids: list[int], planned_ref: str
         touched.add(source.id)
         rederive_actual_visit(session, source)
     rederive_actual_visit(session, target_visit)
-    detail = {"log_event_ids": [e.id for e in standing],
+    detail: dict[str, object] = {"log_event_ids": [e.id for e in standing],
               "new_log_event_ids": [m.id for m in moved],
-              "kinds": ", ".join(f"log-{e.kind.value} {e.event_time.isoformat()}"
-                                 for e in standing),
               "moved": [from_label, target.ref], "reason": reason}
+    # "log-in": its time, so the audit trail shows it in local time (ids above name each one).
+    detail.update({f"log-{e.kind.value}": e.event_time.isoformat() for e in standing})
     for entity, ref in {source_entity, ("planned_visit", target.ref)}:
         session.add(AuditEntry(at=now, actor=actor[:100], action="move_log_event", entity=entity,
                                entity_ref=ref, detail=detail))

@@ -20,9 +20,10 @@ from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import PROJECT_ROOT, Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import PlannedVisit
+from ivr_gateway.models import LogEvent, PlannedVisit
 from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.outbox.models import OutboxMessage
+from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
 from tests.office.conftest import PASSWORD, make_office_user
@@ -55,8 +56,8 @@ def browser(database: Database) -> Iterator[Any]:
 
 
 @pytest.fixture
-def live(database: Database, clock: FixedClock, session: Session) -> Iterator[str]:
-    """The gateway on a real port, a coordinator logged out, the 09:00 visits of the demo."""
+def live(database: Database, clock: FixedClock, session: Session) -> Iterator[dict[str, Any]]:
+    """The gateway on a real port; Joan has Amy at 08:30 and 09:00, Edith has Ben at 09:15."""
     clock.set(NOW)
     joan = make_adult(session, ref="A1", landlines=("+441134960001",), client_number="100001")
     edith = make_adult(session, ref="A2", given_name="Edith", family_name="Clarke",
@@ -66,6 +67,7 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[st
     ben = make_care_worker(session, ref="C2", staff_number="3456", pin="8052",
                            given_name="Ben", family_name="Taylor", mobiles=("+447911123451",))
     nine = NOW + timedelta(hours=2)
+    make_planned_visit(session, joan, [amy], start=nine - timedelta(minutes=30), ref="JOAN-EARLY")
     make_planned_visit(session, joan, [amy], start=nine, ref="JOAN-AM")
     make_planned_visit(session, edith, [ben], start=nine + timedelta(minutes=15),
                        ref="EDITH-AM")
@@ -78,7 +80,10 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[st
 
     ARTIFACTS.mkdir(exist_ok=True)
     with serving(app_at) as base_url:
-        yield base_url
+        settings = Settings(database_url=database.url, public_base_url=base_url)
+        yield {"url": base_url, "simulator": PhoneSimulator(
+            base_url, settings.twilio_auth_token, account_sid=settings.twilio_account_sid,
+            gateway_number=settings.twilio_phone_number)}
 
 
 def _log_in(page: Any, base_url: str) -> None:
@@ -90,10 +95,11 @@ def _log_in(page: Any, base_url: str) -> None:
 
 
 def test_sending_a_booked_carer_warns_of_the_clash_and_texts_both_once_confirmed(
-        browser: Any, live: str, database: Database) -> None:
+        browser: Any, live: dict[str, Any], database: Database) -> None:
+    base = live["url"]
     page = browser.new_page(viewport={"width": 1024, "height": 900})
-    _log_in(page, live)
-    page.goto(f"{live}/office/visits/JOAN-AM")
+    _log_in(page, base)
+    page.goto(f"{base}/office/visits/JOAN-AM")
     page.get_by_label("Instead of").select_option("C1")
     page.get_by_label("Send", exact=True).select_option("C2")
     page.get_by_label("Reason (required)").last.fill("Amy rang in sick at 06:50")
@@ -110,7 +116,7 @@ def test_sending_a_booked_carer_warns_of_the_clash_and_texts_both_once_confirmed
         assert [c.ref for c in joan.care_workers] == ["C1"]
 
     page.get_by_role("button", name="Send Ben Taylor anyway").click()
-    page.wait_for_url(f"{live}/office/visits/JOAN-AM")
+    page.wait_for_url(f"{base}/office/visits/JOAN-AM")
     expect(page.locator(".flash-success")).to_contain_text(
         "Ben Taylor is sent instead of Amy Jones. Texted: Ben Taylor, Amy Jones.")
     expect(page.locator("#audit")).to_contain_text("clashes accepted: EDITH-AM")
@@ -119,3 +125,32 @@ def test_sending_a_booked_carer_warns_of_the_clash_and_texts_both_once_confirmed
         bodies = [m.payload["body"] for m in db.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "sms"))]
     assert len(bodies) == 2 and all("J.S." in b and "Joan" not in b for b in bodies)
+
+
+def test_a_log_in_put_on_the_wrong_visit_is_moved_from_the_visit_page_with_its_evidence_kept(
+        browser: Any, live: dict[str, Any], database: Database, clock: FixedClock) -> None:
+    base = live["url"]
+    clock.set(NOW + timedelta(hours=1, minutes=40))  # 08:40: Amy, early for the 09:00, calls
+    live["simulator"].call("01134960001", ["1234", "4721"])
+    page = browser.new_page(viewport={"width": 1024, "height": 900})
+    _log_in(page, base)
+    page.goto(f"{base}/office/visits/JOAN-EARLY")  # nearest in time: the 08:30 it went on
+    page.get_by_role("link", name="Move to another visit…").click()
+
+    page.get_by_label("JOAN-AM: Joan Smith, 09:00–09:30 (Amy Jones; same client)").check()
+    page.get_by_label("Reason (required)").fill("the 08:30 was cancelled; Amy came for the 09:00")
+    page.screenshot(path=str(ARTIFACTS / "move-log-event-choose.png"), full_page=True)
+    page.get_by_role("button", name="Move the log-in").click()
+
+    page.wait_for_url(f"{base}/office/visits/JOAN-AM")
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Moved from JOAN-EARLY to JOAN-AM; the original is kept, marked superseded.")
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("Log-in by office correction")
+    expect(timeline).to_contain_text("moved by the office (office:cora) to visit JOAN-AM")
+    expect(page.locator("#audit")).to_contain_text("JOAN-EARLY → JOAN-AM")
+    page.screenshot(path=str(ARTIFACTS / "move-log-event-moved.png"), full_page=True)
+    with database.unit_of_work() as db:
+        events = db.scalars(select(LogEvent).order_by(LogEvent.id)).all()
+        assert [(e.channel.value, e.superseded_by_id) for e in events] == [
+            ("ivr", events[1].id), ("office", None)]
