@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
+from ivr_gateway.escalation.jobs import alert_relay
 from ivr_gateway.models import AuditEntry, PlannedVisit
 from ivr_gateway.office.reassignment import render_text, text_languages, texts_for
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.sms.models import SmsOptOut
 from ivr_gateway.sms.replies import fits_one_segment
+from ivr_gateway.telephony.senders import RecordingSender
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.office.conftest import Office
 
@@ -202,3 +204,17 @@ def test_every_reassignment_text_fits_one_gsm7_segment(language: str) -> None:
                                settings=settings, name="Maximiliano")
             assert fits_one_segment(text), (language, purpose, text)
     assert set(texts_for(language)) == set(texts_for("en"))
+
+
+def test_the_alert_relay_sends_the_texts_once_the_change_is_committed(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database,
+        settings: Settings) -> None:
+    _rota(session)
+    clock.set(NINE_AM - timedelta(minutes=40))
+    as_coordinator.post("/office/visits/V1/reassign", {
+        "from": "C1", "to": "C2", "reason": REASON, "confirm": "yes"})
+    sender = RecordingSender()
+    relay = alert_relay(database, settings, clock, sender)
+    assert relay.run_once().claimed == 2
+    assert [(s.channel, s.to) for s in sender.sent] == [("sms", BEN_MOBILE), ("sms", AMY_MOBILE)]
+    assert relay.run_once().claimed == 0  # sent once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -182,3 +183,18 @@ def test_a_dismissal_needs_a_reason(
         "reason": "no"}, follow_redirects=True).get_data(as_text=True)
     assert "Give the reason" in page
     assert "text" in _queue_rows(as_coordinator)
+
+
+@pytest.mark.parametrize("path", ["/office/unmatched", "/office/log-events/1/move"])
+def test_the_pages_need_a_login(office: Office, path: str) -> None:
+    response = office.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/office/login?next=")
+
+
+@pytest.mark.parametrize("path", ["/office/log-events/1/move", "/office/unmatched/text/1/link",
+                                  "/office/unmatched/call/1/dismiss"])
+def test_no_form_is_accepted_without_a_login(office: Office, path: str) -> None:
+    response = office.client.post(path, data={"csrf_token": office.csrf(), "reason": "a reason"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/office/login")
