@@ -20,6 +20,7 @@ from ivr_gateway.models import (
     AuditEntry,
     CareWorker,
     Channel,
+    ExceptionCode,
     LogEvent,
     LogKind,
     PlannedVisit,
@@ -199,8 +200,14 @@ def dismiss_unmatched(session: Session, kind: str, item_id: int, reason: str, *,
                 VisitException.log_event_id == event.id, VisitException.reviewed_at.is_(None))):
             exception.reviewed_at = now
             exception.reviewed_by = actor[:100]
-    elif session.get(ActualVisit, item_id) is None:
-        raise ActionRefused("There is no such visit.")
+    else:
+        visit = session.get(ActualVisit, item_id)
+        if visit is None or visit.planned_visit_id is not None:
+            raise ActionRefused("There is no such unplanned visit.")
+        for exception in visit.exceptions:  # the board's "unchecked" flag goes with it
+            if exception.code == ExceptionCode.UNPLANNED_VISIT and exception.reviewed_at is None:
+                exception.reviewed_at = now
+                exception.reviewed_by = actor[:100]
     _audit(session, kind, item_id, DISMISS_ACTION, now, actor, {"reason": reason})
 
 

@@ -198,3 +198,18 @@ def test_no_form_is_accepted_without_a_login(office: Office, path: str) -> None:
     response = office.client.post(path, data={"csrf_token": office.csrf(), "reason": "a reason"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/office/login")
+
+
+def test_dismissing_an_unplanned_visit_keeps_its_evidence_and_marks_its_flag_checked(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
+        database: Database) -> None:
+    _rota(session)
+    _one_of_each(twilio, clock)
+    rows = _queue_rows(as_coordinator)
+    as_coordinator.post(f"/office/unmatched/unplanned/{rows['unplanned']}/dismiss", {
+        "reason": "Ben popped in to drop off shopping, not a care visit"})
+    assert "unplanned" not in _queue_rows(as_coordinator)
+    with database.unit_of_work() as db:
+        visit = db.get_one(ActualVisit, int(rows["unplanned"]))  # still there, as evidence
+        assert [(e.code.value, e.reviewed_by) for e in visit.exceptions] == [
+            ("unplanned_visit", "office:cora")]
