@@ -62,6 +62,8 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[di
     joan = make_adult(session, ref="A1", landlines=("+441134960001",), client_number="100001")
     edith = make_adult(session, ref="A2", given_name="Edith", family_name="Clarke",
                        landlines=("+441134960003",), client_number="100004")
+    make_adult(session, ref="A3", given_name="Olga", family_name="Nowak",  # no visit today
+               landlines=("+441134960009",), client_number="100009")
     amy = make_care_worker(session, ref="C1", staff_number="1234", pin="4721",
                            mobiles=("+447911123450",))
     ben = make_care_worker(session, ref="C2", staff_number="3456", pin="8052",
@@ -154,3 +156,25 @@ def test_a_log_in_put_on_the_wrong_visit_is_moved_from_the_visit_page_with_its_e
         events = db.scalars(select(LogEvent).order_by(LogEvent.id)).all()
         assert [(e.channel.value, e.superseded_by_id) for e in events] == [
             ("ivr", events[1].id), ("office", None)]
+
+
+def test_an_unplanned_visit_leaves_the_unmatched_queue_once_linked_to_its_planned_visit(
+        browser: Any, live: dict[str, Any], database: Database, clock: FixedClock) -> None:
+    base = live["url"]
+    clock.set(NOW + timedelta(hours=2, minutes=5))  # 09:05: Amy rings from Olga's next door
+    live["simulator"].call("01134960009", ["1234", "4721"])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    _log_in(page, base)
+    page.get_by_role("link", name="Unmatched").click()
+    row = page.locator('tr[data-kind="unplanned"]')
+    expect(row).to_contain_text("Unplanned visit at Olga Nowak")
+    row.get_by_label("Visit").select_option("JOAN-AM")
+    row.get_by_label("Reason").first.fill("Amy rang from Olga's phone; she was at Joan's")
+    page.screenshot(path=str(ARTIFACTS / "unmatched-queue.png"), full_page=True)
+    row.get_by_role("button", name="Link").click()
+
+    expect(page.locator(".flash-success")).to_contain_text("Linked to visit JOAN-AM.")
+    expect(page.locator("#unmatched-empty")).to_be_visible()
+    page.goto(f"{base}/office/visits/JOAN-AM")
+    expect(page.locator(".status")).to_contain_text("In progress")
+    page.screenshot(path=str(ARTIFACTS / "unmatched-linked.png"), full_page=True)
