@@ -1,10 +1,12 @@
 """Evidence that found no visit, or the wrong one: the move page and the /office/unmatched queue.
 
 The queue lists what the office must place: unplanned visits (a carer logged a visit with no
-rota entry), texts from mobiles that are no carer's, and calls whose presence was not proven.
-Each is linked to a planned visit (its evidence moves there, visits/moves.py) or dismissed with
-a reason; both are audited, and a dismissal is audit-only (entity "unmatched_<kind>"), so no
-table is added: an item with a dismissal in the audit log has left the queue.
+rota entry), texts from mobiles that are no carer's, calls whose presence was not proven, and
+calls that found no client and logged nothing. Each is linked to a planned visit (a visit's or
+call's evidence moves there, visits/moves.py; a text or a call that logged nothing becomes the
+office's log-in or log-out there, as a correction) or dismissed with a reason. Both are audited
+(entity "unmatched_<kind>"), and the audit log is the record of what was dealt with: no table
+is added, and an item with a link or dismissal in the audit log has left the queue.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
-from ivr_gateway.models import (
+from ivr_gateway.models import (  # Call: moving to ivr/models.py on branch bound
     ActualVisit,
     AuditEntry,
+    Call,
     CareWorker,
     Channel,
     ExceptionCode,
@@ -40,10 +43,12 @@ from ivr_gateway.visits.moves import (
     visit_label,
 )
 
-KINDS = ("unplanned", "text", "call")
+KINDS = ("unplanned", "text", "call", "unknown_call")
 DISMISS_ACTION = "dismiss_unmatched"
+LINK_ACTION = "link_unmatched"
 MIN_REASON_LENGTH = 5
-TEXT_REACH = timedelta(hours=12)  # a text is linked to a visit that day
+TEXT_REACH = timedelta(hours=12)  # a text or call is linked to a visit that day
+UNKNOWN_CALLS_SINCE = timedelta(days=7)  # calls that logged nothing: the last week's
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,10 @@ def move_one_log_event(session: Session, log_event_id: int, planned_ref: str, re
 
 
 def _dismissed_refs(session: Session, kind: str) -> set[str]:
+    """The items of a kind already dismissed or linked (the audit log is the record)."""
     return set(session.scalars(select(AuditEntry.entity_ref).where(
-        AuditEntry.action == DISMISS_ACTION, AuditEntry.entity == f"unmatched_{kind}")))
+        AuditEntry.action.in_((DISMISS_ACTION, LINK_ACTION)),
+        AuditEntry.entity == f"unmatched_{kind}")))
 
 
 def _text_targets(session: Session, at: datetime) -> list[MoveTarget]:
@@ -117,8 +124,12 @@ def _caller(number: str | None) -> str:
     return number if number and number.startswith("+") else "a withheld number"
 
 
-def unmatched_queue(session: Session) -> list[UnmatchedItem]:
-    """Everything still to place, oldest first: unplanned visits, unknown texts, unproven calls."""
+def unmatched_queue(session: Session, now: datetime) -> list[UnmatchedItem]:
+    """Everything still to place, oldest first: unplanned visits, unknown texts, unproven calls.
+
+    Calls that matched no client and logged nothing (a hang-up from an unknown number) are
+    listed for the last week only: after that they are noise nobody can place any more.
+    """
     items: list[UnmatchedItem] = []
     dismissed = _dismissed_refs(session, "unplanned")
     for visit in session.scalars(select(ActualVisit).where(
@@ -161,6 +172,21 @@ def unmatched_queue(session: Session) -> list[UnmatchedItem]:
             f"Call from {_caller(event.from_number)}: log-{event.kind.value} "
             f"put on {where}, presence not proven", move_targets(session, event.id),
             link_to=where))
+    dismissed = _dismissed_refs(session, "unknown_call")
+    calls = list(session.scalars(select(Call).where(
+        Call.started_at >= now - UNKNOWN_CALLS_SINCE).order_by(Call.started_at)))
+    logged = set(session.scalars(select(LogEvent.source_sid).where(
+        LogEvent.source_sid.in_([c.call_sid for c in calls]))))
+    for call in calls:
+        if call.call_sid in logged or "adult_id" in call.data or str(call.id) in dismissed:
+            continue
+        carer = session.get(CareWorker, call.data["care_worker_id"]) \
+            if isinstance(call.data.get("care_worker_id"), int) else None
+        items.append(UnmatchedItem(
+            "unknown_call", call.id, call.started_at,
+            f"{carer.given_name} {carer.family_name}" if carer else "unknown caller",
+            f"Call from {_caller(call.from_number)}: no client found, nothing logged",
+            _text_targets(session, call.started_at)))
     return sorted(items, key=lambda i: i.at)
 
 
@@ -186,7 +212,7 @@ def dismiss_unmatched(session: Session, kind: str, item_id: int, reason: str, *,
         raise ActionRefused("There is no such kind of unmatched evidence.")
     reason = _reason(reason)
     if str(item_id) in _dismissed_refs(session, kind):
-        raise ActionRefused("That was dismissed already.")
+        raise ActionRefused("That has been dismissed or linked already.")
     if kind == "text":
         text = session.get(InboundText, item_id)
         if text is None:
@@ -215,6 +241,8 @@ def link_unmatched(session: Session, kind: str, item_id: int, planned_ref: str, 
                    *, care_worker_ref: str = "", now: datetime, actor: str) -> str:
     """Place an item on a planned visit (audited); returns the visit's ref."""
     reason = _reason(reason)
+    if kind in KINDS and str(item_id) in _dismissed_refs(session, kind):
+        raise ActionRefused("That has been dismissed or linked already.")
     if kind == "unplanned":
         moved = move_actual_visit(session, item_id, planned_ref, reason, now=now, actor=actor)
         detail: dict[str, object] = {"to": moved.to_planned_ref, "reason": reason,
@@ -240,27 +268,55 @@ def link_unmatched(session: Session, kind: str, item_id: int, planned_ref: str, 
         text = session.get(InboundText, item_id)
         if text is None:
             raise ActionRefused("There is no such text.")
-        planned = session.scalar(select(PlannedVisit).where(PlannedVisit.ref == planned_ref))
-        if planned is None:
-            raise ActionRefused(f"There is no planned visit {planned_ref!r}.")
-        carer = session.scalar(select(CareWorker).where(CareWorker.ref == care_worker_ref)) \
-            if care_worker_ref else (planned.care_workers[0] if planned.care_workers else None)
-        if carer is None:
-            raise ActionRefused("Say which carer sent the text.")
-        kind_of = LogKind.OUT if text.command.upper() == "OUT" or \
-            text.body.strip().upper().startswith("OUT") else LogKind.IN
-        at = text.received_at
-        # The office vouches for it as a correction: the carer's text itself proves no presence.
-        event_ids = correct_visit_times(
-            session, care_worker_ref=carer.ref, planned_ref=planned.ref,
-            log_in=at if kind_of == LogKind.IN else None,
-            log_out=at if kind_of == LogKind.OUT else None,
-            reason=f"text from {text.from_number} (not a registered mobile): {reason}",
+        out = text.command.upper() == "OUT" or text.body.strip().upper().startswith("OUT")
+        detail = _log_for_the_office(
+            session, planned_ref, care_worker_ref, text.received_at,
+            LogKind.OUT if out else LogKind.IN,
+            f"text from {text.from_number} (not a registered mobile): {reason}", reason,
             now=now, actor=actor)
         text.reviewed_at = now
-        detail = {"to": planned.ref, "carer": carer.ref, "reason": reason,
-                  "new_log_event_ids": event_ids}
+    elif kind == "unknown_call":
+        call = session.get(Call, item_id)
+        if call is None:
+            raise ActionRefused("There is no such call.")
+        known = session.get(CareWorker, call.data["care_worker_id"]) \
+            if isinstance(call.data.get("care_worker_id"), int) else None
+        detail = _log_for_the_office(
+            session, planned_ref, care_worker_ref or (known.ref if known else ""),
+            call.started_at, None, f"call from {_caller(call.from_number)} "
+            f"({call.call_sid}) that found no client: {reason}", reason, now=now, actor=actor)
     else:
         raise ActionRefused("There is no such kind of unmatched evidence.")
-    _audit(session, kind, item_id, "link_unmatched", now, actor, detail)
+    _audit(session, kind, item_id, LINK_ACTION, now, actor, detail)
     return planned_ref
+
+
+def _log_for_the_office(session: Session, planned_ref: str, care_worker_ref: str, at: datetime,
+                        kind: LogKind | None, memo: str, reason: str, *, now: datetime,
+                        actor: str) -> dict[str, object]:
+    """A text or call that proves nothing, placed by the office: its log-in or log-out there.
+
+    The office vouches for it as a correction (visits/corrections.py: channel and verification
+    office, audited, the council told). With no direction known, it is the log-out when the
+    carer is logged in on that visit, else the log-in.
+    """
+    planned = session.scalar(select(PlannedVisit).where(PlannedVisit.ref == planned_ref))
+    if planned is None:
+        raise ActionRefused(f"There is no planned visit {planned_ref!r}.")
+    if abs(planned.planned_start - at) > TEXT_REACH:
+        raise ActionRefused("Choose a visit that day.")
+    carer = session.scalar(select(CareWorker).where(CareWorker.ref == care_worker_ref)) \
+        if care_worker_ref else (planned.care_workers[0] if planned.care_workers else None)
+    if carer is None:
+        raise ActionRefused("Say which carer it was.")
+    if kind is None:
+        open_here = session.scalar(select(ActualVisit.id).where(
+            ActualVisit.planned_visit_id == planned.id, ActualVisit.care_worker_id == carer.id,
+            ActualVisit.started_at.is_not(None), ActualVisit.ended_at.is_(None)))
+        kind = LogKind.OUT if open_here is not None else LogKind.IN
+    event_ids = correct_visit_times(
+        session, care_worker_ref=carer.ref, planned_ref=planned.ref,
+        log_in=at if kind == LogKind.IN else None, log_out=at if kind == LogKind.OUT else None,
+        reason=memo, now=now, actor=actor)
+    return {"to": planned.ref, "carer": carer.ref, "as": f"log-{kind.value}", "reason": reason,
+            "new_log_event_ids": event_ids}

@@ -54,7 +54,7 @@ def move_log_event(log_event_id: int) -> Any:
 def unmatched() -> Any:
     """Evidence still to place: unplanned visits, texts from unknown mobiles, unproven calls."""
     with extensions.database().unit_of_work() as db:
-        items = unmatched_queue(db)
+        items = unmatched_queue(db, extensions.clock().now())
     return render_template("office/unmatched.html", items=items)
 
 

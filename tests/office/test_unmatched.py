@@ -213,3 +213,26 @@ def test_dismissing_an_unplanned_visit_keeps_its_evidence_and_marks_its_flag_che
         visit = db.get_one(ActualVisit, int(rows["unplanned"]))  # still there, as evidence
         assert [(e.code.value, e.reviewed_by) for e in visit.exceptions] == [
             ("unplanned_visit", "office:cora")]
+
+
+def test_a_call_that_found_no_client_is_listed_and_linked_as_the_carers_log_in(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
+        database: Database) -> None:
+    _rota(session)
+    clock.set(EIGHT + timedelta(minutes=3))
+    play(twilio, "+447700900555")  # an unknown mobile; hung up before keying the client number
+    rows = _queue_rows(as_coordinator)
+    assert set(rows) == {"unknown_call"}
+    page = as_coordinator.get("/office/unmatched").get_data(as_text=True)
+    assert "Call from +447700900555: no client found, nothing logged" in page
+    clock.set(EIGHT + timedelta(minutes=20))
+    as_coordinator.post(f"/office/unmatched/unknown_call/{rows['unknown_call']}/link", {
+        "to": "V1", "reason": "Amy rang from her own phone at Joan's; checked with her"})
+    assert _queue_rows(as_coordinator) == {}
+    with database.unit_of_work() as db:
+        [event] = db.scalars(select(LogEvent)).all()
+        assert (event.channel, event.kind.value, event.event_time) == (
+            Channel.OFFICE, "in", EIGHT + timedelta(minutes=3))
+        assert event.raw["reason"].startswith("call from +447700900555")
+    [(entity, _ref, detail)] = _audit(database, "link_unmatched")
+    assert entity == "unmatched_unknown_call" and detail["as"] == "log-in"
