@@ -96,6 +96,7 @@ class ReassignmentPlan:
     reason: str
     clashes: list[Clash] = field(default_factory=list)
     texts: list[CarerText] = field(default_factory=list)
+    visit_over: bool = False  # the rota is put right after the event: nobody is texted
 
     @property
     def unreachable(self) -> list[CarerText]:
@@ -186,7 +187,10 @@ def plan_reassignment(session: Session, planned_ref: str, from_ref: str, to_ref:
         raise ActionRefused(f"{_full_name(leaving)} has already logged on "
                             "this visit; correct the visit's times instead.")
     initials = planned.adult.initials
-    texts = [
+    # After the visit's planned end the change records who went: a text asking a carer to go
+    # would be wrong, so none is sent.
+    visit_over = planned.planned_end <= now
+    texts = [] if visit_over else [
         CarerText(newcomer.ref, _full_name(newcomer), "sent", _textable_mobile(session, newcomer),
                   render_text(newcomer.language, "sent", initials=initials,
                               start=planned.planned_start, now=now, settings=settings,
@@ -200,7 +204,7 @@ def plan_reassignment(session: Session, planned_ref: str, from_ref: str, to_ref:
         planned_ref=planned.ref, client=f"{planned.adult.given_name} {planned.adult.family_name}",
         start=planned.planned_start, end=planned.planned_end, from_ref=leaving.ref,
         from_name=_full_name(leaving), to_ref=newcomer.ref, to_name=_full_name(newcomer),
-        reason=reason, texts=texts,
+        reason=reason, texts=texts, visit_over=visit_over,
         clashes=find_clashes(session, newcomer.id, planned.planned_start, planned.planned_end,
                              besides=planned.id))
 
@@ -238,6 +242,8 @@ def reassign_care_worker(session: Session, planned_ref: str, from_ref: str, to_r
     detail: dict[str, Any] = {"from": plan.from_ref, "to": plan.to_ref, "reason": plan.reason,
                               "clashes accepted": ", ".join(c.planned_ref for c in plan.clashes)
                               or "none"}
+    if plan.visit_over:
+        detail["texts"] = "none: the visit's time had passed"
     for text in plan.texts:
         label = f"text to {text.care_worker_ref}"
         if text.to is None:

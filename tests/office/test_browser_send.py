@@ -110,7 +110,7 @@ def test_sending_a_booked_carer_warns_of_the_clash_and_texts_both_once_confirmed
     warning = page.locator("#clash-warning")
     expect(warning).to_contain_text("Ben Taylor is already booked at that time")
     expect(warning).to_contain_text("EDITH-AM: Edith Clarke, 09:15–09:45")
-    expect(page.locator("#texts")).to_contain_text(
+    expect(page.locator("#texts-list")).to_contain_text(
         "EHM: please go to J.S. at 09:00 today instead of Amy. Reply HELP for help.")
     page.screenshot(path=str(ARTIFACTS / "send-carer-clash.png"), full_page=True)
     with database.unit_of_work() as db:  # nothing changed yet

@@ -218,3 +218,19 @@ def test_the_alert_relay_sends_the_texts_once_the_change_is_committed(
     assert relay.run_once().claimed == 2
     assert [(s.channel, s.to) for s in sender.sent] == [("sms", BEN_MOBILE), ("sms", AMY_MOBILE)]
     assert relay.run_once().claimed == 0  # sent once
+
+
+def test_after_the_visit_the_rota_is_put_right_without_texting_anyone(
+        as_coordinator: Office, session: Session, clock: FixedClock, database: Database) -> None:
+    _rota(session)
+    clock.set(NINE_AM + timedelta(hours=2))
+    confirm = as_coordinator.post("/office/visits/V1/reassign", {
+        "from": "C1", "to": "C2", "reason": "Ben went in Amy's place this morning"}
+    ).get_data(as_text=True)
+    assert "the visit's time has passed, so nobody is asked to go" in confirm
+    as_coordinator.post("/office/visits/V1/reassign", {
+        "from": "C1", "to": "C2", "reason": "Ben went in Amy's place this morning",
+        "confirm": "yes"})
+    assert _carers_on(database, "V1") == ["C2"] and _texts(database) == []
+    [audit] = _reassign_audit(database)
+    assert audit.detail["texts"] == "none: the visit's time had passed"
