@@ -17,6 +17,8 @@ def init_office(app: Flask) -> None:
         on_call,  # noqa: F401 - its routes join the blueprint
         recordings,  # noqa: F401 - its route joins the blueprint
         rota_upload,  # noqa: F401 - its routes join the blueprint
+        send_carer_views,  # noqa: F401 - its routes join the blueprint
+        unmatched_views,  # noqa: F401 - its routes join the blueprint
     )
     from ivr_gateway.office.views import blueprint
 

@@ -39,6 +39,7 @@ class TimelineEntry:
     title: str
     details: list[str] = field(default_factory=list)
     superseded: str | None = None
+    log_event_id: int | None = None  # a log event's: the visit page offers to move it
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _event_entry(event: LogEvent, carer: str, settings: Settings) -> TimelineEnt
         details.append(f"by {event.raw.get('by', '?')}: {event.raw.get('reason', '')}")
     return TimelineEntry(event.event_time, "office" if event.channel.value == "office" else kind,
                          f"{kind.capitalize()} by {channel}", details,
-                         event.superseded_reason if event.superseded_by_id else None)
+                         event.superseded_reason if event.superseded_by_id else None, event.id)
 
 
 def _step_entry(step: CallStep) -> TimelineEntry:

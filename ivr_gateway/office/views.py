@@ -33,7 +33,7 @@ from ivr_gateway.models import Adult, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS, build_board
-from ivr_gateway.office.corrections import mark_exception_checked, reassign_care_worker
+from ivr_gateway.office.corrections import mark_exception_checked
 from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
@@ -359,16 +359,6 @@ def correct_visit(ref: str) -> Any:
 def correct_unplanned(actual_id: int) -> Any:
     """Set or fix the times of an unplanned visit, with a reason."""
     return _correct(None, actual_id, url_for("office.unplanned_visit", actual_id=actual_id))
-
-
-@blueprint.post("/visits/<ref>/reassign")
-@requires(COORDINATOR)
-def reassign(ref: str) -> Any:
-    """Send another carer in one carer's place."""
-    return _act(lambda db: reassign_care_worker(
-        db, ref, request.form.get("from", ""), request.form.get("to", ""),
-        request.form.get("reason", ""), settings=extensions.settings(), now=_now(),
-        actor=current_user().actor), "Carer reassigned.", url_for("office.visit", ref=ref))
 
 
 @blueprint.post("/exceptions/<int:exception_id>/check")

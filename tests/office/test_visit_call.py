@@ -93,7 +93,7 @@ def test_a_late_visit_nobody_started_offers_acknowledge_then_send_another_carer_
     _rota(session)
     clock.set(SEVEN_AM + timedelta(minutes=40))
     register_alert_source(app, FakeAlerts([late_alert("V1", SEVEN_AM + timedelta(minutes=31))]))
-    assert _actions(as_coordinator) == ["Acknowledge alert 1", "Reassign", "Record correction"]
+    assert _actions(as_coordinator) == ["Acknowledge alert 1", "Reassign…", "Record correction"]
     page = _text(as_coordinator.get("/office/visits/V1").get_data(as_text=True))
     assert "Set a missing log-in" in page and "Correct the times" not in page
     assert "Record reason code" not in page  # a late visit needs no reason code
@@ -103,14 +103,14 @@ def test_a_visit_not_yet_due_offers_only_sending_another_carer(
         as_coordinator: Office, session: Session, clock: FixedClock) -> None:
     _rota(session)
     clock.set(SEVEN_AM - timedelta(minutes=30))
-    assert _actions(as_coordinator) == ["Reassign"]  # no correction before anyone logged in
+    assert _actions(as_coordinator) == ["Reassign…"]  # no correction before anyone logged in
 
 
 def test_a_missed_visit_offers_sending_a_carer_then_the_reason_code(
         as_coordinator: Office, session: Session, clock: FixedClock) -> None:
     _rota(session)
     clock.set(SEVEN_AM + timedelta(hours=3))
-    assert _actions(as_coordinator) == ["Reassign", "Record reason code", "Record correction"]
+    assert _actions(as_coordinator) == ["Reassign…", "Record reason code", "Record correction"]
 
 
 def test_a_finished_visit_offers_a_correction_and_no_carer_to_send_or_reason_code(
@@ -150,7 +150,7 @@ def test_a_double_up_short_of_a_carer_offers_sending_one_in_place_of_the_missing
     clock.set(SEVEN_AM + timedelta(minutes=2))
     play(twilio, JOAN_LANDLINE, "1234", "5678")  # Amy alone at a two-carer visit
     clock.set(SEVEN_AM + timedelta(minutes=10))
-    assert _actions(as_coordinator) == ["Reassign", "Record correction"]
+    assert _actions(as_coordinator) == ["Reassign…", "Record correction"]
 
 
 def test_a_manager_saves_the_mobiles_as_shown_and_they_stay_e164(

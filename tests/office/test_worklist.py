@@ -84,8 +84,10 @@ def test_need_attention_goes_down_as_each_visit_is_handled_and_rows_say_who_did_
     assert "reason: Client in hospital (Cora 07:42)" in row
     assert "client_in_hospital" not in row and "reason code due" not in row
 
-    as_coordinator.post("/office/visits/V3/reassign", {
-        "from": "C1", "to": "C2", "reason": "Amy is stuck at Joan's"})
+    reassign = {"from": "C1", "to": "C2", "reason": "Amy is stuck at Joan's"}
+    as_coordinator.post("/office/visits/V3/reassign", reassign)  # asks to confirm first
+    assert _attention(as_coordinator) == 1
+    as_coordinator.post("/office/visits/V3/reassign", {**reassign, "confirm": "yes"})
     assert _attention(as_coordinator) == 0
     assert "Ben Taylor sent instead of Amy Jones (Cora 07:42)" in _row(as_coordinator, "V3")
     page = as_coordinator.get("/office/?status=attention").get_data(as_text=True)
