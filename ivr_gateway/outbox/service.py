@@ -96,7 +96,9 @@ def mark_sent_many(session: Session, message_ids: list[int], *, worker: str,
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff with full jitter (AWS architecture blog), capped at an hour."""
-    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempts - 1)))
+    # The exponent is bounded: 5 s x 2**44 overflows timedelta, which made the 45th attempt's
+    # settle raise (and the message never reach its 50-attempt dead letter).
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** min(20, max(0, attempts - 1))))
     return timedelta(seconds=(rng or random).uniform(0, ceiling.total_seconds()))
 
 
