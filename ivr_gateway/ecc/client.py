@@ -3,9 +3,12 @@
 Another council's API is another adapter with the same shape; the domain does not change.
 How answers map to the outbox: 2xx per-record "accepted" is sent; a record "rejected" as stale is
 sent too (the council holds a newer version, which carries everything this one did); any other
-per-record refusal is dead-lettered with the council's message. 429 and 5xx honour Retry-After;
-timeouts and connection errors retry with backoff; 401/403 retry (a token problem is fixed by a
-person and then everything should flow, not be dead-lettered record by record).
+per-record refusal is dead-lettered with the council's message, as is a whole-request 4xx other
+than 408/429/401/403. Everything else says the council is unavailable, not that the records are
+wrong: 429, 408 and 5xx (with their Retry-After), timeouts, connection errors, a 2xx without
+per-record results, and 401/403 (a token problem is fixed by a person and then everything should
+flow). The relay then waits on the council's health (ivr_gateway/outbox/health.py), never
+dead-letters a record for it.
 """
 
 from __future__ import annotations
@@ -22,20 +25,34 @@ from ivr_gateway.outbox.relay import Delivery
 log = logging.getLogger(__name__)
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
-    """Retry-After as seconds or an HTTP date (RFC 9110 10.2.3); None if absent or unreadable."""
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None,
+                      date: str | None = None) -> timedelta | None:
+    """Retry-After as seconds or an HTTP date (RFC 9110 10.2.3); None if absent or unreadable.
+
+    An HTTP date is read against the response's own Date header when it has one (`date`), so
+    a difference between the council's clock and ours does not stretch or cut the wait; else
+    against `now` (default: the system clock). The relay caps the result (outbox/health.py).
+    """
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
         return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = _http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - (now or datetime.now(UTC)))
+    reference = _http_date(date) or now or datetime.now(UTC)
+    return max(timedelta(0), when - reference)
 
 
 def _message(response: requests.Response) -> str:
@@ -63,26 +80,28 @@ class EccClient:
         try:
             response = self.http.post(self.url, json={"records": records}, timeout=self.timeout)
         except requests.Timeout:
-            return [Delivery.retry(f"no answer from the council within {self.timeout:g} s")] \
-                * len(items)
+            return [Delivery.receiver_unavailable(
+                f"no answer from the council within {self.timeout:g} s")] * len(items)
         except requests.RequestException as error:
-            return [Delivery.retry(f"could not reach the council: {error}")] * len(items)
+            return [Delivery.receiver_unavailable(f"could not reach the council: {error}")] \
+                * len(items)
         status = response.status_code
-        if status == 429 or status >= 500:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            return [Delivery.retry(f"council answered {status} {_message(response)}", wait)] \
-                * len(items)
+        if status in (408, 429) or status >= 500:
+            wait = parse_retry_after(response.headers.get("Retry-After"),
+                                     date=response.headers.get("Date"))
+            return [Delivery.receiver_unavailable(
+                f"council answered {status} {_message(response)}", wait)] * len(items)
         if status in (401, 403):
-            return [Delivery.retry(f"council refused our token ({status}): check ECC_API_TOKEN")] \
-                * len(items)
+            return [Delivery.receiver_unavailable(
+                f"council refused our token ({status}): check ECC_API_TOKEN")] * len(items)
         if status >= 400:
             return [Delivery.refused(f"council refused the batch ({status}): "
                                      f"{_message(response)}")] * len(items)
         try:
             results = {r.get("idempotency_key"): r for r in response.json()["results"]}
         except (ValueError, KeyError, TypeError, AttributeError):
-            return [Delivery.retry(f"council answered {status} without per-record results")] \
-                * len(items)
+            return [Delivery.receiver_unavailable(
+                f"council answered {status} without per-record results")] * len(items)
         return [self._delivery(key, results.get(key)) for key, _payload in items]
 
     @staticmethod

@@ -5,7 +5,9 @@ keep "real time" (a record reaches the council within seconds of the webhook's c
 most of its life waiting on the council's HTTP answers (up to the client's timeout when the
 council is slow), and must be restartable and killable on its own; none of that should delay
 the scheduler's escalation jobs, whose timing is a carer's safety. Several relays may run: they
-share work through the outbox's leased claims (SKIP LOCKED on PostgreSQL).
+share work through the outbox's leased claims (SKIP LOCKED on PostgreSQL), and wait on the
+council's health together: one row in the database, not per process, because the council fails
+and rate-limits the gateway as a whole (ivr_gateway/outbox/health.py says why and how).
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from ivr_gateway.db import Database
 from ivr_gateway.ecc.client import EccClient
 from ivr_gateway.ecc.events import KIND, render_visit_records
 from ivr_gateway.ecc.models import EccForwardingFailure
+from ivr_gateway.outbox.health import BackoffPolicy
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 from ivr_gateway.outbox.relay import Relay, RelayResult
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0  # seconds between passes when idle: p99 commit -> council well under 5 s
+
+
+# After a failed request: wait a tenth of the time the council has been failing, 1 s to 1 minute;
+# a Retry-After is a floor, capped at 10 minutes (outbox/health.py; docs/ecc-api.md "Transport").
+COUNCIL_BACKOFF = BackoffPolicy()
 
 
 class RelayNotConfigured(RuntimeError):
@@ -44,7 +52,8 @@ def build_relay(settings: Settings, database: Database, clock: Clock, *, batch_s
                                  "e.g. http://127.0.0.1:5050/api/v1 for `ivr-gateway mock-ecc`.")
     client = EccClient(settings.ecc_api_url, settings.ecc_api_token, timeout=timeout)
     return Relay(database, clock, {}, batch_adapters={KIND: client.send_batch},
-                 batch_size=batch_size, lease=lease, worker=worker)
+                 batch_size=batch_size, lease=lease, worker=worker,
+                 health={KIND: COUNCIL_BACKOFF})
 
 
 def record_forwarding_failures(session: Session, now: datetime) -> int:

@@ -47,3 +47,17 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReceiverHealth(Base):
+    """How a receiver (the council's API) has answered lately: one row per receiver, shared by
+    every relay so they wait for it together (see ivr_gateway/outbox/health.py)."""
+
+    __tablename__ = "outbox_receiver_health"
+
+    receiver: Mapped[str] = mapped_column(String(32), primary_key=True)  # the outbox kind
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: answering
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no request before
+    last_error: Mapped[str | None] = mapped_column(Text)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

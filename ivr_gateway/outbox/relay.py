@@ -2,6 +2,9 @@
 
 Adapters (the council client, the SMS and voice senders) return a Delivery; they never see the
 database. No transaction is open while an adapter talks to the outside world.
+
+Kinds given a BackoffPolicy (`health=`) wait on their receiver's health, shared by every relay
+in the database (outbox/health.py: why, and why there); the others back off per message.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import Clock
 from ivr_gateway.db import Database
+from ivr_gateway.outbox.health import (
+    BackoffPolicy,
+    Gate,
+    note_failure,
+    note_success,
+    pass_gate,
+    release_probe,
+)
 from ivr_gateway.outbox.service import claim_due, mark_failed, mark_sent_many
 
 log = logging.getLogger(__name__)
@@ -29,6 +42,9 @@ class Delivery:
     error: str = ""
     permanent: bool = False  # the receiver refused it for good (e.g. a 4xx validation error)
     retry_after: timedelta | None = None  # the receiver asked us to wait (e.g. 429 Retry-After)
+    # The receiver did not answer about the message at all (5xx, 429, a timeout): a fact about
+    # the receiver's health, not the message's; never a reason to dead-letter it.
+    unavailable: bool = False
 
     @classmethod
     def sent(cls) -> Delivery:
@@ -39,6 +55,11 @@ class Delivery:
     def retry(cls, error: str, retry_after: timedelta | None = None) -> Delivery:
         """A passing failure: try again later."""
         return cls(ok=False, error=error, retry_after=retry_after)
+
+    @classmethod
+    def receiver_unavailable(cls, error: str, retry_after: timedelta | None = None) -> Delivery:
+        """The receiver is down, overloaded or unreachable: wait for it, not for the message."""
+        return cls(ok=False, error=error, retry_after=retry_after, unavailable=True)
 
     @classmethod
     def refused(cls, error: str) -> Delivery:
@@ -74,7 +95,8 @@ class Relay:
                  batch_size: int = 50, lease: timedelta = timedelta(minutes=2),
                  worker: str | None = None,
                  on_dead: Callable[[str, dict[str, Any], str], None] | None = None,
-                 batch_adapters: Mapping[str, BatchAdapter] | None = None) -> None:
+                 batch_adapters: Mapping[str, BatchAdapter] | None = None,
+                 health: Mapping[str, BackoffPolicy] | None = None) -> None:
         self.database = database
         self.clock = clock
         self.adapters = dict(adapters)
@@ -83,14 +105,27 @@ class Relay:
         self.lease = lease
         self.worker = worker or worker_name()
         self.on_dead = on_dead
+        self.health = dict(health or {})  # kind -> policy: these kinds wait on their receiver
 
     def run_once(self) -> RelayResult:
         """Claim one batch, deliver it, settle each message; return the counts."""
         result = RelayResult()
         with self.database.unit_of_work() as session:
+            now = self.clock.now()
+            kinds, probes = [], []
+            for kind in (*self.adapters, *self.batch_adapters):
+                gate = (pass_gate(session, kind, now, self.lease) if kind in self.health
+                        else Gate.OPEN)
+                if gate is not Gate.CLOSED:
+                    kinds.append(kind)
+                if gate is Gate.PROBE:
+                    probes.append(kind)
             claimed = [(m.id, m.kind, m.idempotency_key, dict(m.payload)) for m in claim_due(
-                session, kinds=(*self.adapters, *self.batch_adapters), now=self.clock.now(),
-                limit=self.batch_size, lease=self.lease, worker=self.worker)]
+                session, kinds=tuple(kinds), now=now, limit=self.batch_size, lease=self.lease,
+                worker=self.worker)] if kinds else []
+            for kind in probes:
+                if not any(c[1] == kind for c in claimed):
+                    release_probe(session, kind, now)
         result.claimed = len(claimed)
         for kind, adapter in self.batch_adapters.items():
             batch = [c for c in claimed if c[1] == kind]
@@ -126,6 +161,7 @@ class Relay:
         dead: list[tuple[str, dict[str, Any], str]] = []
         with self.database.unit_of_work() as session:
             now = self.clock.now()
+            self._note_health(session, outcomes, now)
             result.sent += mark_sent_many(session, [m[0] for m, d in outcomes if d.ok],
                                           worker=self.worker, now=now)
             for (message_id, kind, _key, payload), delivery in outcomes:
@@ -133,7 +169,9 @@ class Relay:
                     continue
                 status = mark_failed(session, message_id, worker=self.worker, now=now,
                                      error=delivery.error, retry_after=delivery.retry_after,
-                                     dead=delivery.permanent)
+                                     dead=delivery.permanent,
+                                     held_by_receiver=delivery.unavailable
+                                     and kind in self.health)
                 if status is not None and status.value == "dead":
                     result.dead += 1
                     dead.append((kind, payload, delivery.error))
@@ -142,3 +180,23 @@ class Relay:
         if self.on_dead is not None:
             for kind, payload, error in dead:
                 self.on_dead(kind, payload, error)
+
+    def _note_health(self, session: Session,
+                     outcomes: list[tuple[tuple[int, str, str, dict[str, Any]], Delivery]],
+                     now: datetime) -> None:
+        """One request's answer (a batch, or one message) tells its receiver's health."""
+        for kind, policy in self.health.items():
+            deliveries = [d for m, d in outcomes if m[1] == kind]
+            if not deliveries:
+                continue
+            if any(d.ok or d.permanent for d in deliveries):  # it answered about the records
+                if note_success(session, kind, now):
+                    log.info("%s: the receiver answers again", kind)
+                continue
+            if not all(d.unavailable for d in deliveries):  # our own adapter failed: no news
+                continue
+            waits = [d.retry_after for d in deliveries if d.retry_after is not None]
+            wait = note_failure(session, kind, now, deliveries[0].error, policy,
+                                max(waits) if waits else None)
+            log.info("%s: receiver unavailable (%s); next request in %.1f s", kind,
+                     deliveries[0].error, wait.total_seconds())

@@ -83,20 +83,29 @@ def mark_sent_many(session: Session, message_ids: list[int], *, worker: str,
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff with full jitter (AWS architecture blog), capped at an hour."""
-    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempts - 1)))
+    # The exponent is bounded: 5 s x 2**44 overflows timedelta, which made the 45th attempt's
+    # settle raise (and the message never reach its 50-attempt dead letter).
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** min(20, max(0, attempts - 1))))
     return timedelta(seconds=(rng or random).uniform(0, ceiling.total_seconds()))
 
 
 def mark_failed(session: Session, message_id: int, *, worker: str, now: datetime, error: str,
                 retry_after: timedelta | None = None, dead: bool = False,
-                max_attempts: int = 50) -> OutboxStatus | None:
-    """Record a failed attempt: retry later (backoff, or the receiver's Retry-After) or give up."""
+                max_attempts: int = 50, held_by_receiver: bool = False) -> OutboxStatus | None:
+    """Record a failed attempt: retry later (backoff, or the receiver's Retry-After) or give up.
+
+    held_by_receiver: the receiver was unavailable and its health gate (outbox/health.py) holds
+    every message of its kind, so this one is due again at once, and an outage, however long,
+    never dead-letters it: attempts count against a message only for failures about it.
+    """
     message = session.get(OutboxMessage, message_id)
     if message is None or message.claimed_by != worker or message.status != OutboxStatus.PENDING:
         return None
     message.last_error = error[:2000]
     message.claimed_until = None
-    if dead or message.attempts >= max_attempts:
+    if held_by_receiver and not dead:
+        message.next_attempt_at = now
+    elif dead or message.attempts >= max_attempts:
         message.status = OutboxStatus.DEAD
     else:
         message.next_attempt_at = now + (retry_after if retry_after is not None

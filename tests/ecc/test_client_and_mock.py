@@ -67,7 +67,7 @@ def test_429_and_outage_answers_carry_the_councils_retry_after(mock_council: Moc
     client = EccClient(mock_council.url, MOCK_TOKEN)
     mock_council.set_faults(rate_limit=1.0, retry_after=7)
     (limited,) = client.send_batch(_items(_record()))
-    assert not limited.ok and not limited.permanent
+    assert not limited.ok and not limited.permanent and limited.unavailable
     assert limited.retry_after == timedelta(seconds=7)
     mock_council.set_faults(rate_limit=0.0, down=True, retry_after=3)
     (down,) = client.send_batch(_items(_record()))
@@ -75,6 +75,7 @@ def test_429_and_outage_answers_carry_the_councils_retry_after(mock_council: Moc
     mock_council.set_faults(down=False, error_rate=1.0)
     (error,) = client.send_batch(_items(_record()))
     assert "500" in error.error and not error.permanent and error.retry_after is None
+    assert down.unavailable and error.unavailable  # the council's health, not the record's
     assert mock_council.keys() == []
 
 
@@ -113,3 +114,38 @@ def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     assert parse_retry_after("Tue, 13 Jan 2026 08:59:00 GMT", now) == timedelta(0)
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_an_http_date_retry_after_is_read_against_the_councils_own_date() -> None:
+    ours = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)
+    # The council's clock is five minutes behind ours: its date means 30 s from its Date.
+    assert parse_retry_after("Tue, 13 Jan 2026 08:55:30 GMT", ours,
+                             date="Tue, 13 Jan 2026 08:55:00 GMT") == timedelta(seconds=30)
+    assert parse_retry_after("Tue, 13 Jan 2026 08:55:30 GMT", ours,
+                             date="not a date") == timedelta(0)  # falls back to our clock
+
+
+def test_408_and_an_http_date_retry_after_wait_for_the_council_not_dead_letter() -> None:
+    from email.utils import format_datetime
+
+    from flask import Flask, Response
+
+    from tests.live_server import free_port, serving
+
+    app = Flask("council-answering-408")
+    statuses = [408, 503]
+
+    @app.post("/api/v1/records")
+    def records() -> Response:
+        # The server stamps its own Date; the Retry-After date is two minutes after it.
+        later = format_datetime(datetime.now(UTC) + timedelta(minutes=2), usegmt=True)
+        return Response("{}", status=statuses.pop(0), headers={"Retry-After": later},
+                        mimetype="application/json")
+
+    with serving(app, free_port()) as base:
+        client = EccClient(base + "/api/v1", MOCK_TOKEN)
+        (timeout,) = client.send_batch(_items(_record()))
+        (unavailable,) = client.send_batch(_items(_record()))
+    assert timeout.unavailable and not timeout.permanent and "408" in timeout.error
+    assert unavailable.unavailable and unavailable.retry_after is not None
+    assert timedelta(seconds=118) <= unavailable.retry_after <= timedelta(seconds=121)

@@ -124,3 +124,38 @@ def test_a_record_refused_again_after_a_retry_reopens_its_forwarding_failure(
     with database.unit_of_work() as session:
         assert outbox_figures(session, clock.now())["forwarding_failures_open"] == 2
         assert session.scalar(select(EccForwardingFailure.failed_at).limit(1)) == clock.now()
+
+
+def test_a_flaky_council_gets_every_record_within_a_minute_not_behind_its_own_growing_backoff(
+        database: Database, settings: Settings, mock_council: MockCouncil) -> None:
+    # The council of issue 13: half its requests fail (a fifth of them 429 with Retry-After 1 s),
+    # so 40% get through. The relay wakes every second (fake time); records wait for the
+    # council's next success, not for a back-off that doubled with each of their own failures.
+    clock = FixedClock(START + timedelta(hours=2))
+    pairs = visits_with_log_in_and_out(database, 30, START)
+    relay = relay_for(settings, database, clock, mock_council, batch_size=10)
+    mock_council.set_faults(error_rate=0.5, rate_limit=0.2, retry_after=1)
+    began, arrived, longest_wait = clock.now(), {}, timedelta(0)
+    for _ in range(600):
+        run_pass(relay, database, clock)
+        held = mock_council.keys()  # (a list, in arrival order; not a dict)
+        for key in held:
+            arrived.setdefault(key, clock.now() - began)
+        with database.unit_of_work() as session:
+            waiting = session.scalars(select(OutboxMessage).where(
+                OutboxMessage.status == OutboxStatus.PENDING)).all()
+            longest_wait = max([longest_wait, *(m.next_attempt_at - clock.now()
+                                                for m in waiting)])
+        if not waiting:
+            break
+        clock.advance(seconds=1)
+    with database.unit_of_work() as session:
+        attempts = {m.idempotency_key: m.attempts for m in session.scalars(select(OutboxMessage))}
+    assert max(attempts.values()) >= 5  # the faults bit: some records failed four times or more
+    assert longest_wait <= timedelta(0)  # no record had a back-off of its own: the gate held it
+    assert sorted(arrived) == sorted(k for pair in pairs for k in pair)  # every record, once
+    assert max(arrived.values()) <= timedelta(seconds=60)
+    received = mock_council.keys()
+    for log_in, log_out in pairs:
+        assert received.index(log_in) < received.index(log_out)
+    assert set(_statuses(database).values()) == {OutboxStatus.SENT}

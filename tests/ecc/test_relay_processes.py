@@ -94,3 +94,26 @@ def test_two_relays_on_postgresql_share_the_work_and_deliver_each_record_once(
                           for w in session.scalars(select(OutboxMessage.claimed_by)
                                                    .where(OutboxMessage.kind == "ecc")))
     assert len(workers) == 2, workers  # both relay processes delivered
+
+
+@pytest.mark.postgres_only
+def test_two_relays_on_postgresql_wait_out_a_flaky_council_together_and_deliver_each_once(
+        database: Database, mock_council: MockCouncil) -> None:
+    # Half the requests fail (a fifth of them 429s): the relays share the council's health in
+    # the database, one probes at a time, and order and once-only still hold.
+    pairs = visits_with_log_in_and_out(database, 50, START)
+    mock_council.set_faults(error_rate=0.5, rate_limit=0.2, retry_after=1)
+    began = time.monotonic()
+    with relay_process(database, mock_council, "--batch-size", "10"), \
+            relay_process(database, mock_council, "--batch-size", "10"):
+        _wait_for(lambda: _pending(database) == 0, timeout=120)
+    took = time.monotonic() - began
+    received = mock_council.keys()
+    assert sorted(received) == sorted(k for pair in pairs for k in pair)
+    assert mock_council.store.stats()["deliveries"] == {"accepted": 100}  # none sent twice
+    for log_in, log_out in pairs:
+        assert received.index(log_in) < received.index(log_out)
+    with database.unit_of_work() as session:
+        failures = session.scalar(select(func.max(OutboxMessage.attempts)))
+    assert failures is not None and failures >= 3  # the faults bit
+    assert took < 90, took

@@ -154,6 +154,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         for _ in range(20):
             assert 0 <= backoff(attempts, rng).total_seconds() <= ceiling
     assert backoff(40, rng) <= timedelta(hours=1)
+    assert backoff(50, rng) <= timedelta(hours=1)  # no overflow on the way to the dead letter
 
 
 @pytest.mark.postgres_only
