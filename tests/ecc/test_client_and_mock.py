@@ -130,7 +130,7 @@ def test_408_and_an_http_date_retry_after_wait_for_the_council_not_dead_letter()
 
     from flask import Flask, Response
 
-    from tests.live_server import free_port, serving
+    from tests.live_server import serving
 
     app = Flask("council-answering-408")
     statuses = [408, 503]
@@ -142,7 +142,7 @@ def test_408_and_an_http_date_retry_after_wait_for_the_council_not_dead_letter()
         return Response("{}", status=statuses.pop(0), headers={"Retry-After": later},
                         mimetype="application/json")
 
-    with serving(app, free_port()) as base:
+    with serving(app) as base:
         client = EccClient(base + "/api/v1", MOCK_TOKEN)
         (timeout,) = client.send_batch(_items(_record()))
         (unavailable,) = client.send_batch(_items(_record()))

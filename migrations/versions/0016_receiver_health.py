@@ -1,7 +1,7 @@
 """outbox: the receiver's health, shared by the relays (back-off follows the council, not a record)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015_rota
 Create Date: 2026-11-29 23:15:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0016"
+down_revision = "0015_rota"
 branch_labels = None
 depends_on = None
 
