@@ -39,10 +39,12 @@ from ivr_gateway.models import (
 )
 from ivr_gateway.office.models import VisitReasonCode
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+from ivr_gateway.visits.changes import CHANGE_KINDS
 from ivr_gateway.visits.outcomes import all_carers_from
 
-# The council-forwarding outbox kinds: records, and the "visit changed" pointers they come from.
-FORWARDING_KINDS = ("ecc", "ecc_render")
+# The council-forwarding outbox kinds: records, the domain's "what changed" rows they are rendered
+# from, and the council's own pointers of before (ecc_render) still in a deployed database.
+FORWARDING_KINDS = ("ecc", "ecc_render", *CHANGE_KINDS)
 
 
 @dataclass(frozen=True)

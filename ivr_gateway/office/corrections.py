@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.ecc.events import queue_visit_change
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -32,6 +31,7 @@ from ivr_gateway.models import (
 from ivr_gateway.office.reason_codes import ActionRefused
 from ivr_gateway.rota.schemas import PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import problems_from, upsert_planned_visit
+from ivr_gateway.visits.changes import record_visit_corrected
 
 CORRECTION_REACH = timedelta(hours=12)  # how far from the planned times a corrected time may be
 MIN_REASON_LENGTH = 5
@@ -158,11 +158,12 @@ def correct_visit_times(session: Session, *, care_worker_ref: str, log_in: datet
                                "log_event_ids": event_ids}))
     session.flush()
     # The council keeps the calls as captured and hears of the office's change separately.
-    queue_visit_change(session, change_id=f"office-correction:{event_ids[0]}", changed_by=actor,
-                       changed_at=now, reason_code="office_correction", memo=reason,
-                       changes={"log_in": [before["log_in"], _iso(actual.started_at)],
-                                "log_out": [before["log_out"], _iso(actual.ended_at)]},
-                       actual_visit_id=actual.id)
+    record_visit_corrected(session, change_id=f"office-correction:{event_ids[0]}",
+                           changed_by=actor, changed_at=now, reason_code="office_correction",
+                           memo=reason,
+                           changes={"log_in": [before["log_in"], _iso(actual.started_at)],
+                                    "log_out": [before["log_out"], _iso(actual.ended_at)]},
+                           actual_visit_id=actual.id)
     return event_ids
 
 
