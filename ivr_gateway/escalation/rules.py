@@ -344,7 +344,7 @@ def _reason_rule(kind: AlertKind, hours: Callable[[Settings], int], word: str
     def rule(session: Session, lo: datetime, hi: datetime, now: datetime,
              settings: Settings) -> list[Raise]:
         delay = timedelta(hours=hours(settings))
-        due = timedelta(hours=settings.escalation.reason_code_hours)
+        due = timedelta(hours=settings.kpi.reason_code_due_hours)
         missed = timedelta(minutes=settings.kpi.missed_after)
         rows = session.execute(
             select(PlannedVisit, Adult).join(Adult, PlannedVisit.adult_id == Adult.id)
@@ -368,7 +368,7 @@ def _reason_rule(kind: AlertKind, hours: Callable[[Settings], int], word: str
 reason_codes_due = _reason_rule(AlertKind.REASON_CODE_DUE,
                                 lambda s: s.escalation.reason_code_reminder_hours, "due by")
 reason_codes_overdue = _reason_rule(AlertKind.REASON_CODE_OVERDUE,
-                                    lambda s: s.escalation.reason_code_hours, "OVERDUE since")
+                                    lambda s: s.kpi.reason_code_due_hours, "OVERDUE since")
 
 Rule = Callable[[Session, datetime, datetime, datetime, Settings], list[Raise]]
 

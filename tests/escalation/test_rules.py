@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
 from ivr_gateway.escalation.models import AlertKind, AlertState
-from ivr_gateway.escalation.policy import EscalationPolicy
 from ivr_gateway.escalation.wording import is_one_segment
+from ivr_gateway.escalation_policy import EscalationPolicy
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,

@@ -1,0 +1,30 @@
+"""The package's layers hold: the domain loads no framework, and no two parts import each other.
+
+The import-linter contracts in pyproject.toml (run by `lint-imports` in .ci/run) check which way
+each arrow points; these tests check what they cannot: what importing a module actually loads,
+and that there is no cycle anywhere between the package's top-level parts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _loads(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603 - our own code
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_visit_rules_load_neither_flask_nor_holidays() -> None:
+    _loads("import ivr_gateway.visits.outcomes, sys; "
+           "assert 'flask' not in sys.modules, 'flask loaded'; "
+           "assert 'holidays' not in sys.modules, 'holidays loaded'")
+
+
+def test_the_settings_load_no_feature_package() -> None:
+    out = _loads("import ivr_gateway.config, sys; "
+                 "print(sorted(m for m in sys.modules if m.startswith('ivr_gateway.')))")
+    assert out.strip() == "['ivr_gateway.config', 'ivr_gateway.escalation_policy']"
