@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
+from ivr_gateway import schema  # noqa: F401 - every package's tables, before mappers configure
 from ivr_gateway.clock import Clock, SystemClock
 from ivr_gateway.config import Settings, load_settings
 from ivr_gateway.db import Database

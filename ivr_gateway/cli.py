@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ivr_gateway import schema  # noqa: F401 - every package's tables, before mappers configure
 from ivr_gateway.api.commands import commands as api_commands
 from ivr_gateway.commandline import settings_or_exit as _settings
 from ivr_gateway.config import (

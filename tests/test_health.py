@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import inspect
 
-from ivr_gateway.db import Base, Database
+from ivr_gateway.db import Database
+from ivr_gateway.schema import metadata
 
 
 def test_healthz_reports_ok_with_a_database_round_trip(client: FlaskClient) -> None:
@@ -25,5 +26,5 @@ def test_healthz_reports_unhealthy_when_the_database_is_unreachable(client: Flas
 
 def test_migrations_create_every_table_the_models_declare(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
-    assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    assert {t.name for t in metadata.sorted_tables} <= tables
     assert "alembic_version" in tables

@@ -9,11 +9,11 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
+from ivr_gateway.ivr.models import CallStep
 from ivr_gateway.models import (
     ActualVisit,
     Adult,
     AuditEntry,
-    CallStep,
     CareWorker,
     ConcernRecording,
     LogEvent,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ivr_gateway import extensions
 from ivr_gateway.escalation.delivery import record_delivery_status
-from ivr_gateway.models import Call
+from ivr_gateway.ivr.models import Call
 from ivr_gateway.telephony.signature import twilio_signed
 
 blueprint = Blueprint("telephony", __name__)

@@ -28,3 +28,18 @@ def test_the_settings_load_no_feature_package() -> None:
     out = _loads("import ivr_gateway.config, sys; "
                  "print(sorted(m for m in sys.modules if m.startswith('ivr_gateway.')))")
     assert out.strip() == "['ivr_gateway.config', 'ivr_gateway.escalation_policy']"
+
+
+def test_the_core_models_import_no_package_and_the_schema_registers_every_models_module(
+        ) -> None:
+    out = _loads("import ivr_gateway.models, sys; "
+                 "print(sorted(m for m in sys.modules if m.startswith('ivr_gateway.')))")
+    assert out.strip() == "['ivr_gateway.db', 'ivr_gateway.models']"
+    from pathlib import Path
+
+    from ivr_gateway import schema
+
+    package = Path(schema.__file__).parent
+    declared = {".".join(("ivr_gateway", *p.relative_to(package).with_suffix("").parts))
+                for p in package.rglob("models.py")}
+    assert {m.__name__ for m in schema.MODULES} == declared
