@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import grimp
+
 
 def _loads(code: str) -> str:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603 - our own code
@@ -43,3 +45,38 @@ def test_the_core_models_import_no_package_and_the_schema_registers_every_models
     declared = {".".join(("ivr_gateway", *p.relative_to(package).with_suffix("").parts))
                 for p in package.rglob("models.py")}
     assert {m.__name__ for m in schema.MODULES} == declared
+
+
+# Cycles other branches are removing right now: delete each line once its branch is merged (the
+# test then says the exception is stale).
+KNOWN_CYCLES = {
+    # branch `api`: /api/v1 endpoints move into ivr_gateway/api/ (escalation/api.py, sms/views.py)
+    frozenset({"api", "escalation"}),
+    frozenset({"api", "sms"}),
+    frozenset({"escalation", "sms"}),  # through escalation.openapi -> api.openapi -> sms.schemas
+    # the lead: reason codes move into the domain (escalation.commands, ecc.commands read them)
+    frozenset({"ecc", "office"}),
+    frozenset({"escalation", "office"}),
+}
+
+
+def _top(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_no_import_cycle_between_the_packages_parts() -> None:
+    graph = grimp.build_graph("ivr_gateway", cache_dir=None)
+    parts = sorted({_top(m) for m in graph.modules if m != "ivr_gateway"})
+    cycles: dict[frozenset[str], str] = {}
+    for i, first in enumerate(parts):
+        for second in parts[i + 1:]:
+            there = graph.find_shortest_chain(importer=f"ivr_gateway.{first}",
+                                              imported=f"ivr_gateway.{second}", as_packages=True)
+            back = graph.find_shortest_chain(importer=f"ivr_gateway.{second}",
+                                             imported=f"ivr_gateway.{first}", as_packages=True)
+            if there and back:
+                cycles[frozenset({first, second})] = f"{' -> '.join(there)}; {' -> '.join(back)}"
+    new = [chains for pair, chains in cycles.items() if pair not in KNOWN_CYCLES]
+    assert new == [], "import cycles:\n" + "\n".join(new)
+    stale = [sorted(pair) for pair in KNOWN_CYCLES if pair not in cycles]
+    assert stale == [], f"no longer cycles (take them out of KNOWN_CYCLES): {stale}"
