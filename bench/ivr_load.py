@@ -53,13 +53,13 @@ from ivr_gateway.config import DEV_PIN_PEPPER as PEPPER  # gunicorn runs without
 from ivr_gateway.config import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_PHONE_NUMBER
 from ivr_gateway.config import normalise_database_url as normalise_url
 from ivr_gateway.hashing import hash_pin, peppered, verify_pin
+from ivr_gateway.ivr.models import Call
 from ivr_gateway.migrate import upgrade_database
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
     Adult,
     AdultLandline,
-    Call,
     CareWorker,
     LogEvent,
     PlannedVisit,

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
+from ivr_gateway import schema  # noqa: F401 - every package's tables, before mappers configure
 from ivr_gateway.clock import Clock, SystemClock
 from ivr_gateway.config import Settings, load_settings
 from ivr_gateway.db import Database
@@ -28,14 +29,17 @@ def create_app(
     from ivr_gateway.api.blueprint import init_api
     from ivr_gateway.api.errors import http_error as api_http_error
     from ivr_gateway.api.errors import is_api_request
-    from ivr_gateway.escalation.office_alerts import EscalationAlertSource
+    from ivr_gateway.escalation.delivery import record_status_callback
     from ivr_gateway.escalation.views import blueprint as escalation_blueprint
     from ivr_gateway.health import blueprint as health_blueprint
+    from ivr_gateway.ivr.status import record_call_status
     from ivr_gateway.ivr.views import blueprint as ivr_blueprint
     from ivr_gateway.office import init_office
+    from ivr_gateway.office.escalation_alerts import EscalationAlertSource
     from ivr_gateway.office.providers import register_alert_source, register_code_source
-    from ivr_gateway.sms.office_codes import SmsCodeSource
+    from ivr_gateway.office.sms_codes import SmsCodeSource
     from ivr_gateway.sms.views import blueprint as sms_blueprint
+    from ivr_gateway.telephony.status import subscribe_to_status
     from ivr_gateway.telephony.views import blueprint as telephony_blueprint
 
     app.register_blueprint(health_blueprint)
@@ -47,6 +51,9 @@ def create_app(
     register_code_source(app, SmsCodeSource(settings))
     register_alert_source(app, EscalationAlertSource(settings))
     app.register_blueprint(escalation_blueprint)
+    # Twilio's status callbacks: alert texts and calls (by ?notification=), then inbound calls.
+    subscribe_to_status(app, record_status_callback)
+    subscribe_to_status(app, record_call_status)
 
     @app.errorhandler(404)
     def _not_found(error: Any) -> Any:

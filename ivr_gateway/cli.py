@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ivr_gateway import schema  # noqa: F401 - every package's tables, before mappers configure
 from ivr_gateway.commandline import CliContext, cli_context
 from ivr_gateway.config import (
     INSTANCE_DIR,

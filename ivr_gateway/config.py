@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr_gateway.escalation.policy import EscalationPolicy, load_policy
+from ivr_gateway.escalation_policy import EscalationPolicy, load_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -36,7 +36,9 @@ class KpiWindows:
     log_out_chase_after: int = 15
     short_tolerance: int = 0
     match_window: int = 180
-    reason_code_due_hours: int = 48  # a missed or cancelled visit's reason code is due then
+    # A missed or cancelled visit's reason code is due this many hours after its planned start,
+    # weekends included (DESIGN.md section 2): a visit rule, read by whoever judges a visit.
+    reason_code_due_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_out_chase_after=_int(env, "KPI_LOG_OUT_CHASE_AFTER_MINUTES", 15),
         short_tolerance=_int(env, "KPI_SHORT_TOLERANCE_MINUTES", 0),
         match_window=_int(env, "MATCH_WINDOW_MINUTES", 180),
-        reason_code_due_hours=max(1, _int(env, "REASON_CODE_DUE_HOURS", 48)),
+        reason_code_due_hours=_int(env, "REASON_CODE_DUE_HOURS", 48),
     )
+    if kpi.reason_code_due_hours < 1:
+        raise ConfigurationError("REASON_CODE_DUE_HOURS must be at least 1, "
+                                 f"got {kpi.reason_code_due_hours}")
     timezone = env.get("TIMEZONE") or "Europe/London"
     try:
         ZoneInfo(timezone)

@@ -1,7 +1,11 @@
-"""The tables: people and the rota, evidence (calls and log events), derived visits, audit.
+"""The core tables of the domain: people and the rota, log events, derived visits, audit.
 
-Evidence tables (call_steps, log_events) are append-only: a correction is a new row that points
-at the one it supersedes, never an update of what a carer keyed.
+Evidence tables (log_events here, call_steps in ivr/models.py) are append-only: a correction is a
+new row that points at the one it supersedes, never an update of what a carer keyed.
+
+Each capability package keeps its own tables in its models.py (ivr, sms, escalation, office,
+ecc, outbox); ivr_gateway.schema registers them all on Base.metadata for Alembic and the tests.
+This module imports none of them.
 """
 
 from __future__ import annotations
@@ -228,46 +232,6 @@ class PlannedVisit(Base):
         return self.status == VisitStatus.CANCELLED
 
 
-class Call(Base):
-    """One inbound phone call and where its flow stands (the engine's state, not evidence)."""
-
-    __tablename__ = "calls"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    from_number: Mapped[str] = mapped_column(String(32))
-    to_number: Mapped[str] = mapped_column(String(32))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    language: Mapped[str] = mapped_column(String(8), default="en")
-    state: Mapped[str] = mapped_column(String(64))
-    next_seq: Mapped[int] = mapped_column(Integer, default=1)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str | None] = mapped_column(String(32))
-
-
-class CallStep(Base):
-    """Evidence: one webhook request of a call, stored before it is answered.
-
-    (call_sid, seq) is unique: Twilio's retry of a step finds its row and gets the same answer.
-    PIN digits are never stored, only that they were keyed.
-    """
-
-    __tablename__ = "call_steps"
-    __table_args__ = (UniqueConstraint("call_sid", "seq"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    call_sid: Mapped[str] = mapped_column(String(64))
-    seq: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(64))
-    from_number: Mapped[str] = mapped_column(String(32))
-    digits: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    outcome: Mapped[str | None] = mapped_column(String(64))
-    response: Mapped[str] = mapped_column(Text, default="")
-
-
 class LogEvent(Base):
     """Evidence: a carer's log-in or log-out, as captured. Never edited; superseded if corrected."""
 
@@ -383,14 +347,3 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_ref: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-# Tables of the capability packages, registered on Base.metadata (Alembic and tests read it).
-from ivr_gateway.api import models as _api_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.ecc import models as _ecc_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.escalation import models as _escalation_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.office import models as _office_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.outbox import models as _outbox_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.rota import models as _rota_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.sms import models as _sms_models  # noqa: E402, F401 - registers tables
-from ivr_gateway.visits import reasons as _reasons  # noqa: E402, F401 - registers tables

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from ivr_gateway import models  # noqa: F401 - registers every table on Base.metadata
+from ivr_gateway import schema  # noqa: F401 - registers every package's tables on Base.metadata
 from ivr_gateway.config import load_settings
 from ivr_gateway.db import Base, make_engine
 

@@ -21,8 +21,9 @@ from sqlalchemy import text
 from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings, normalise_database_url
-from ivr_gateway.db import Base, Database
+from ivr_gateway.db import Database
 from ivr_gateway.migrate import upgrade_database
+from ivr_gateway.schema import metadata
 from tests.twilio_client import TwilioClient
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -57,7 +58,7 @@ def _postgres_database() -> Database:
         upgrade_database(url)
         _pg_migrated = True
     database = Database(url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables
+    tables = ", ".join(t.name for t in metadata.sorted_tables
                        if t.name not in SEEDED_BY_MIGRATIONS)
     with database.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -15,7 +15,8 @@ from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import ActualVisit, Call, CallStep, LogEvent
+from ivr_gateway.ivr.models import Call, CallStep
+from ivr_gateway.models import ActualVisit, LogEvent
 from ivr_gateway.telephony.signature import sign
 from tests.conftest import DEFAULT_NOW
 from tests.factories import make_adult, make_care_worker, make_planned_visit

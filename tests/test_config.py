@@ -55,3 +55,11 @@ def test_production_needs_a_pin_pepper_of_its_own() -> None:
         load_settings(env)
     env["TOKEN_SECRET_KEY"] = "t" * 40
     assert load_settings({**env, "PIN_PEPPER": "p" * 40}).pin_pepper == "p" * 40
+
+
+def test_the_reason_code_deadline_is_a_visit_rule_of_at_least_an_hour() -> None:
+    assert load_settings({}).kpi.reason_code_due_hours == 48
+    assert load_settings({"REASON_CODE_DUE_HOURS": "72"}).kpi.reason_code_due_hours == 72
+    with pytest.raises(ConfigurationError, match="REASON_CODE_DUE_HOURS must be at least 1"):
+        load_settings({"REASON_CODE_DUE_HOURS": "0"})
+    assert not hasattr(load_settings({}).escalation, "reason_code_hours")

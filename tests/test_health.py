@@ -7,7 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from flask.testing import FlaskClient
 from sqlalchemy import inspect
 
-from ivr_gateway.db import Base, Database
+from ivr_gateway.db import Database
+from ivr_gateway.schema import metadata
 
 
 def test_healthz_reports_ok_with_a_database_round_trip(client: FlaskClient) -> None:
@@ -27,7 +28,7 @@ def test_healthz_reports_unhealthy_when_the_database_is_unreachable(client: Flas
 
 def test_migrations_create_every_table_the_models_declare(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
-    assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    assert {t.name for t in metadata.sorted_tables} <= tables
     assert "alembic_version" in tables
 
 
@@ -36,5 +37,5 @@ def test_the_migrated_schema_matches_the_models_column_by_column(database: Datab
     # tables, columns, types, nullability, indexes, unique constraints and foreign keys.
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     assert differences == []

@@ -22,9 +22,9 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ecc.kpi import build_kpi_report
 from ivr_gateway.escalation.models import Alert, AlertKind, AlertState
-from ivr_gateway.escalation.office_alerts import EscalationAlertSource
 from ivr_gateway.models import LogKind, PlannedVisit, Rag, VisitStatus
 from ivr_gateway.office.board import build_board
+from ivr_gateway.office.escalation_alerts import EscalationAlertSource
 from tests.api.conftest import TOKEN, api_token  # noqa: F401 - the API's token fixture
 from tests.ecc.conftest import log
 from tests.escalation.conftest import Escalation, make_ladder

@@ -15,7 +15,8 @@ from ivr_gateway.cli import main
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import ActualVisit, ActualVisitState, Call, ConcernRecording
+from ivr_gateway.ivr.models import Call
+from ivr_gateway.models import ActualVisit, ActualVisitState, ConcernRecording
 from ivr_gateway.simulator import PhoneSimulator, SimulatorError
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import free_port, serving

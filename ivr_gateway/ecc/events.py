@@ -1,8 +1,9 @@
-"""Queue council records in the caller's transaction: the domain's one door to the council.
+"""Council records, rendered from the domain's "what changed" outbox rows.
 
-Called by the code that changes what the council is told (recording a log event, a rota upsert,
-an office correction) inside its own transaction, so the record is queued if and only if the
-change commits. Nothing here talks to the council: the relay does, later (ivr_gateway.ecc.relay).
+The domain (recording a log event, a rota upsert, an office correction) writes a row of its own
+kind in its transaction (ivr_gateway.visits.changes); the relay's render step here subscribes to
+those kinds and turns them into versioned council records. Nothing here talks to the council:
+the relay does, later (ivr_gateway.ecc.relay).
 
 Each record keeps a version row: the sequence_id rises with every change and a record whose body
 has not changed is not queued again. Records of one visit share an ordering key, so the relay
@@ -35,6 +36,12 @@ from ivr_gateway.ecc.schemas import SCHEMA_VERSION, VisitChangeData
 from ivr_gateway.models import ActualVisit, Adult, CareWorker, PlannedVisit
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 from ivr_gateway.outbox.service import claim_due, enqueue
+from ivr_gateway.visits.changes import (
+    CHANGE_KINDS,
+    ROTA_CHANGED,
+    VISIT_CHANGED,
+    VISIT_CORRECTED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +139,25 @@ def queue_visit_change(session: Session, *, change_id: str, changed_by: str,
                        changed_at: datetime, reason_code: str, memo: str,
                        changes: dict[str, Any], actual_visit_id: int | None = None,
                        planned_visit_ref: str | None = None) -> bool:
-    """Queue a correction of a visit (for the office's corrections), then the visit's new version.
+    """Queue a correction of a visit now, then the visit's new version (rendering first the
+    changes still waiting, so the council hears of the visit before a change to it).
 
-    Call it in the transaction that makes the correction, after the change is flushed. The
-    change goes before the visit's new version, in the visit's order.
+    The domain announces corrections with visits.changes.record_visit_corrected; the relay
+    renders those through _queue_change. This direct form serves tests and tools.
     """
     if actual_visit_id is None and planned_visit_ref is None:
         raise ValueError("a visit change names the actual visit or the planned visit it changes")
-    # Versions still waiting as "visit changed" pointers go first, so the council hears of the
-    # visit before it hears of a change to it.
     render_visit_records(session, changed_at)
+    return _queue_change(session, change_id=change_id, changed_by=changed_by,
+                         changed_at=changed_at, reason_code=reason_code, memo=memo,
+                         changes=changes, actual_visit_id=actual_visit_id,
+                         planned_visit_ref=planned_visit_ref)
+
+
+def _queue_change(session: Session, *, change_id: str, changed_by: str, changed_at: datetime,
+                  reason_code: str, memo: str, changes: dict[str, Any],
+                  actual_visit_id: int | None, planned_visit_ref: str | None) -> bool:
+    """Queue the change record, then the new version of the visit it changed."""
     data = VisitChangeData(
         change_id=change_id,
         visit_id=visit_id_of(actual_visit_id) if actual_visit_id is not None else None,
@@ -162,37 +178,64 @@ def queue_visit_change(session: Session, *, change_id: str, changed_by: str,
     return queued
 
 
-RENDER_KIND = "ecc_render"  # a pointer: these visits changed; the relay renders their records
+# The council subscribes to the domain's "what changed" kinds (ivr_gateway.visits.changes) and
+# renders its records from them. LEGACY_RENDER_KIND: the pointers this package wrote itself before
+# the domain owned them; rows of it still waiting in a deployed database are rendered the same way
+# as "visit_changed" (same payload), so nothing queued before an upgrade is lost.
+LEGACY_RENDER_KIND = "ecc_render"
+RENDER_KINDS = (LEGACY_RENDER_KIND, *CHANGE_KINDS)
 
 
-def note_visits_changed(session: Session, care_worker_id: int, actual_visit_ids: Iterable[int],
-                        now: datetime, source: str) -> bool:
-    """On a webhook's path: one cheap row saying which visits changed, in the caller's transaction.
+def _render(session: Session, pointer: OutboxMessage) -> None:
+    payload = pointer.payload
+    if pointer.kind in (VISIT_CHANGED, LEGACY_RENDER_KIND):
+        queue_visit_records(session, int(payload["care_worker_id"]),
+                            [int(i) for i in payload["actual_visit_ids"]], pointer.created_at)
+    elif pointer.kind == VISIT_CORRECTED:
+        _queue_change(session, change_id=str(payload["change_id"]),
+                      changed_by=str(payload["changed_by"]),
+                      changed_at=datetime.fromisoformat(payload["changed_at"]),
+                      reason_code=str(payload["reason_code"]), memo=str(payload["memo"]),
+                      changes=dict(payload["changes"]),
+                      actual_visit_id=payload.get("actual_visit_id"),
+                      planned_visit_ref=payload.get("planned_visit_ref"))
+    elif pointer.kind == ROTA_CHANGED:
+        _render_rota_record(session, str(payload["record_type"]), str(payload["ref"]),
+                            pointer.created_at)
+    else:  # pragma: no cover - claim_due only hands out RENDER_KINDS
+        raise ValueError(f"no council rendering for outbox kind {pointer.kind!r}")
 
-    Rendering a visit's council record takes several queries; a carer's call or text should not
-    wait for them. The relay turns these pointers into versioned records (render_visit_records)
-    in its own transaction, oldest first and one carer at a time, so order and versions are
-    kept. `source` (e.g. the log event's id) makes the pointer idempotent.
-    """
-    ids = sorted(set(actual_visit_ids))
-    if not ids:
-        return False
-    return enqueue(session, kind=RENDER_KIND, idempotency_key=f"ecc-render:{source}",
-                   payload={"care_worker_id": care_worker_id, "actual_visit_ids": ids},
-                   now=now, ordering_key=f"ecc-render:carer:{care_worker_id}")
+
+def _render_rota_record(session: Session, record_type: str, ref: str, now: datetime) -> None:
+    if record_type == "adult":
+        adult = session.scalar(select(Adult).where(Adult.ref == ref))
+        if adult is not None:
+            queue_adult_record(session, adult, now)
+    elif record_type == "care_worker":
+        carer = session.scalar(select(CareWorker).where(CareWorker.ref == ref))
+        if carer is not None:
+            queue_care_worker_record(session, carer, now)
+    elif record_type == "planned_visit":
+        visit = session.scalar(select(PlannedVisit).where(PlannedVisit.ref == ref))
+        if visit is not None:
+            queue_planned_visit_record(session, visit, now)
+    else:
+        raise ValueError(f"unknown rota record type {record_type!r}")
 
 
 def render_visit_records(session: Session, now: datetime, limit: int = 200) -> int:
-    """Turn pending pointers into the visits' council records; the caller commits."""
-    pointers = claim_due(session, kinds=(RENDER_KIND,), now=now, limit=limit,
+    """Turn pending "what changed" rows into council records, oldest first; the caller commits.
+
+    One carer's rows wait for each other (their ordering key), so a pass may leave some for
+    the next one: the relay passes every second or two.
+    """
+    pointers = claim_due(session, kinds=RENDER_KINDS, now=now, limit=limit,
                          lease=timedelta(minutes=1), worker="ecc-render")
     rendered: list[int] = []
     for pointer in pointers:
         try:
             with session.begin_nested():  # one bad visit must not hold up the others
-                queue_visit_records(session, int(pointer.payload["care_worker_id"]),
-                                    [int(i) for i in pointer.payload["actual_visit_ids"]],
-                                    pointer.created_at)
+                _render(session, pointer)
         except Exception as error:
             # A dead letter like any refused record: `outbox status` lists it, the escalation
             # rules raise "forwarding failed", `outbox retry` renders it again once fixed.

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.escalation.models import ContactRole, OfficeContact, OnCallPeriod
 from ivr_gateway.models import AuditEntry
-from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.phones import InvalidPhoneNumber, is_mobile, normalise
 
 MAX_ON_CALL = timedelta(days=14)
@@ -66,8 +65,6 @@ def _checked(session: Session, *, name: str, role: str, mobile: str,
                                                      OfficeContact.id != (contact_id or 0))):
         raise ContactError("duplicate_mobile", f"{number} already belongs to a contact; each "
                            "mobile is one person (replies are recognised by it).", 409)
-    if office_user_id is not None and session.get(OfficeUser, office_user_id) is None:
-        raise ContactError("invalid_office_user", f"No office user {office_user_id}.")
     return name, contact_role, number
 
 
@@ -128,14 +125,6 @@ def list_contacts(session: Session) -> list[OfficeContact]:
     """Every contact, by role then name."""
     return list(session.scalars(select(OfficeContact).order_by(OfficeContact.role,
                                                               OfficeContact.name)))
-
-
-def office_user_names(session: Session) -> dict[int, str]:
-    """Office users a contact may be linked to: id -> 'Display Name (username)', active first."""
-    users = session.scalars(select(OfficeUser).order_by(OfficeUser.active.desc(),
-                                                        OfficeUser.username))
-    return {u.id: f"{u.display_name or u.username} ({u.username})"
-            + ("" if u.active else ", deactivated") for u in users}
 
 
 def add_on_call(session: Session, *, contact_id: int, starts_at: datetime, ends_at: datetime,

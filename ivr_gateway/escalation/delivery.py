@@ -20,8 +20,24 @@ from ivr_gateway.escalation.models import (
     NotificationPurpose,
 )
 from ivr_gateway.escalation.notifications import FAILED_STATUSES
+from ivr_gateway.telephony.status import StatusReport
 
 FINAL = FAILED_STATUSES | {"delivered", "completed", "read"}
+
+
+def record_status_callback(session: Session, report: StatusReport, now: datetime) -> bool:
+    """Escalation's subscriber to Twilio's status callbacks: takes those of alert texts and calls
+    (the ?notification=<id> on the callback URL we gave Twilio)."""
+    notification = report.url_parameters.get("notification", "")
+    if not notification.isdigit():
+        return False
+    status = report.message_status or report.call_status
+    if status:
+        record_delivery_status(
+            session, int(notification), status, now,
+            provider_sid=report.message_sid or report.call_sid or None,
+            error=f"Twilio error {report.error_code}" if report.error_code else None)
+    return True
 
 
 def record_delivery_status(session: Session, notification_id: int, status: str, now: datetime,

@@ -21,7 +21,7 @@ from ivr_gateway.escalation.models import (
     OfficeContact,
     OnCallPeriod,
 )
-from ivr_gateway.escalation.policy import EscalationPolicy
+from ivr_gateway.escalation_policy import EscalationPolicy
 
 CARER = "carer"
 COORDINATOR = "coordinator"

@@ -38,12 +38,14 @@ from ivr_gateway.models import (
     initials_of,
 )
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+from ivr_gateway.visits.changes import CHANGE_KINDS
 from ivr_gateway.visits.deadlines import for_rag
 from ivr_gateway.visits.outcomes import all_carers_from
 from ivr_gateway.visits.queries import summaries_of
 
-# The council-forwarding outbox kinds: records, and the "visit changed" pointers they come from.
-FORWARDING_KINDS = ("ecc", "ecc_render")
+# The council-forwarding outbox kinds: records, the domain's "what changed" rows they are rendered
+# from, and the council's own pointers of before (ecc_render) still in a deployed database.
+FORWARDING_KINDS = ("ecc", "ecc_render", *CHANGE_KINDS)
 
 
 @dataclass(frozen=True)

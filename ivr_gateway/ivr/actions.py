@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from ivr_gateway import phones
 from ivr_gateway.config import Settings
 from ivr_gateway.hashing import hash_pin, verify_pin
+from ivr_gateway.ivr.models import Call
 from ivr_gateway.models import (
     ActualVisit,
     Adult,
     AdultLandline,
-    Call,
     CareWorker,
     Channel,
     ConcernRecording,

@@ -21,7 +21,7 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ivr.actions import ACTIONS, StepContext
 from ivr_gateway.ivr.flow import Flow, State, cached_flow
-from ivr_gateway.models import Call, CallStep
+from ivr_gateway.ivr.models import Call, CallStep
 from ivr_gateway.telephony import twiml
 
 log = logging.getLogger(__name__)

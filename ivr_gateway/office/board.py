@@ -13,8 +13,8 @@ from ivr_gateway.models import ActualVisit, Adult, AuditEntry, CareWorker, Rag
 from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.office.providers import AlertSource, AlertView
 from ivr_gateway.office.reason_codes import ReasonDue, reason_due
+from ivr_gateway.visits.models import ReasonCode
 from ivr_gateway.visits.queries import local_day_bounds, visits_for_day
-from ivr_gateway.visits.reasons import ReasonCode
 from ivr_gateway.visits.summary import VisitSummary
 
 # outcome -> (the word shown, the style). The word always goes with the colour.

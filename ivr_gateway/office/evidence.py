@@ -9,11 +9,11 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
+from ivr_gateway.ivr.models import CallStep
 from ivr_gateway.models import (
     ActualVisit,
     Adult,
     AuditEntry,
-    CallStep,
     CareWorker,
     ConcernRecording,
     LogEvent,
@@ -23,8 +23,8 @@ from ivr_gateway.models import (
 from ivr_gateway.office.board import EXCEPTION_WORDS, STATUS, VERIFICATION_WORDS
 from ivr_gateway.office.reason_codes import ReasonDue, reason_due
 from ivr_gateway.phones import national_format
+from ivr_gateway.visits.models import VisitReasonCode
 from ivr_gateway.visits.reason_codes import visit_summary
-from ivr_gateway.visits.reasons import VisitReasonCode
 from ivr_gateway.visits.summary import VisitSummary
 
 DELAY_WORTH_SHOWING = timedelta(seconds=60)

@@ -13,12 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from flask import abort, render_template, request, url_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway import extensions
 from ivr_gateway.escalation import contacts as contact_service
 from ivr_gateway.escalation.models import ContactRole, OfficeContact, OnCallPeriod
 from ivr_gateway.office.auth import current_user, requires
+from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.office.reason_codes import ActionRefused
 from ivr_gateway.office.views import COORDINATOR, MANAGER, _act, _now, _parse_local, blueprint
 from ivr_gateway.phones import national_format
@@ -38,13 +40,31 @@ def _form_user_id() -> int | None:
         raise ActionRefused("Choose an office user from the list, or none.") from None
 
 
+def office_user_names(db: Session) -> dict[int, str]:
+    """Office users a contact may be linked to: id -> 'Display Name (username)', active first.
+
+    The link is the dashboard's business (the escalation package knows contacts, not logins).
+    """
+    users = db.scalars(select(OfficeUser).order_by(OfficeUser.active.desc(),
+                                                   OfficeUser.username))
+    return {u.id: f"{u.display_name or u.username} ({u.username})"
+            + ("" if u.active else ", deactivated") for u in users}
+
+
+def _checked_user_id(db: Session) -> int | None:
+    user_id = _form_user_id()
+    if user_id is not None and db.get(OfficeUser, user_id) is None:
+        raise ActionRefused(f"No office user {user_id}: choose one from the list, or none.")
+    return user_id
+
+
 def _refused(error: contact_service.ContactError) -> ActionRefused:
     return ActionRefused(error.message)
 
 
-def _contact_form_values() -> dict[str, Any]:
+def _contact_form_values(db: Session) -> dict[str, Any]:
     return {"name": request.form.get("name", ""), "role": request.form.get("role", ""),
-            "mobile": request.form.get("mobile", ""), "office_user_id": _form_user_id()}
+            "mobile": request.form.get("mobile", ""), "office_user_id": _checked_user_id(db)}
 
 
 @blueprint.get("/on-call")
@@ -58,7 +78,7 @@ def on_call() -> Any:
         for period in periods:
             _ = period.contact
         contacts = contact_service.list_contacts(db)
-        users = contact_service.office_user_names(db)
+        users = office_user_names(db)
     return render_template("office/on_call.html", periods=periods, contacts=contacts,
                            users=users, roles=ROLE_WORDS, now=now,
                            active_contacts=[c for c in contacts if c.active])
@@ -70,7 +90,7 @@ def add_contact() -> Any:
     """Add an alert contact (mobile stored in E.164, linked to an office user if chosen)."""
     def action(db: Session) -> None:
         try:
-            contact_service.add_contact(db, **_contact_form_values(), now=_now(),
+            contact_service.add_contact(db, **_contact_form_values(db), now=_now(),
                                         actor=current_user().actor)
         except contact_service.ContactError as error:
             raise _refused(error) from None
@@ -91,7 +111,7 @@ def contact(contact_id: int) -> Any:
     """Edit one alert contact: name, role, mobile, linked office user; deactivate or reactivate."""
     with extensions.database().unit_of_work() as db:
         row = _contact(db, contact_id)
-        users = contact_service.office_user_names(db)
+        users = office_user_names(db)
         db.expunge(row)
     return render_template("office/contact.html", contact=row, users=users, roles=ROLE_WORDS)
 
@@ -102,7 +122,7 @@ def update_contact(contact_id: int) -> Any:
     """Save a contact's changes (audited with before and after)."""
     def action(db: Session) -> None:
         try:
-            contact_service.update_contact(db, contact_id, **_contact_form_values(),
+            contact_service.update_contact(db, contact_id, **_contact_form_values(db),
                                            now=_now(), actor=current_user().actor)
         except contact_service.ContactError as error:
             raise _refused(error) from None

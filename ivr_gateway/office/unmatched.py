@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
-from ivr_gateway.models import (  # Call: moving to ivr/models.py on branch bound
+from ivr_gateway.ivr.models import Call
+from ivr_gateway.models import (
     ActualVisit,
     AuditEntry,
-    Call,
     CareWorker,
     Channel,
     ExceptionCode,

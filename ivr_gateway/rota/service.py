@@ -20,11 +20,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.ecc.events import (
-    queue_adult_record,
-    queue_care_worker_record,
-    queue_planned_visit_record,
-)
 from ivr_gateway.hashing import hash_pin, verify_pin
 from ivr_gateway.models import (
     ActualVisit,
@@ -47,6 +42,11 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitIn,
     PlannedVisitView,
     pin_problem,
+)
+from ivr_gateway.visits.changes import (
+    record_adult_changed,
+    record_care_worker_changed,
+    record_planned_visit_changed,
 )
 from ivr_gateway.visits.deadlines import expected_end
 
@@ -246,7 +246,7 @@ def upsert_adult(session: Session, ref: str, data: AdultIn, *, settings: Setting
     session.flush()
     _audit(session, now, actor, "create" if change == "created" else "update", "adult", ref,
            {"changes": changes})
-    queue_adult_record(session, adult, now)
+    record_adult_changed(session, adult, now)
     return Upserted(change, adult_view(adult), sorted(changes))
 
 
@@ -343,7 +343,7 @@ def upsert_care_worker(session: Session, ref: str, data: CareWorkerIn, *, settin
     session.flush()
     _audit(session, now, actor, "create" if change == "created" else "update", "care_worker",
            ref, {"changes": changes})
-    queue_care_worker_record(session, care_worker, now)
+    record_care_worker_changed(session, care_worker, now)
     return Upserted(change, care_worker_view(care_worker), sorted(changes))
 
 
@@ -492,7 +492,7 @@ def upsert_planned_visit(session: Session, ref: str, data: PlannedVisitIn, *,
     action = "create" if change == "created" else (
         "cancel" if "status" in changes and desired["status"] == "cancelled" else "update")
     _audit(session, now, actor, action, "planned_visit", ref, {"changes": changes})
-    queue_planned_visit_record(session, visit, now)
+    record_planned_visit_changed(session, visit, now)
     return Upserted(change, planned_visit_view(visit), sorted(changes))
 
 

@@ -1,7 +1,8 @@
 """POST /twilio/status: Twilio's call and message status callbacks.
 
-Inbound calls are found by CallSid. Alert texts and calls carry ?notification=<id> in the
-callback URL we gave Twilio, so MessageStatus / CallStatus land on that notification.
+Signed like every webhook; the report goes to the features subscribed to it (telephony/status.py):
+the IVR finds inbound calls by CallSid, escalation finds alert texts and calls by the
+?notification=<id> we put on their callback URL.
 """
 
 from __future__ import annotations
@@ -9,41 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from ivr_gateway import extensions
-from ivr_gateway.escalation.delivery import record_delivery_status
-from ivr_gateway.models import Call
 from ivr_gateway.telephony.signature import twilio_signed
+from ivr_gateway.telephony.status import StatusReport, offer, status_handlers
 
 blueprint = Blueprint("telephony", __name__)
-
-FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
 @blueprint.post("/twilio/status")
 @twilio_signed
 def status_callback() -> Any:
     """Record how a call ended or a text fared; unknown SIDs are acknowledged and ignored."""
-    call_sid = request.form.get("CallSid", "")
-    call_status = request.form.get("CallStatus", "")
-    notification = request.args.get("notification", "")
-    if notification.isdigit():
-        status = request.form.get("MessageStatus") or call_status
-        if status:
-            error = request.form.get("ErrorCode") or None
-            with extensions.database().unit_of_work() as session:
-                record_delivery_status(
-                    session, int(notification), status, extensions.clock().now(),
-                    provider_sid=request.form.get("MessageSid") or call_sid or None,
-                    error=f"Twilio error {error}" if error else None)
-        return Response(status=204)
-    if call_sid and call_status:
+    form = request.form
+    report = StatusReport(
+        call_sid=form.get("CallSid", ""), call_status=form.get("CallStatus", ""),
+        message_sid=form.get("MessageSid", ""), message_status=form.get("MessageStatus", ""),
+        error_code=form.get("ErrorCode", ""), url_parameters=dict(request.args.items()))
+    handlers = status_handlers()
+    if handlers:
         now = extensions.clock().now()
         with extensions.database().unit_of_work() as session:
-            call = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
-            if call is not None:
-                call.status = call_status
-                if call_status in FINAL_CALL_STATUSES and call.ended_at is None:
-                    call.ended_at = now
+            offer(session, report, now, handlers)
     return Response(status=204)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr_gateway.ecc.events import queue_visit_change
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -28,6 +27,7 @@ from ivr_gateway.models import (
     Verification,
     VisitException,
 )
+from ivr_gateway.visits.changes import record_visit_corrected
 from ivr_gateway.visits.deadlines import expected_end
 from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.recording import lock_care_worker
@@ -164,7 +164,7 @@ def correct_visit_times(session: Session, *, care_worker_ref: str, log_in: datet
                                "log_event_ids": event_ids}))
     session.flush()
     # The council keeps the calls as captured and hears of the office's change separately.
-    queue_visit_change(session, change_id=f"office-correction:{event_ids[0]}", changed_by=actor,
+    record_visit_corrected(session, change_id=f"office-correction:{event_ids[0]}", changed_by=actor,
                        changed_at=now, reason_code="office_correction", memo=reason,
                        changes={"log_in": [before["log_in"], _iso(actual.started_at)],
                                 "log_out": [before["log_out"], _iso(actual.ended_at)]},

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from ivr_gateway.ecc.events import note_visits_changed, queue_visit_change
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -30,6 +29,7 @@ from ivr_gateway.models import (
     VisitException,
     VisitStatus,
 )
+from ivr_gateway.visits.changes import record_visit_changed, record_visit_corrected
 from ivr_gateway.visits.deadlines import expected_end
 from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.recording import lock_care_worker
@@ -247,7 +247,9 @@ def _tell_council(session: Session, care_worker_id: int, touched: set[int], targ
                   change_id: int, *, from_label: str, to_ref: str, reason: str, now: datetime,
                   actor: str) -> None:
     """The one place a move tells the council: a change on the right visit, and both visits."""
-    queue_visit_change(session, change_id=f"office-move:{change_id}", changed_by=actor,
-                       changed_at=now, reason_code="office_correction", memo=reason,
-                       changes={"visit": [from_label, to_ref]}, actual_visit_id=target_visit_id)
-    note_visits_changed(session, care_worker_id, touched, now, source=f"office-move:{change_id}")
+    # Both visits first (their new versions), then the change on the right one behind them.
+    record_visit_changed(session, care_worker_id, touched, now, source=f"office-move:{change_id}")
+    record_visit_corrected(session, change_id=f"office-move:{change_id}", changed_by=actor,
+                           changed_at=now, reason_code="office_correction", memo=reason,
+                           changes={"visit": [from_label, to_ref]},
+                           actual_visit_id=target_visit_id)

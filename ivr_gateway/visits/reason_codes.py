@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.config import Settings
-from ivr_gateway.ecc.events import queue_visit_change
 from ivr_gateway.models import AuditEntry, PlannedVisit, VisitStatus
+from ivr_gateway.visits.changes import record_visit_corrected
 from ivr_gateway.visits.errors import ActionRefused
+from ivr_gateway.visits.models import ReasonCode, VisitReasonCode
 from ivr_gateway.visits.queries import summaries_of
-from ivr_gateway.visits.reasons import ReasonCode, VisitReasonCode
 from ivr_gateway.visits.summary import VisitSummary
 
 OUTCOME_WORDS = {"short_of_carer": "short of a carer", "late_start": "late",
@@ -82,7 +82,7 @@ def record_reason_code(session: Session, ref: str, code: str, note: str, *, sett
                                "late": now > due}))
     session.flush()
     # The council hears of the reason as a visit change (Sandata's VisitChanges: ReasonCode).
-    queue_visit_change(session, change_id=f"reason:{visit.ref}:{now.isoformat()}",
+    record_visit_corrected(session, change_id=f"reason:{visit.ref}:{now.isoformat()}",
                        changed_by=actor, changed_at=now, reason_code=code, memo=note,
                        changes={"reason_code": [before["code"] if before else None, code]},
                        planned_visit_ref=visit.ref)

@@ -5,7 +5,7 @@ The council asks for a reason code only for a cancelled or missed visit, not a s
 REASON_CODE_DUE_HOURS, read by the board, the visit page, the alerts and the KPI report alike).
 "Missed" is the council's word here (KPI 3, council.py): a visit the office already sees as
 missed (nobody came within the missed window) takes its reason at once, though the council's
-window may still be open. The rules are pure functions; the two tables they read live here too.
+window may still be open. The rules are pure functions; the tables they read are visits/models.py.
 """
 
 from __future__ import annotations
@@ -16,41 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ivr_gateway.db import Base, UTCDateTime
 from ivr_gateway.models import AuditEntry
+from ivr_gateway.visits.models import VisitReasonCode
 
 _T = TypeVar("_T")
-
-
-class ReasonCode(Base):
-    """One entry of the configurable list of reasons for a missed or cancelled visit."""
-
-    __tablename__ = "reason_codes"
-
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    label: Mapped[str] = mapped_column(String(200))
-    applies_to: Mapped[str] = mapped_column(String(16), default="any")  # missed|cancelled|any
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-class VisitReasonCode(Base):
-    """The reason given for a missed or cancelled planned visit (one per visit; changes audited)."""
-
-    __tablename__ = "visit_reason_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    planned_visit_id: Mapped[int] = mapped_column(
-        ForeignKey("planned_visits.id", ondelete="CASCADE"), unique=True)
-    code: Mapped[str] = mapped_column(ForeignKey("reason_codes.code"))
-    note: Mapped[str] = mapped_column(Text, default="")
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    recorded_by: Mapped[str] = mapped_column(String(100))
-
-    reason: Mapped[ReasonCode] = relationship()
 
 
 class ReasonStatus(enum.StrEnum):

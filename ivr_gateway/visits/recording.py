@@ -16,7 +16,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ivr_gateway.config import KpiWindows
 from ivr_gateway.db import table_of
-from ivr_gateway.ecc.events import note_visits_changed
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -32,6 +31,7 @@ from ivr_gateway.models import (
     VisitException,
     VisitStatus,
 )
+from ivr_gateway.visits.changes import record_visit_changed
 from ivr_gateway.visits.deadlines import expected_end
 from ivr_gateway.visits.matching import (
     Candidate,
@@ -272,11 +272,11 @@ def _minutes(delta: timedelta) -> int:
 
 
 def record_log_event(session: Session, request: LogRequest, windows: KpiWindows) -> LogResult:
-    """Store the evidence, derive the actual visit and queue its council record; caller commits."""
+    """Store the evidence, derive the actual visit and announce the change; caller commits."""
     result, closed = _record_log_event(session, request, windows)
     # The council hears of the visit the event belongs to, and of any it closed as a missing
     # log-out (a log-in closes every visit the carer still had open).
-    note_visits_changed(session, request.care_worker_id, {result.actual_visit_id, *closed},
+    record_visit_changed(session, request.care_worker_id, {result.actual_visit_id, *closed},
                         request.received_at, source=f"log-event:{result.log_event_id}")
     return result
 
@@ -487,7 +487,7 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         detail=f"the carer changed a log-{original.kind.value} to a log-{new_kind.value}",
         created_at=received_at))
     session.flush()
-    note_visits_changed(session, original.care_worker_id,
+    record_visit_changed(session, original.care_worker_id,
                         touched | _visits_touched_by(session, result.log_event_id), received_at,
                         source=f"correction:{result.log_event_id}")
     return LogResult(result.log_event_id, result.kind, result.actual_visit_id, result.event_time,

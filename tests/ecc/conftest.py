@@ -80,8 +80,10 @@ RENDER_NOW = datetime(2100, 1, 1, tzinfo=UTC)  # every pointer is due by then
 
 
 def ecc_messages(session: Session) -> list[OutboxMessage]:
-    """The council records in the outbox, oldest first (changed visits rendered first)."""
-    render_visit_records(session, RENDER_NOW)
+    """The council records in the outbox, oldest first (every change rendered first, as the
+    relay's passes would: one carer's changes wait for each other, one per pass)."""
+    while render_visit_records(session, RENDER_NOW):
+        session.commit()
     session.commit()
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ecc")
                                 .order_by(OutboxMessage.id)))

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ivr_gateway.cli import main
 from ivr_gateway.db import Database
+from ivr_gateway.ecc.events import RENDER_KINDS
 from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 from ivr_gateway.outbox.service import enqueue
 from tests.api.conftest import Api
@@ -26,7 +27,7 @@ def _run(database: Database, *args: str, **env: str) -> Result:
 def _kill_one(database: Database) -> int:
     with database.unit_of_work() as session:
         message = session.scalars(select(OutboxMessage)  # the first message that leaves us
-                                  .where(OutboxMessage.kind != "ecc_render")
+                                  .where(OutboxMessage.kind.not_in(RENDER_KINDS))
                                   .order_by(OutboxMessage.id)).first()
         assert message is not None
         message.status = OutboxStatus.DEAD

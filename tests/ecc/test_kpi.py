@@ -22,8 +22,8 @@ from ivr_gateway.ecc.kpi import (
 )
 from ivr_gateway.ecc.kpi_report import kpi_html, summary_csv, visits_csv, write_kpi_files
 from ivr_gateway.models import AuditEntry, LogKind, PlannedVisit, Verification, VisitStatus
+from ivr_gateway.visits.models import VisitReasonCode
 from ivr_gateway.visits.queries import visits_for_day
-from ivr_gateway.visits.reasons import VisitReasonCode
 from tests.ecc.conftest import log
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 

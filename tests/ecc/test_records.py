@@ -17,6 +17,7 @@ from ivr_gateway.models import LogKind, Verification
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
 from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
+from ivr_gateway.visits.changes import record_visit_corrected
 from ivr_gateway.visits.recording import correct_direction
 from tests.ecc.conftest import ecc_messages, log
 from tests.factories import make_adult, make_care_worker, make_planned_visit
@@ -185,7 +186,51 @@ def test_an_office_correction_queues_the_change_before_the_visits_new_version(
     with database.unit_of_work() as session:
         assert _schema_errors([m.payload for m in ecc_messages(session)]) == []
         kinds = set(session.scalars(select(OutboxMessage.kind).distinct()))
-        assert kinds == {"ecc", "ecc_render"}  # records, and the pointers they came from
+        assert kinds == {"ecc", "visit_changed"}  # records, and the domain's rows they came from
+
+
+def test_a_correction_the_domain_announces_reaches_the_council_after_the_visit_it_changes(
+        database: Database) -> None:
+    with database.unit_of_work() as session:
+        adult = make_adult(session)
+        carer = make_care_worker(session)
+        visit_id = log(session, carer.id, adult.id, NOW, kind=LogKind.IN).actual_visit_id
+        # In the same transaction as the log-in, before anything was rendered: the change still
+        # reaches the council after the visit's first version (one carer's rows go in order).
+        record_visit_corrected(session, change_id="CH-1", changed_by="office:pat",
+                               changed_at=NOW + timedelta(hours=1), reason_code="PHONE_FAULT",
+                               memo="landline out of order", changes={"ended_at": [None, "x"]},
+                               actual_visit_id=visit_id)
+        make_planned_visit(session, adult, [carer], start=NOW + timedelta(days=1), ref="V9")
+        record_visit_corrected(session, change_id="CH-2", changed_by="office:pat",
+                               changed_at=NOW + timedelta(hours=1), reason_code="CLIENT_AWAY",
+                               memo="", changes={"reason_code": [None, "CLIENT_AWAY"]},
+                               planned_visit_ref="V9")
+        kinds = [m.kind for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+        assert kinds == ["visit_changed", "visit_corrected", "visit_corrected"]  # nothing "ecc"
+    with database.unit_of_work() as session:
+        messages = ecc_messages(session)
+        keys = [m.idempotency_key for m in messages]
+    assert keys.index(f"ecc:actual_visit:AV-{visit_id}:1") < keys.index("ecc:visit_change:CH-1:1")
+    assert "ecc:visit_change:CH-2:1" in keys and "ecc:planned_visit:V9:1" in keys
+    assert _schema_errors([m.payload for m in messages]) == []
+
+
+def test_pointers_the_council_package_wrote_before_the_upgrade_are_still_rendered(
+        database: Database) -> None:
+    from ivr_gateway.outbox.service import enqueue
+
+    with database.unit_of_work() as session:
+        adult = make_adult(session)
+        carer = make_care_worker(session)
+        visit_id = log(session, carer.id, adult.id, NOW).actual_visit_id
+        session.execute(OutboxMessage.__table__.delete())  # as if queued by the old release:
+        enqueue(session, kind="ecc_render", idempotency_key="ecc-render:log-event:1",
+                payload={"care_worker_id": carer.id, "actual_visit_ids": [visit_id]}, now=NOW,
+                ordering_key=f"ecc-render:carer:{carer.id}")
+    with database.unit_of_work() as session:
+        [record] = ecc_messages(session)
+        assert record.idempotency_key == f"ecc:actual_visit:AV-{visit_id}:1"
 
 
 def test_a_phone_log_in_queues_its_council_record_with_no_council_reachable(

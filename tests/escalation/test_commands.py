@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.cli import main
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import AlertState, OnCallPeriod
-from ivr_gateway.visits.reasons import VisitReasonCode
+from ivr_gateway.visits.models import VisitReasonCode
 from tests.escalation.conftest import TUESDAY_9AM, Escalation, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr_gateway.config import ConfigurationError, load_settings
-from ivr_gateway.escalation.policy import OfficeHours
+from ivr_gateway.escalation_policy import OfficeHours
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
 from ivr_gateway.escalation.models import AlertKind, AlertState
-from ivr_gateway.escalation.policy import EscalationPolicy
 from ivr_gateway.escalation.wording import is_one_segment
+from ivr_gateway.escalation_policy import EscalationPolicy
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
@@ -368,7 +368,7 @@ def test_reason_code_alerts_wait_for_office_hours_and_never_ring(
     assert escalation.calls() == []
 
 
-@pytest.mark.parametrize("kind", ["ecc", "ecc_render"])  # a refused record, or one not rendered
+@pytest.mark.parametrize("kind", ["ecc", "visit_changed", "ecc_render"])  # refused, or not rendered
 def test_forwarding_failure_is_raised_from_a_dead_council_record_and_resolves_on_retry(
         session: Session, escalation: Escalation, kind: str) -> None:
     from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus

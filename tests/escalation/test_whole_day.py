@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
 from ivr_gateway.escalation.models import AlertKind
-from ivr_gateway.escalation.policy import EscalationPolicy, OfficeHours
+from ivr_gateway.escalation_policy import EscalationPolicy, OfficeHours
 from tests.escalation.conftest import Escalation, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 

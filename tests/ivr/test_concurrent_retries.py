@@ -10,7 +10,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.models import Call, CallStep, LogEvent
+from ivr_gateway.ivr.models import Call, CallStep
+from ivr_gateway.models import LogEvent
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import count, play
 from tests.twilio_client import TwilioClient

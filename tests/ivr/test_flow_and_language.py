@@ -15,7 +15,8 @@ from ivr_gateway.config import PROJECT_ROOT, Settings
 from ivr_gateway.ivr.actions import ACTIONS
 from ivr_gateway.ivr.engine import FLOW_NAME, NOTE_PROMPTS, carer_flow
 from ivr_gateway.ivr.flow import Flow, FlowError, load_flow
-from ivr_gateway.models import Call, LogEvent, LogKind
+from ivr_gateway.ivr.models import Call
+from ivr_gateway.models import LogEvent, LogKind
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import PlayedCall, new_call_sid, play, rows
 from tests.twilio_client import TwilioClient, TwimlResponse

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.ivr.models import CallStep
 from ivr_gateway.models import (
     ActualVisit,
     Adult,
-    CallStep,
     ExceptionCode,
     LogEvent,
     LogKind,

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.ivr.models import CallStep
 from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
-    CallStep,
     LogEvent,
     LogKind,
     Verification,

@@ -16,7 +16,8 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ivr import actions
 from ivr_gateway.ivr.actions import StepContext
-from ivr_gateway.models import Call, CallStep, ConcernRecording, LogEvent
+from ivr_gateway.ivr.models import Call, CallStep
+from ivr_gateway.models import ConcernRecording, LogEvent
 from ivr_gateway.telephony.signature import sign
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import PlayedCall, count, new_call_sid, play, rows

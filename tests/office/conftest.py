@@ -19,7 +19,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import hash_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
-from ivr_gateway.visits.reasons import ReasonCode
+from ivr_gateway.visits.models import ReasonCode
 
 PASSWORD = "correct horse battery"
 _hashes: dict[str, str] = {}

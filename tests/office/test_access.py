@@ -16,7 +16,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import verify_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
-from ivr_gateway.visits.reasons import VisitReasonCode
+from ivr_gateway.visits.models import VisitReasonCode
 from tests.conftest import DEFAULT_NOW
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.office.conftest import PASSWORD, Office, make_office_user

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
+from ivr_gateway.ecc.events import render_visit_records
 from ivr_gateway.escalation.models import Alert, AlertKind, AlertState
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.models import (
@@ -26,7 +27,7 @@ from ivr_gateway.models import (
 )
 from ivr_gateway.office.providers import alert_source, code_source, register_alert_source
 from ivr_gateway.outbox.models import OutboxMessage
-from ivr_gateway.visits.reasons import VisitReasonCode
+from ivr_gateway.visits.models import VisitReasonCode
 from tests.escalation.conftest import make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play
@@ -49,6 +50,9 @@ def _rota(session: Session, start: datetime = NINE_AM) -> None:
 
 def _visit_changes(database: Database) -> list[dict[str, object]]:
     with database.unit_of_work() as session:
+        # The relay renders the domain's "visit corrected" rows into council records.
+        while render_visit_records(session, datetime(2100, 1, 1, tzinfo=UTC)):
+            session.flush()
         return [m.payload["data"] for m in session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key.like("ecc:visit_change:%"))
             .order_by(OutboxMessage.id))]

@@ -16,7 +16,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.demo import load_demo_rota
 from ivr_gateway.models import AuditEntry, CareWorker
 from ivr_gateway.office.models import OfficeRole, OfficeUser
-from ivr_gateway.visits.reasons import ReasonCode
+from ivr_gateway.visits.models import ReasonCode
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import play
 from tests.office.conftest import Office

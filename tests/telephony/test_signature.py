@@ -11,7 +11,7 @@ from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import Call, CallStep
+from ivr_gateway.ivr.models import Call, CallStep
 from ivr_gateway.telephony.signature import sign
 
 FORM = {"CallSid": "CA" + "7" * 32, "From": "+441134960001", "To": "+441134960000",

@@ -12,12 +12,7 @@ from ivr_gateway.visits.deadlines import (
     missed_at,
 )
 from ivr_gateway.visits.outcomes import CarerTimes, Outcome
-from ivr_gateway.visits.reasons import (
-    ReasonStatus,
-    RecordedReason,
-    reason_needed,
-    reason_standing,
-)
+from ivr_gateway.visits.reasons import ReasonStatus, RecordedReason, reason_needed, reason_standing
 from ivr_gateway.visits.verdicts import VisitFacts, council_note, judge_visit
 
 WINDOWS = KpiWindows()

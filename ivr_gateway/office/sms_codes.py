@@ -1,4 +1,8 @@
-"""The SMS capability as the office dashboard's code source: tokens and code sheets per client."""
+"""The SMS capability as the office dashboard's code source: tokens and code sheets per client.
+
+Kept with the dashboard that defines the CodeSource port (office/providers.py), so sms never
+imports the office (it was sms/office_codes.py).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The escalation package as the office dashboard's alert source (alerts and the on-call rota)."""
+"""The escalation package as the office dashboard's alert source (alerts and the on-call rota).
+
+AlertSource is a port the dashboard defines (office/providers.py); this adapter lives with the
+dashboard, so the arrow points from the office (an entrypoint) down to escalation (a service),
+never back. It was escalation/office_alerts.py, which made escalation import the office.
+"""
 
 from __future__ import annotations
 

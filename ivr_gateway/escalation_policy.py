@@ -1,7 +1,10 @@
 """Escalation policy as data: tick interval, time per ladder level, office hours, reminders.
 
-Read from the environment by ivr_gateway.config (one settings object). Kept free of other
-imports of ours so config.py can import it without a cycle.
+Settings, not a feature: read from the environment by ivr_gateway.config into
+``settings.escalation`` (one settings object), so it sits in the bottom layer with config and
+imports nothing of ours. It lived in ivr_gateway/escalation/policy.py, which made config (and so
+every module) load the escalation package. The `holidays` package is imported only when a bank
+holiday is first checked: loading the settings, or the visit rules, does not pay for it.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ BANK_HOLIDAY_REGIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT",
 
 @lru_cache(maxsize=8)
 def _bank_holidays(subdivision: str) -> holidays.HolidayBase:
-    import holidays  # imported when first asked: it takes a CLI command a third of a second
+    import holidays  # lazily: a large package, needed only when a bank holiday is checked
 
     return holidays.country_holidays("GB", subdiv=subdivision)
+
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(.*)$")
 
 
@@ -127,7 +131,6 @@ class EscalationPolicy:
     tick_seconds: int = 30
     level_minutes: int = 15  # time at each ladder level before the next is told
     carer_reminder_minutes: int = 15  # missing log-out: the carer's text, then the office
-    reason_code_hours: int = 48  # a missed or cancelled visit's reason code is due in this time
     reason_code_reminder_hours: int = 24  # the office is reminded this long after the visit
     office_hours: OfficeHours = field(default_factory=OfficeHours)
     sender: str = "recording"  # "recording" (prints/stores) or "twilio"
@@ -186,7 +189,6 @@ def load_policy(env: Mapping[str, str], production: bool) -> EscalationPolicy:
         tick_seconds=_number(env, "ESCALATION_TICK_SECONDS", 30, minimum=1),
         level_minutes=_number(env, "ESCALATION_LEVEL_MINUTES", 15, minimum=1),
         carer_reminder_minutes=_number(env, "ESCALATION_CARER_REMINDER_MINUTES", 15),
-        reason_code_hours=_number(env, "REASON_CODE_DUE_HOURS", 48, minimum=1),
         reason_code_reminder_hours=_number(env, "REASON_CODE_REMINDER_HOURS", 24, minimum=1),
         unplanned_visit_minutes=_number(env, "ESCALATION_UNPLANNED_VISIT_MINUTES", 480,
                                         minimum=1, maximum=_STALE_OPEN_MINUTES),
