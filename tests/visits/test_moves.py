@@ -92,8 +92,9 @@ def test_a_log_in_matched_to_the_wrong_visit_of_the_same_home_moves_with_its_evi
                                                                ("planned_visit", "V2")]
     assert audit[0].detail["moved"] == ["V1", "V2"]
     keys = session.scalars(select(OutboxMessage.idempotency_key)).all()
-    assert f"ecc:visit_change:office-move:{new.id}:1" in keys
-    assert f"ecc-render:office-move:{new.id}" in keys
+    # The domain announces both visits and the change (visits/changes.py); the council renders.
+    assert f"visit-changed:office-move:{new.id}" in keys
+    assert f"visit-corrected:office-move:{new.id}" in keys
 
 
 def test_moving_only_the_log_out_leaves_the_wrong_visit_open_and_closes_the_right_one(
