@@ -238,6 +238,8 @@ class LogEvent(Base):
     __tablename__ = "log_events"
     __table_args__ = (
         Index("ix_log_events_care_worker_time", "care_worker_id", "event_time"),
+        # The KPI report's verification mix reads a range of event times (of every carer).
+        Index("ix_log_events_event_time", "event_time"),
         UniqueConstraint("source_sid", "seq"),
     )
 
@@ -271,6 +273,8 @@ class ActualVisit(Base):
         Index("ix_actual_visits_care_worker_state", "care_worker_id", "state"),
         Index("ix_actual_visits_planned_visit", "planned_visit_id"),
         Index("ix_actual_visits_state_expected_end", "state", "expected_end_at"),
+        # A client's visits by time: merged-visit cover (KPI 3) and the KPI report's reads.
+        Index("ix_actual_visits_adult_started", "adult_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
