@@ -1,4 +1,4 @@
-"""Benchmark: the office pages at county size (the board, its live refresh, one visit), on PostgreSQL.
+"""Benchmark: the office pages at county size (board, live refresh, one visit), on PostgreSQL.
 
 Run on demand (not a test), from the repository root:
 
