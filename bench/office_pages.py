@@ -36,7 +36,7 @@ from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.models import ActualVisit, ActualVisitState
+from ivr_gateway.models import ActualVisitState, PlannedVisit
 from ivr_gateway.office.auth import hash_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 
@@ -123,7 +123,13 @@ def measure(url: str, visits: int, repeat: int) -> dict[str, tuple[float, float,
     client = app.test_client()
     log_in(client)
     figures: dict[str, tuple[float, float, int]] = {}
+    began = time.perf_counter()
+    cold = client.get("/office/")
+    figures["board, first in a process"] = ((time.perf_counter() - began) * 1000,
+                                            len(cold.get_data()) / 1024, cold.status_code)
     figures["board"] = timed(client, "/office/", repeat)
+    figures["board, page 50"] = timed(client, "/office/?page=50", repeat)
+    figures["board, late only"] = timed(client, "/office/?status=late", repeat)
     live = "/office/board/live"
     first = client.get(live)
     etag = first.headers.get("ETag", "")
@@ -131,11 +137,11 @@ def measure(url: str, visits: int, repeat: int) -> dict[str, tuple[float, float,
                                                      headers={"If-None-Match": etag})
     target = {"n": 0}
 
-    def touch() -> None:  # a carer logs out somewhere on the day: one visit changes
+    def touch() -> None:  # the rota moves one visit of the day: the day's version changes
         target["n"] += 1
         with database.unit_of_work() as session:
-            session.execute(update(ActualVisit).where(ActualVisit.id == target["n"])
-                            .values(match_reason=f"bench {target['n']}"))
+            session.execute(update(PlannedVisit).where(PlannedVisit.ref == visit_ref)
+                            .values(updated_at=NOW + timedelta(seconds=target["n"])))
     figures["live refresh, a visit changed"] = timed(client, live, repeat,
                                                      headers={"If-None-Match": etag},
                                                      before=touch)
