@@ -266,9 +266,11 @@ def _planned_keys(session: Session, query: BoardQuery, settings: Settings
             .order_by(CareWorker.family_name, CareWorker.given_name, CareWorker.ref,
                       PlannedVisit.planned_start, PlannedVisit.ref))
         return [(f"p:{ref}", carer, f"{given} {family}") for ref, carer, given, family in rows]
-    refs = session.scalars(
-        select(PlannedVisit.ref).join(Adult, Adult.id == PlannedVisit.adult_id)
-        .where(*on_day, *conditions).order_by(PlannedVisit.planned_start, PlannedVisit.ref))
+    keys = select(PlannedVisit.ref)
+    if q:  # the client's name is only needed to search by it
+        keys = keys.join(Adult, Adult.id == PlannedVisit.adult_id)
+    refs = session.scalars(keys.where(*on_day, *conditions)
+                           .order_by(PlannedVisit.planned_start, PlannedVisit.ref))
     return [(f"p:{ref}", "", "") for ref in refs]
 
 

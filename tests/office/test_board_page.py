@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.office import board_page
 from ivr_gateway.office.board_page import PAGE_SIZE
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.office.conftest import Office
@@ -134,3 +136,21 @@ def test_the_board_carries_the_live_regions_for_focus_announcements_and_banners(
     assert 'id="board-announce" class="visually-hidden" aria-live="polite"' in page
     assert 'id="board-banner" class="board-banner" role="alert" hidden' in page
     assert 'data-key="p:V0000"' in page and 'data-initials="J.S."' in page
+
+
+def test_on_a_big_day_rows_are_judged_now_and_counts_come_from_the_day_index(
+        as_coordinator: Office, session: Session, clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(board_page, "SMALL_DAY", 1)  # any day is "big": the index path
+    monkeypatch.setattr(board_page, "INDEX_MAX_AGE", timedelta(days=1))  # no rebuild thread
+    board_page.forget_indexes()
+    _busy_day(session, visits=4)
+    clock.set(SIX_AM + timedelta(minutes=10))
+    first = as_coordinator.get("/office/").get_data(as_text=True)
+    assert "<strong>4</strong> visits" in first and "counts as of" not in first
+    clock.set(SIX_AM + timedelta(minutes=40))  # V0000 and V0001 are now late
+    later = as_coordinator.get("/office/").get_data(as_text=True)
+    assert '<tr class="row-late" data-ref="V0000"' in later  # the rows: judged now
+    assert "<strong>0</strong> late" in later  # the counts: the index of 06:10, said so
+    assert "counts as of 06:10:00" in later
+    board_page.forget_indexes()
