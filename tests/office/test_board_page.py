@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.office import board_page
+from ivr_gateway.office import board, board_page
+from ivr_gateway.office import reason_codes as office_reason_codes
 from ivr_gateway.office.board_page import PAGE_SIZE
+from ivr_gateway.visits import queries
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.office.conftest import Office
 
@@ -154,3 +156,18 @@ def test_on_a_big_day_rows_are_judged_now_and_counts_come_from_the_day_index(
     assert "<strong>0</strong> late" in later  # the counts: the index of 06:10, said so
     assert "counts as of 06:10:00" in later
     board_page.forget_indexes()
+
+
+def test_a_visit_page_judges_its_own_visit_and_never_loads_the_whole_day(
+        as_coordinator: Office, session: Session, clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _busy_day(session, visits=6)
+    clock.set(SIX_AM + timedelta(hours=1))
+
+    def whole_day(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the visit page loaded the whole day")
+    for module in (board, board_page, office_reason_codes, queries):
+        monkeypatch.setattr(module, "visits_for_day", whole_day)
+    page = as_coordinator.get("/office/visits/V0003")
+    assert page.status_code == 200
+    assert "Edith Clarke" in page.get_data(as_text=True)
