@@ -124,7 +124,7 @@ def test_a_logout_on_another_device_puts_a_loud_banner_over_old_rows(
     expect(banner).to_be_visible(timeout=5000)
     expect(banner).to_contain_text("Your session has ended: log in again.")
     assert wall.locator("#board-live.board-stale").count() == 1  # rows greyed, not current
-    assert wall.locator("#board-live").get_attribute("aria-hidden") == "true"
+    assert wall.locator("#board-live").get_attribute("inert") == ""  # not read, not focusable
     wall.screenshot(path=str(ARTIFACTS / "office-board-session-ended.png"))
     wall.get_by_role("link", name="Log in again").click()
     assert "/office/login" in wall.url

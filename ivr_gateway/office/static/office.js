@@ -117,7 +117,7 @@
   function sessionEnded() {
     ended = true;
     live.classList.add("board-stale");
-    live.setAttribute("aria-hidden", "true");
+    live.setAttribute("inert", ""); // out of date: not read out, not focusable
     showBanner("ended", "Your session has ended: log in again. The rows below are out of date.",
                "Log in again", live.getAttribute("data-login-url") || "/office/login");
     if (timer) { window.clearInterval(timer); }
