@@ -13,6 +13,7 @@ def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
     from ivr_gateway.config import INSTANCE_DIR
     from ivr_gateway.office import (
+        board_views,  # noqa: F401 - its routes join the blueprint
         formatting,  # noqa: F401 - its filters join the blueprint
         on_call,  # noqa: F401 - its routes join the blueprint
         recordings,  # noqa: F401 - its route joins the blueprint

@@ -145,7 +145,8 @@ class Board:
     carers: list[tuple[str, str]]  # every carer on the day, for the filter
 
 
-def _matches(row: BoardRow, status: str, carer: str) -> bool:
+def row_matches(row: BoardRow, status: str, carer: str) -> bool:
+    """Whether a board row passes the status filter and the carer reference."""
     if carer and carer not in {ref for ref, _ in row.carers}:
         return False
     if status == "late":
@@ -232,6 +233,31 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
     acknowledged are theirs, for the "mine" filter.
     """
     summaries = visits_for_day(session, day, settings, now)
+    rows = board_rows(session, summaries, day, settings, alerts, viewer)
+    day_carers = sorted({(ref, name) for r in rows for ref, name in r.carers},
+                        key=lambda c: c[1])
+    shown = [r for r in rows if row_matches(r, status, carer)]
+    return Board(day, shown, count_rows(rows), day_carers)
+
+
+def count_rows(rows: list[BoardRow]) -> dict[str, int]:
+    """The board's counts over these rows (the whole day's, whatever is shown)."""
+    return {
+        "visits": len(rows),
+        "late": sum(r.late for r in rows),
+        "missed": sum(r.summary.outcome == "missed" for r in rows),
+        "in_progress": sum(r.summary.outcome == "in_progress" for r in rows),
+        "completed": sum(r.summary.outcome == "completed" for r in rows),
+        "short_of_carer": sum(r.summary.outcome == "short_of_carer" for r in rows),
+        "unverified": sum(r.unverified for r in rows),
+        "attention": sum(r.needs_attention for r in rows),
+        "mine": sum(r.mine for r in rows),
+    }
+
+
+def board_rows(session: Session, summaries: list[VisitSummary], day: date, settings: Settings,
+               alerts: AlertSource, viewer: str = "") -> list[BoardRow]:
+    """These visits' summaries as board rows: names, alerts, who handled what."""
     adult_refs = {s.adult_ref for s in summaries if s.adult_ref}
     adults = {a.ref: a for a in session.scalars(select(Adult).where(Adult.ref.in_(adult_refs)))}
     carer_refs = {r for s in summaries for r in s.care_worker_refs} \
@@ -241,7 +267,8 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
     planned_refs = [s.ref for s in summaries if s.ref]
     alerts_by_ref = alerts.alerts_for_visits(session, planned_refs)
     handled = _handled_by_visit(session, planned_refs, alerts_by_ref)
-    unplanned_ids = _unplanned_ids(session, day, settings)
+    unplanned_ids = _unplanned_ids(session, day, settings) \
+        if any(s.ref is None for s in summaries) else {}
 
     rows: list[BoardRow] = []
     for summary in summaries:
@@ -271,21 +298,7 @@ def build_board(session: Session, day: date, settings: Settings, now: datetime,
             reason=reason_due(summary), handled=handled.get(summary.ref or "", []),
             mine=bool(viewer) and any(a.acknowledged_by == viewer
                                       for a in alerts_by_ref.get(summary.ref or "", []))))
-    counts = {
-        "visits": len(rows),
-        "late": sum(r.late for r in rows),
-        "missed": sum(r.summary.outcome == "missed" for r in rows),
-        "in_progress": sum(r.summary.outcome == "in_progress" for r in rows),
-        "completed": sum(r.summary.outcome == "completed" for r in rows),
-        "short_of_carer": sum(r.summary.outcome == "short_of_carer" for r in rows),
-        "unverified": sum(r.unverified for r in rows),
-        "attention": sum(r.needs_attention for r in rows),
-        "mine": sum(r.mine for r in rows),
-    }
-    day_carers = sorted({(ref, name) for r in rows for ref, name in r.carers},
-                        key=lambda c: c[1])
-    shown = [r for r in rows if _matches(r, status, carer)]
-    return Board(day, shown, counts, day_carers)
+    return rows
 
 
 def _unplanned_ids(session: Session, day: date, settings: Settings

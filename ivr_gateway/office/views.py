@@ -12,7 +12,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -32,7 +31,6 @@ from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits
 from ivr_gateway.models import Adult, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
-from ivr_gateway.office.board import FILTERS, build_board
 from ivr_gateway.office.corrections import mark_exception_checked
 from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
@@ -244,39 +242,7 @@ def change_password() -> Any:
 
 
 # ------------------------------------------------------------------ the board
-
-def _board_args() -> tuple[date, str, str]:
-    try:
-        day = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") \
-            else _today()
-    except ValueError:
-        day = _today()
-    status = request.args.get("status", "all")
-    return day, status if status in FILTERS else "all", request.args.get("carer", "")
-
-
-def _board_context() -> dict[str, Any]:
-    day, status, carer = _board_args()
-    with extensions.database().unit_of_work() as db:
-        board = build_board(db, day, extensions.settings(), _now(), alert_source(),
-                            status=status, carer=carer, viewer=current_user().actor)
-    return {"board": board, "status": status, "carer": carer, "filters": FILTERS,
-            "now": _now(), "is_today": day == _today(),
-            "refresh_seconds": current_app.config["OFFICE_BOARD_REFRESH_SECONDS"]}
-
-
-@blueprint.get("/")
-@requires(COORDINATOR)
-def board() -> Any:
-    """Today's visits by planned time, refreshed in place every few seconds."""
-    return render_template("office/board.html", **_board_context())
-
-
-@blueprint.get("/board/live")
-@requires(COORDINATOR)
-def board_live() -> Any:
-    """The board's counts and rows only: what the page's script fetches to refresh itself."""
-    return render_template("office/_board_live.html", **_board_context())
+# The board and its live refresh are in board_views.py.
 
 
 # ------------------------------------------------------------------ the visit page

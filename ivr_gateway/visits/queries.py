@@ -82,6 +82,21 @@ def visits_for_day(session: Session, day: date, settings: Settings, now: datetim
     return summaries
 
 
+def unplanned_for_day(session: Session, day: date, settings: Settings) -> list[VisitSummary]:
+    """The unplanned visits (no rota entry) begun on the local day, as visits_for_day has them."""
+    start, end = local_day_bounds(day, settings)
+    actuals = session.scalars(
+        select(ActualVisit)
+        .where(ActualVisit.planned_visit_id.is_(None),
+               or_((ActualVisit.started_at >= start) & (ActualVisit.started_at < end),
+                   ActualVisit.started_at.is_(None)
+                   & (ActualVisit.ended_at >= start) & (ActualVisit.ended_at < end)))
+        .options(selectinload(ActualVisit.exceptions), selectinload(ActualVisit.adult))
+        .order_by(ActualVisit.started_at)).all()
+    refs = _carer_refs(session, actuals)
+    return [_unplanned_summary(actual, refs) for actual in actuals]
+
+
 def summaries_of(session: Session, planned: list[PlannedVisit], settings: Settings,
                  now: datetime) -> list[VisitSummary]:
     """The summaries (status, the council's verdict, the reason code) of these planned visits."""

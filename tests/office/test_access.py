@@ -21,7 +21,7 @@ from tests.conftest import DEFAULT_NOW
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.office.conftest import PASSWORD, Office, make_office_user
 
-PAGES = ["/office/", "/office/board/live", "/office/visits/V1", "/office/alerts",
+PAGES = ["/office/", "/office/visits/V1", "/office/alerts",
          "/office/reasons", "/office/adults", "/office/adults/A1", "/office/care-workers",
          "/office/care-workers/C1", "/office/on-call", "/office/kpi", "/office/rota",
          "/office/api-tokens", "/office/unplanned/1", "/office/users", "/office/users/cora"]

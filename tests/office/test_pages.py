@@ -57,7 +57,7 @@ def test_board_shows_status_in_words_and_colour_in_planned_order(
     clock.set(NINE_AM + timedelta(minutes=40))
     page = as_coordinator.get("/office/").get_data(as_text=True)
     assert _refs(page) == ["MISSED", "LATE", "ONTIME", "LATER"]  # by time, then reference
-    assert '<tr class="row-late" data-ref="LATE">' in page
+    assert '<tr class="row-late" data-ref="LATE" ' in page
     assert '<span class="status status-late">Late</span>' in page
     assert '<span class="status status-missed">Missed</span>' in page
     assert '<span class="status status-progress">In progress</span>' in page
@@ -94,7 +94,7 @@ def test_board_shows_a_double_up_with_one_carer_in_as_short_of_a_carer(
     play(twilio, LANDLINE, "1234", "5678")  # Amy alone: two-person care has not begun
     clock.set(NINE_AM + timedelta(minutes=5))
     page = as_coordinator.get("/office/").get_data(as_text=True)
-    assert '<tr class="row-short-carer" data-ref="HOIST">' in page
+    assert '<tr class="row-short-carer" data-ref="HOIST" ' in page
     assert '<span class="status status-short-carer">Short of a carer</span>' in page
     assert '<span class="sub carers-note">1 of 2 carers</span>' in page
     assert "<strong>1</strong> short of a carer" in page

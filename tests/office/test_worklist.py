@@ -56,7 +56,7 @@ def _attention(office: Office, query: str = "") -> int:
 
 def _row(office: Office, ref: str, query: str = "") -> str:
     page = office.get(f"/office/{query}").get_data(as_text=True)
-    match = re.search(rf'<tr [^>]*data-ref="{ref}">(.*?)</tr>', page, re.S)
+    match = re.search(rf'<tr [^>]*data-ref="{ref}"[^>]*>(.*?)</tr>', page, re.S)
     assert match, f"no row for {ref} on the board"
     return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
 

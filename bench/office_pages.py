@@ -1,0 +1,192 @@
+"""Benchmark: the office pages at county size (board, live refresh, one visit), on PostgreSQL.
+
+Run on demand (not a test), from the repository root:
+
+    OFFICE_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_office \\
+        .venv/bin/python bench/office_pages.py            # 1,000 then 10,000 visits today
+
+For each size (--sizes, default 1000,10000): empties the database's `public` schema and
+migrates it (refuses `test` and `postgres`), writes that many planned visits for today with
+bench/kpi_report.py's realistic mix (five a client, most delivered, some late, missed,
+double-ups, cancellations) and a day either side, by bulk Core inserts, then logs in as an
+office coordinator through the form and times, in process (Flask's test client: the server's
+work and the bytes it sends, no network), the median of --repeat requests of: the board (first
+page), the board's live refresh with nothing changed (If-None-Match: 304), the live refresh
+after a visit changed, a search, the board grouped by carer, one visit page, the carers and the
+clients pages. Prints ms and KB for each size and the ratio 10,000 / 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import text, update
+
+from ivr_gateway.app import create_app
+from ivr_gateway.clock import FixedClock
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.models import ActualVisitState, PlannedVisit
+from ivr_gateway.office.auth import hash_password
+from ivr_gateway.office.board_page import forget_indexes, rebuilding
+from ivr_gateway.office.models import OfficeRole, OfficeUser
+
+NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # a Sunday afternoon: half the day is done
+TODAY = date(2026, 11, 29)
+PASSWORD = "bench office password"  # noqa: S105 - a throwaway database of the bench's own
+TARGET_MS, TARGET_KB = 300, 200
+
+
+def _kpi_bench() -> Any:
+    path = Path(__file__).with_name("kpi_report.py")
+    spec = importlib.util.spec_from_file_location("kpi_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kpi_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_day(url: str, visits: int) -> tuple[Database, str]:
+    """Reset the database and write `visits` planned visits today (and a day either side)."""
+    kpi = _kpi_bench()
+    url = kpi.reset_database(url)
+    database = Database(url)
+    clients = max(1, visits // 5)
+    rota = kpi.Rota(clients, clients, random.Random(7))
+    for offset in (-1, 0, 1):
+        rota.day(TODAY + timedelta(days=offset), 5)
+    # The mix was generated as if every window had closed: what starts after NOW is still due.
+    rota.actuals = [a for a in rota.actuals if a["started_at"] <= NOW]
+    kept = {a["id"] for a in rota.actuals}
+    for a in rota.actuals:
+        if a["ended_at"] > NOW:
+            a["ended_at"], a["state"], a["out_verification"] = None, ActualVisitState.OPEN, None
+    rota.events = [e for e in rota.events if e["actual_visit_id"] in kept
+                   and e["event_time"] <= NOW]
+    with database.unit_of_work() as session:
+        rota.write(session)
+        stamp = datetime(2026, 1, 1, tzinfo=UTC)
+        session.add(OfficeUser(username="bench", display_name="Bench",
+                               password_hash=hash_password(PASSWORD),
+                               role=OfficeRole.COORDINATOR, active=True, failed_logins=0,
+                               session_epoch=0, created_at=stamp, updated_at=stamp))
+    with database.engine.connect() as conn:
+        conn.execute(text("COMMIT"))
+        conn.execute(text("ANALYZE"))
+    today = [v for v in rota.visits if v["planned_start"].date() == TODAY
+             or v["planned_start"].astimezone(kpi.LONDON).date() == TODAY]
+    return database, str(today[len(today) // 2]["ref"])
+
+
+def log_in(client: FlaskClient) -> None:
+    """Log in through the form, as a coordinator does."""
+    page = client.get("/office/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    answer = client.post("/office/login", data={"username": "bench", "password": PASSWORD,
+                                                 "csrf_token": token})
+    assert answer.status_code == 302, answer.status_code
+
+
+def settled() -> None:
+    """Wait for the board's background rebuild, so it is not timed with the next page."""
+    while rebuilding():
+        time.sleep(0.05)
+
+
+def timed(client: FlaskClient, path: str, repeat: int, headers: dict[str, str] | None = None,
+          before: Any = None) -> tuple[float, float, int]:
+    """Median ms, KB of the body and the status of `repeat` GETs (after one warm-up)."""
+    client.get(path, headers=headers)
+    times, size, status = [], 0, 0
+    for _ in range(repeat):
+        settled()
+        if before is not None:
+            before()
+        began = time.perf_counter()
+        answer = client.get(path, headers=headers)
+        body = answer.get_data()
+        times.append((time.perf_counter() - began) * 1000)
+        size, status = len(body), answer.status_code
+    return statistics.median(times), size / 1024, status
+
+
+def measure(url: str, visits: int, repeat: int) -> dict[str, tuple[float, float, int]]:
+    """Write the day, then time each page."""
+    began = time.perf_counter()
+    database, visit_ref = write_day(url, visits)
+    print(f"{visits} visits today written in {time.perf_counter() - began:.1f} s")
+    forget_indexes()  # the previous size's index is another database's
+    clock = FixedClock(NOW)
+    app = create_app(Settings(database_url=database.url), database, clock)
+    client = app.test_client()
+    log_in(client)
+    figures: dict[str, tuple[float, float, int]] = {}
+    began = time.perf_counter()
+    cold = client.get("/office/")
+    figures["board, first in a process"] = ((time.perf_counter() - began) * 1000,
+                                            len(cold.get_data()) / 1024, cold.status_code)
+    figures["board"] = timed(client, "/office/", repeat)
+    figures["board, page 50"] = timed(client, "/office/?page=50", repeat)
+    figures["board, late only"] = timed(client, "/office/?status=late", repeat)
+    live = "/office/board/live"
+    first = client.get(live)
+    etag = first.headers.get("ETag", "")
+    figures["live refresh, nothing changed"] = timed(client, live, repeat,
+                                                     headers={"If-None-Match": etag})
+    target = {"n": 0}
+
+    def touch() -> None:  # the rota moves one visit of the day: the day's version changes
+        target["n"] += 1
+        with database.unit_of_work() as session:
+            session.execute(update(PlannedVisit).where(PlannedVisit.ref == visit_ref)
+                            .values(updated_at=NOW + timedelta(seconds=target["n"])))
+    figures["live refresh, a visit changed"] = timed(client, live, repeat,
+                                                     headers={"If-None-Match": etag},
+                                                     before=touch)
+    figures["board, search"] = timed(client, "/office/?q=Client1", repeat)
+    figures["board, by carer"] = timed(client, "/office/?group=carer", repeat)
+    figures["visit page"] = timed(client, f"/office/visits/{visit_ref}", repeat)
+    figures["carers page"] = timed(client, "/office/care-workers", repeat)
+    figures["clients page"] = timed(client, "/office/adults", repeat)
+    database.dispose()
+    return figures
+
+
+def main() -> None:
+    """Parse arguments, run each size, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=os.environ.get("OFFICE_BENCH_DATABASE_URL"),
+                        help="PostgreSQL URL (default: $OFFICE_BENCH_DATABASE_URL)")
+    parser.add_argument("--sizes", default="1000,10000", help="visits today, comma-separated")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if not args.database_url:
+        raise SystemExit("set OFFICE_BENCH_DATABASE_URL (or --database-url) to a PostgreSQL "
+                         "database of the bench's own")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {n: measure(args.database_url, n, args.repeat) for n in sizes}
+    small, large = sizes[0], sizes[-1]
+    print(f"\n{'page':<32}" + "".join(f"{f'{n} ms':>10}{f'{n} KB':>10}" for n in sizes)
+          + f"{'ratio ms':>10}  target < {TARGET_MS} ms, < {TARGET_KB} KB")
+    for name in results[small]:
+        cells = "".join(f"{results[n][name][0]:>10.0f}{results[n][name][1]:>10.1f}"
+                        for n in sizes)
+        ms, kb, status = results[large][name]
+        ok = "PASS" if ms < TARGET_MS and kb < TARGET_KB else "FAIL"
+        print(f"{name:<32}{cells}{ms / results[small][name][0]:>10.2f}  "
+              f"{ok} (HTTP {status})")
+
+
+if __name__ == "__main__":
+    main()
