@@ -5,6 +5,7 @@ Views are thin: parse the form, call one office or rota function in one unit of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -316,11 +317,11 @@ def unplanned_visit(actual_id: int) -> Any:
     return _visit_page(actual_id=actual_id)
 
 
-def _act(action: Any, success: str, default: str) -> Any:
+def _act(action: Any, success: str | Callable[[], str], default: str) -> Any:
     try:
         with extensions.database().unit_of_work() as db:
             action(db)
-        flash(success, "success")
+        flash(success if isinstance(success, str) else success(), "success")
     except (ActionRefused, LookupError) as refused:
         flash(str(refused.args[0] if refused.args else refused), "error")
     return _back(default)
@@ -376,9 +377,13 @@ def acknowledge_alert(alert_id: int) -> Any:
     """Acknowledge an alert, with an optional note of what was done: it stops climbing."""
     note = request.form.get("note", "").strip() or None
 
+    taken: list[int] = []
+
     def action(db: Any) -> None:  # the alert source audits it (escalation/acknowledgement.py)
-        alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
-    return _act(action, "Alert acknowledged.", url_for("office.alerts"))
+        taken.append(alert_source().acknowledge(db, alert_id, current_user().actor, _now(),
+                                                note=note).number)
+    # The number the texts gave ("Reply ACK 4821"), not the row id: one number everywhere.
+    return _act(action, lambda: f"Alert {taken[0]} acknowledged.", url_for("office.alerts"))
 
 
 @blueprint.get("/alerts")
