@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from ivr_gateway import extensions
 from ivr_gateway.api import tokens as token_service
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
 from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
 from ivr_gateway.models import Adult, CareWorker, PlannedVisit
@@ -555,10 +556,27 @@ def api_tokens() -> Any:
     return render_template("office/api_tokens.html", tokens=tokens, new_token=new_token)
 
 
-@blueprint.post("/api-tokens/<int:token_id>/revoke")
+@blueprint.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @requires(ADMINISTRATOR)
 def revoke_api_token(token_id: int) -> Any:
-    """Revoke a token: requests with it are refused from now on."""
+    """Revoke a token: asks first (it cannot be undone), then requests with it are refused."""
+    if request.method == "GET":
+        with extensions.database().unit_of_work() as db:
+            token = db.get(ApiToken, token_id)
+            if token is None:
+                abort(404)
+            name, revoked = token.name, token.revoked_at is not None
+        if revoked:
+            flash(f"The token {name} is already revoked.", "info")
+            return redirect(url_for("office.api_tokens"))
+        return render_template(
+            "office/confirm.html", title=f"Revoke the token {name}?",
+            message=(f"Requests with the token {name} are refused from the moment you revoke "
+                     "it, so the rostering system that uses it stops sending the rota until it "
+                     "is given a new token. A revoked token cannot be brought back."),
+            action=url_for("office.revoke_api_token", token_id=token_id),
+            button=f"Revoke {name}", back=url_for("office.api_tokens"))
+
     def action(db: Any) -> None:
         try:
             token_service.revoke_api_token(db, token_id=token_id, now=_now(),
@@ -640,10 +658,26 @@ def change_office_user_role(username: str) -> Any:
         acting_username=current_user().username), "Role changed.")
 
 
-@blueprint.post("/users/<username>/deactivate")
+@blueprint.route("/users/<username>/deactivate", methods=["GET", "POST"])
 @requires(ADMINISTRATOR)
 def deactivate_office_user(username: str) -> Any:
-    """Stop an office user logging in; they are logged out everywhere at once."""
+    """Stop an office user logging in: asks first, then they are logged out everywhere."""
+    if request.method == "GET":
+        with extensions.database().unit_of_work() as db:
+            user = db.scalar(select(OfficeUser).where(OfficeUser.username == username))
+            if user is None:
+                abort(404)
+            name, active = user.display_name or user.username, user.active
+        if not active:
+            flash(f"{name} is already deactivated.", "info")
+            return redirect(url_for("office.office_user", username=username))
+        return render_template(
+            "office/confirm.html", title=f"Deactivate {name}?",
+            message=(f"{name} ({username}) is logged out at once on every device and cannot "
+                     "log in. Their history is kept; you can reactivate them later."),
+            action=url_for("office.deactivate_office_user", username=username),
+            button=f"Deactivate {username}",
+            back=url_for("office.office_user", username=username))
     return _user_action(username, lambda db: accounts.deactivate_office_user(
         db, username, now=_now(), actor=current_user().actor,
         acting_username=current_user().username),
