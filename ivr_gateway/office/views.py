@@ -318,13 +318,19 @@ def unplanned_visit(actual_id: int) -> Any:
     return _visit_page(actual_id=actual_id)
 
 
-def _act(action: Any, success: str | Callable[[], str], default: str) -> Any:
+def _act(action: Any, success: str | Callable[[], str], default: str,
+         keep: str | None = None) -> Any:
+    """Run one action in a unit of work; on refusal say why and, if `keep` names the form,
+    keep what was typed for the page it goes back to (office/kept_forms.py)."""
     try:
         with extensions.database().unit_of_work() as db:
             action(db)
         flash(success if isinstance(success, str) else success(), "success")
     except (ActionRefused, LookupError) as refused:
         flash(str(refused.args[0] if refused.args else refused), "error")
+        if keep is not None:
+            from ivr_gateway.office.kept_forms import keep_form
+            keep_form(keep)
     return _back(default)
 
 
@@ -335,7 +341,8 @@ def record_reason(ref: str) -> Any:
     code, note = request.form.get("code", ""), request.form.get("note", "")
     return _act(lambda db: record_reason_code(
         db, ref, code, note, settings=extensions.settings(), now=_now(),
-        actor=current_user().actor), "Reason code recorded.", url_for("office.visit", ref=ref))
+        actor=current_user().actor), "Reason code recorded.", url_for("office.visit", ref=ref),
+        keep="reason")
 
 
 def _correct(planned_ref: str | None, actual_id: int | None, default: str) -> Any:
@@ -346,7 +353,7 @@ def _correct(planned_ref: str | None, actual_id: int | None, default: str) -> An
             log_out=_parse_local(request.form.get("log_out", ""), "log-out time"),
             reason=request.form.get("reason", ""), now=_now(), actor=current_user().actor,
             planned_ref=planned_ref, actual_visit_id=actual_id)
-    return _act(action, "Correction recorded as new evidence.", default)
+    return _act(action, "Correction recorded as new evidence.", default, keep="correct")
 
 
 @blueprint.post("/visits/<ref>/correct")
@@ -619,7 +626,7 @@ def office_users() -> Any:
                 raise _refusal(problem) from None
         return _act(action, f"Office user {username.strip().lower()} added. Give them the "
                             "password in person or by phone, never by email or text.",
-                    url_for("office.office_users"))
+                    url_for("office.office_users"), keep="add_user")
     with extensions.database().unit_of_work() as db:
         users = accounts.list_office_users(db)
     return render_template("office/users.html", users=users, now=_now())

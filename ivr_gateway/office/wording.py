@@ -193,8 +193,11 @@ def _sentence(entry: AuditEntry, names: _Names) -> tuple[str, list[str]]:
                if d.get("previous") else ""), []),
         "reassign": lambda: (
             f"sent {names.carer(d.get('to'))} instead of {names.carer(d.get('from'))}: "
-            f"{reason}", [_text_line(k, v, names) for k, v in d.items()
-                          if k.startswith("text to ") and isinstance(v, str)]),
+            f"{reason}",
+            ([f"Clashes accepted: {d['clashes accepted']}"]
+             if d.get("clashes accepted") not in (None, "", "none") else [])
+            + [_text_line(k, v, names) for k, v in d.items()
+               if k.startswith("text to ") and isinstance(v, str)]),
         "check_exception": lambda: (
             f"checked the {EXCEPTION_WORDS.get(str(d.get('code')), str(d.get('code')))}"
             + (f": {note}" if note else ""), []),
