@@ -214,7 +214,9 @@ def test_marking_an_unverified_log_in_as_checked_records_who_and_when(
     assert 'data-ref="V1"' not in board
     again = as_coordinator.post(f"/office/exceptions/{exception.id}/check", {},
                                 follow_redirects=True)
-    assert "Already checked by office:cora" in again.get_data(as_text=True)
+    assert "Already checked by Cora." in again.get_data(as_text=True)
+    visit_page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    assert "checked by Cora at 09:21" in visit_page and "office:cora" not in visit_page
 
 
 def test_a_reason_code_is_due_48_hours_after_planned_start_weekend_included(

@@ -19,7 +19,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.escalation.wording import alert_text
-from ivr_gateway.models import PlannedVisit, VisitStatus
+from ivr_gateway.models import Adult, PlannedVisit, VisitStatus
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import PlannedVisitIn
 from tests.escalation.conftest import make_ladder
@@ -117,6 +117,8 @@ def test_a_reason_code_shows_by_its_label_on_the_board_and_the_visit_page(
     readable = _text(re.sub(r'value="[^"]*"', "", visit))
     assert "no_carer_available" not in readable
     assert "Cora recorded the reason: No carer available (sickness, staffing)" in readable
+    assert "Recorded: No carer available (sickness, staffing) (Cora," in readable
+    assert "office:cora" not in readable
 
 
 def test_a_visit_cancelled_on_the_rota_shows_the_rotas_reason_by_its_label(
@@ -169,3 +171,18 @@ def test_the_calls_steps_read_as_sentences(
     assert "5678" not in timeline
     for raw in ("Call step", "locate", "result:", "staff_number"):
         assert raw not in timeline, raw
+
+
+def test_a_withheld_call_says_so_and_names_the_client_number_keyed(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    _rota(session)
+    with session.begin():
+        session.execute(Adult.__table__.update().values(client_number="100001"))
+    clock.set(NINE_AM + timedelta(minutes=1))
+    play(twilio, "anonymous", "100001", "1234", "5678")
+    html = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    timeline = _text(html.split('class="timeline"', 1)[1].split("</ol>", 1)[0])
+    assert "Call answered: caller ID withheld" in timeline
+    assert "Keyed client number 100001" in timeline
+    assert "Amy keyed their PIN: accepted" in timeline
