@@ -176,7 +176,7 @@ class CallEngine:
         values: dict[str, Any] = dict(ctx.get("vars", {}))
         values["notes"] = "".join(prompts.render(k, v) for k, v in values.get("notes", []))
         if "what" in values:
-            values["what"] = prompts.render(values["what"], {})
+            values["what"] = prompts.render(values["what"], values)
         values["choices"] = ", ".join(prompts.render("choice", c) for c in ctx.get("choices", []))
         texts = [prompts.render(key, vals) for key, vals in ctx.notices]
         if state.prompt:

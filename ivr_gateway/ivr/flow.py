@@ -69,11 +69,14 @@ class Prompts:
         """The prompt's text with its {placeholders} filled in.
 
         A prompt that depends on a number is a table of plural forms (one, few, many, other),
-        chosen by the language's rule for the value of {minutes}.
+        chosen by the language's rule for the value of {minutes}; an optional "zero" form is
+        said for 0 ("Under a minute." rather than "0 minutes.").
         """
         text = self.texts[key]
         if isinstance(text, dict):
-            category = plural_category(self.language, int(values.get("minutes", 0)))
+            minutes = int(values.get("minutes", 0))
+            category = "zero" if minutes == 0 and "zero" in text else \
+                plural_category(self.language, minutes)
             text = text.get(category) or text.get("other") or text["many"]
         return text.format(**values)
 

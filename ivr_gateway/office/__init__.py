@@ -15,6 +15,7 @@ def init_office(app: Flask) -> None:
     from ivr_gateway.office import (
         board_views,  # noqa: F401 - its routes join the blueprint
         formatting,  # noqa: F401 - its filters join the blueprint
+        kept_forms,  # noqa: F401 - its template global joins the blueprint
         on_call,  # noqa: F401 - its routes join the blueprint
         recordings,  # noqa: F401 - its route joins the blueprint
         rota_upload,  # noqa: F401 - its routes join the blueprint

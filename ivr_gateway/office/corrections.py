@@ -17,6 +17,8 @@ from ivr_gateway.models import (
     PlannedVisit,
     VisitException,
 )
+from ivr_gateway.office.board import person_name
+from ivr_gateway.office.wording import office_names
 from ivr_gateway.visits.errors import ActionRefused
 
 
@@ -27,7 +29,8 @@ def mark_exception_checked(session: Session, exception_id: int, note: str, *, no
     if exception is None:
         raise ActionRefused("There is no such exception.")
     if exception.reviewed_at is not None:
-        raise ActionRefused(f"Already checked by {exception.reviewed_by}.")
+        who = person_name(exception.reviewed_by, office_names(session, [exception.reviewed_by]))
+        raise ActionRefused(f"Already checked by {who}.")
     exception.reviewed_at = now
     exception.reviewed_by = actor[:100]
     planned = session.get(PlannedVisit, exception.planned_visit_id) \

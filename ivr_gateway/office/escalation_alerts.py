@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.config import Settings
 from ivr_gateway.escalation.acknowledgement import acknowledge
-from ivr_gateway.escalation.models import Alert, AlertState, OnCallPeriod
+from ivr_gateway.escalation.models import Alert, AlertState, NotificationPurpose, OnCallPeriod
 from ivr_gateway.models import PlannedVisit
 from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.office.providers import OnCallPeriod as OnCallView
@@ -23,15 +23,18 @@ from ivr_gateway.visits.queries import local_day_bounds
 
 
 def _view(alert: Alert, refs: dict[int, str]) -> AlertView:
+    told = [n for n in alert.notifications if n.purpose is NotificationPurpose.ALERT]
     return AlertView(
         id=alert.id, kind=alert.kind.value,
         planned_visit_ref=refs.get(alert.planned_visit_id) if alert.planned_visit_id else None,
-        raised_at=alert.raised_at, level=alert.level, summary=f"{alert.number}: {alert.summary}",
+        raised_at=alert.raised_at, level=alert.level, summary=alert.summary,
         acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
         acknowledged_note=alert.acknowledged_note, resolved_at=alert.resolved_at,
-        notifications=[Notification(at=n.created_at, to=f"{n.recipient} ({n.step})",
-                                    channel=n.channel.value, status=n.status)
-                       for n in alert.notifications])
+        notifications=[Notification(at=n.created_at, to=n.recipient, channel=n.channel.value,
+                                    status=n.status, role=n.step)
+                       for n in alert.notifications],
+        number=alert.number,
+        reached=max(told, key=lambda n: (n.level, n.id)).step if told else "")
 
 
 def _refs(session: Session, alerts: list[Alert]) -> dict[int, str]:

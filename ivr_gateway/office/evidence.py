@@ -20,8 +20,15 @@ from ivr_gateway.models import (
     PlannedVisit,
     VisitException,
 )
-from ivr_gateway.office.board import EXCEPTION_WORDS, STATUS, VERIFICATION_WORDS
+from ivr_gateway.office.board import EXCEPTION_WORDS, STATUS, VERIFICATION_WORDS, person_name
 from ivr_gateway.office.reason_codes import ReasonDue, reason_due
+from ivr_gateway.office.wording import (
+    AuditLine,
+    CallParty,
+    audit_lines,
+    call_step_sentence,
+    office_names,
+)
 from ivr_gateway.phones import national_format
 from ivr_gateway.visits.models import VisitReasonCode
 from ivr_gateway.visits.reason_codes import visit_summary
@@ -59,13 +66,15 @@ class VisitRecord:
     reason_recorded: VisitReasonCode | None
     status_word: str
     status_style: str
+    audit_lines: list[AuditLine] = field(default_factory=list)  # the audit trail in sentences
 
 
 def _local(at: datetime, settings: Settings) -> str:
     return at.astimezone(settings.tz).strftime("%H:%M:%S")
 
 
-def _event_entry(event: LogEvent, carer: str, settings: Settings) -> TimelineEntry:
+def _event_entry(event: LogEvent, carer: str, settings: Settings, names: dict[str, str]
+                 ) -> TimelineEntry:
     kind = "log-in" if event.kind.value == "in" else "log-out"
     channel = {"ivr": "phone call", "sms": "text", "office": "office correction"}[
         event.channel.value]
@@ -84,20 +93,16 @@ def _event_entry(event: LogEvent, carer: str, settings: Settings) -> TimelineEnt
     if event.raw.get("unverified_reason"):
         details.append(f"not proven: {event.raw['unverified_reason']}")
     if event.channel.value == "office":
-        details.append(f"by {event.raw.get('by', '?')}: {event.raw.get('reason', '')}")
+        details.append(f"by {person_name(event.raw.get('by'), names)}: "
+                       f"{event.raw.get('reason', '')}")
     return TimelineEntry(event.event_time, "office" if event.channel.value == "office" else kind,
                          f"{kind.capitalize()} by {channel}", details,
                          event.superseded_reason if event.superseded_by_id else None, event.id)
 
 
-def _step_entry(step: CallStep) -> TimelineEntry:
-    details = [f"from: {national_format(step.from_number)}"]
-    if step.digits:
-        details.append(f"keyed: {step.digits}")
-    if step.outcome:
-        details.append(f"result: {step.outcome}")
-    return TimelineEntry(step.received_at, "call", f"Call step {step.seq}: {step.state}",
-                         details)
+def _step_entry(step: CallStep, party: CallParty) -> TimelineEntry:
+    # One sentence per step ("Call answered: caller ID ... matched Joan Smith's landline").
+    return TimelineEntry(step.received_at, "call", call_step_sentence(step, party))
 
 
 def _collect_events(session: Session, actual_ids: list[int], planned_id: int | None
@@ -147,12 +152,18 @@ def load_visit_record(session: Session, settings: Settings, now: datetime, *,
     events = _collect_events(session, actual_ids, planned.id if planned else None)
     carer_names.update({e.care_worker_id: f"{e.care_worker.given_name} "
                         f"{e.care_worker.family_name}" for e in events})
-    timeline = [_event_entry(e, carer_names.get(e.care_worker_id, "?"), settings)
+    people = office_names(session, [str(e.raw.get("by", "")) for e in events])
+    timeline = [_event_entry(e, carer_names.get(e.care_worker_id, "?"), settings, people)
                 for e in events]
     sids = {e.source_sid for e in events if e.source_sid and e.channel.value == "ivr"}
     if sids:
-        timeline += [_step_entry(s) for s in session.scalars(
-            select(CallStep).where(CallStep.call_sid.in_(sids)))]
+        callers = {e.source_sid: carer_names.get(e.care_worker_id, "the carer") for e in events
+                   if e.source_sid in sids}
+        client = f"{adult.given_name} {adult.family_name}" if adult else "the client"
+        landlines = frozenset(line.number for line in adult.landlines) if adult else frozenset()
+        timeline += [_step_entry(s, CallParty(callers.get(s.call_sid, "the carer"), client,
+                                              landlines))
+                     for s in session.scalars(select(CallStep).where(CallStep.call_sid.in_(sids)))]
     exceptions = list(session.scalars(select(VisitException).where(
         VisitException.actual_visit_id.in_(actual_ids)).order_by(VisitException.id)))
     for e in exceptions:
@@ -185,4 +196,5 @@ def load_visit_record(session: Session, settings: Settings, now: datetime, *,
             ("Unplanned, completed", "done") if a.state.value == "closed" and a.started_at \
             else ("Unplanned, incomplete", "warn")
     return VisitRecord(planned, summary, adult, actuals, carer_names, exceptions, concerns,
-                       timeline, audit, reason, recorded, word, style)
+                       timeline, audit, reason, recorded, word, style,
+                       audit_lines(session, audit, settings.tz))

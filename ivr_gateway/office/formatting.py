@@ -1,4 +1,5 @@
-"""How the dashboard writes phone numbers: UK national format for people, E.164 for tel: links.
+"""How the dashboard writes phone numbers (UK national format for people, E.164 for tel: links),
+and codes in words (office/wording.py).
 
 The database and the API keep E.164 (+447911123450); a tired coordinator reads and dials
 07911 123450. One filter, used by every office template that shows a number.
@@ -6,7 +7,20 @@ The database and the API keep E.164 (+447911123450); a tired coordinator reads a
 
 from __future__ import annotations
 
+from flask import g
+
+from ivr_gateway import extensions
+from ivr_gateway.office.board import person_name
+from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.office.views import blueprint
+from ivr_gateway.office.wording import (
+    alert_kind_words,
+    alert_reach,
+    notification_sentence,
+    office_names,
+    reason_labels,
+    reason_words,
+)
 from ivr_gateway.phones import national_format, try_normalise
 
 
@@ -21,3 +35,41 @@ def tel(number: str | None) -> str:
     """A tel: link target (E.164 where the number is valid, else the digits as given)."""
     e164 = try_normalise(number)
     return f"tel:{e164 or ''.join(c for c in (number or '') if c.isdigit() or c == '+')}"
+
+
+@blueprint.app_template_filter("told")
+def told(notification: Notification) -> str:
+    """'Texted Cora, the coordinator on duty: delivered' (office/wording.py)."""
+    return notification_sentence(notification)
+
+
+@blueprint.app_template_filter("reach")
+def reach(alert: AlertView) -> str:
+    """How far up the ladder an alert went, in words, instead of its level number."""
+    return alert_reach(alert)
+
+
+@blueprint.app_template_filter("alert_kind")
+def alert_kind(kind: str) -> str:
+    """'late_start' as 'late start'."""
+    return alert_kind_words(kind)
+
+
+@blueprint.app_template_filter("reason_label")
+def reason_label(recorded: str | None) -> str:
+    """A reason code as its label from the reason_codes table (read once per request)."""
+    if "reason_labels" not in g:
+        with extensions.database().unit_of_work() as db:
+            g.reason_labels = reason_labels(db)
+    return reason_words(recorded, g.reason_labels)
+
+
+@blueprint.app_template_filter("person")
+def person(actor: str | None) -> str:
+    """An audit actor ('office:jo') as the office user's display name ('Jo Bloggs')."""
+    if "office_names" not in g:
+        g.office_names = {}
+    if actor and actor.startswith("office:") and actor not in g.office_names:
+        with extensions.database().unit_of_work() as db:
+            g.office_names.update(office_names(db, [actor]))
+    return person_name(actor, g.office_names)

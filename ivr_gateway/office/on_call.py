@@ -95,7 +95,7 @@ def add_contact() -> Any:
         except contact_service.ContactError as error:
             raise _refused(error) from None
     return _act(action, f"Contact {' '.join(request.form.get('name', '').split())} added.",
-                url_for("office.on_call"))
+                url_for("office.on_call"), keep="add_contact")
 
 
 def _contact(db: Session, contact_id: int) -> OfficeContact:
@@ -126,7 +126,8 @@ def update_contact(contact_id: int) -> Any:
                                            now=_now(), actor=current_user().actor)
         except contact_service.ContactError as error:
             raise _refused(error) from None
-    return _act(action, "Contact saved.", url_for("office.contact", contact_id=contact_id))
+    return _act(action, "Contact saved.", url_for("office.contact", contact_id=contact_id),
+                keep=f"contact-{contact_id}")
 
 
 @blueprint.route("/on-call/contacts/<int:contact_id>/deactivate", methods=["GET", "POST"])

@@ -25,6 +25,7 @@ class Notification:
     to: str  # whom: a name or role, never a carer's PIN or a client's full name
     channel: str  # sms | voice | dashboard | email
     status: str  # queued | sent | delivered | failed ...
+    role: str = ""  # the rung they were told on: carer | coordinator | on_call | manager
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class AlertView:
     acknowledged_note: str | None = None  # what the person who took it did about it
     resolved_at: datetime | None = None
     notifications: list[Notification] = field(default_factory=list)
+    number: int = 0  # the short number the texts and calls give ("Reply ACK 4821")
+    reached: str = ""  # the highest rung told so far (carer | coordinator | on_call | manager)
 
     @property
     def open(self) -> bool:

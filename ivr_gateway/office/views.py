@@ -5,6 +5,7 @@ Views are thin: parse the form, call one office or rota function in one unit of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy import select
 
 from ivr_gateway import extensions
 from ivr_gateway.api import tokens as token_service
+from ivr_gateway.api.models import ApiToken
 from ivr_gateway.ecc.kpi import MIX, KpiReport, build_kpi_report
 from ivr_gateway.ecc.kpi_report import kpi_charts, kpi_html, summary_csv, visits_csv
 from ivr_gateway.models import Adult, CareWorker, PlannedVisit
@@ -282,13 +284,19 @@ def unplanned_visit(actual_id: int) -> Any:
     return _visit_page(actual_id=actual_id)
 
 
-def _act(action: Any, success: str, default: str) -> Any:
+def _act(action: Any, success: str | Callable[[], str], default: str,
+         keep: str | None = None) -> Any:
+    """Run one action in a unit of work; on refusal say why and, if `keep` names the form,
+    keep what was typed for the page it goes back to (office/kept_forms.py)."""
     try:
         with extensions.database().unit_of_work() as db:
             action(db)
-        flash(success, "success")
+        flash(success if isinstance(success, str) else success(), "success")
     except (ActionRefused, LookupError) as refused:
         flash(str(refused.args[0] if refused.args else refused), "error")
+        if keep is not None:
+            from ivr_gateway.office.kept_forms import keep_form
+            keep_form(keep)
     return _back(default)
 
 
@@ -299,7 +307,8 @@ def record_reason(ref: str) -> Any:
     code, note = request.form.get("code", ""), request.form.get("note", "")
     return _act(lambda db: record_reason_code(
         db, ref, code, note, settings=extensions.settings(), now=_now(),
-        actor=current_user().actor), "Reason code recorded.", url_for("office.visit", ref=ref))
+        actor=current_user().actor), "Reason code recorded.", url_for("office.visit", ref=ref),
+        keep="reason")
 
 
 def _correct(planned_ref: str | None, actual_id: int | None, default: str) -> Any:
@@ -310,7 +319,7 @@ def _correct(planned_ref: str | None, actual_id: int | None, default: str) -> An
             log_out=_parse_local(request.form.get("log_out", ""), "log-out time"),
             reason=request.form.get("reason", ""), now=_now(), actor=current_user().actor,
             planned_ref=planned_ref, actual_visit_id=actual_id)
-    return _act(action, "Correction recorded as new evidence.", default)
+    return _act(action, "Correction recorded as new evidence.", default, keep="correct")
 
 
 @blueprint.post("/visits/<ref>/correct")
@@ -342,9 +351,13 @@ def acknowledge_alert(alert_id: int) -> Any:
     """Acknowledge an alert, with an optional note of what was done: it stops climbing."""
     note = request.form.get("note", "").strip() or None
 
+    taken: list[int] = []
+
     def action(db: Any) -> None:  # the alert source audits it (escalation/acknowledgement.py)
-        alert_source().acknowledge(db, alert_id, current_user().actor, _now(), note=note)
-    return _act(action, "Alert acknowledged.", url_for("office.alerts"))
+        taken.append(alert_source().acknowledge(db, alert_id, current_user().actor, _now(),
+                                                note=note).number)
+    # The number the texts gave ("Reply ACK 4821"), not the row id: one number everywhere.
+    return _act(action, lambda: f"Alert {taken[0]} acknowledged.", url_for("office.alerts"))
 
 
 @blueprint.get("/alerts")
@@ -516,10 +529,27 @@ def api_tokens() -> Any:
     return render_template("office/api_tokens.html", tokens=tokens, new_token=new_token)
 
 
-@blueprint.post("/api-tokens/<int:token_id>/revoke")
+@blueprint.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @requires(ADMINISTRATOR)
 def revoke_api_token(token_id: int) -> Any:
-    """Revoke a token: requests with it are refused from now on."""
+    """Revoke a token: asks first (it cannot be undone), then requests with it are refused."""
+    if request.method == "GET":
+        with extensions.database().unit_of_work() as db:
+            token = db.get(ApiToken, token_id)
+            if token is None:
+                abort(404)
+            name, revoked = token.name, token.revoked_at is not None
+        if revoked:
+            flash(f"The token {name} is already revoked.", "info")
+            return redirect(url_for("office.api_tokens"))
+        return render_template(
+            "office/confirm.html", title=f"Revoke the token {name}?",
+            message=(f"Requests with the token {name} are refused from the moment you revoke "
+                     "it, so the rostering system that uses it stops sending the rota until it "
+                     "is given a new token. A revoked token cannot be brought back."),
+            action=url_for("office.revoke_api_token", token_id=token_id),
+            button=f"Revoke {name}", back=url_for("office.api_tokens"))
+
     def action(db: Any) -> None:
         try:
             token_service.revoke_api_token(db, token_id=token_id, now=_now(),
@@ -562,7 +592,7 @@ def office_users() -> Any:
                 raise _refusal(problem) from None
         return _act(action, f"Office user {username.strip().lower()} added. Give them the "
                             "password in person or by phone, never by email or text.",
-                    url_for("office.office_users"))
+                    url_for("office.office_users"), keep="add_user")
     with extensions.database().unit_of_work() as db:
         users = accounts.list_office_users(db)
     return render_template("office/users.html", users=users, now=_now())
@@ -601,10 +631,26 @@ def change_office_user_role(username: str) -> Any:
         acting_username=current_user().username), "Role changed.")
 
 
-@blueprint.post("/users/<username>/deactivate")
+@blueprint.route("/users/<username>/deactivate", methods=["GET", "POST"])
 @requires(ADMINISTRATOR)
 def deactivate_office_user(username: str) -> Any:
-    """Stop an office user logging in; they are logged out everywhere at once."""
+    """Stop an office user logging in: asks first, then they are logged out everywhere."""
+    if request.method == "GET":
+        with extensions.database().unit_of_work() as db:
+            user = db.scalar(select(OfficeUser).where(OfficeUser.username == username))
+            if user is None:
+                abort(404)
+            name, active = user.display_name or user.username, user.active
+        if not active:
+            flash(f"{name} is already deactivated.", "info")
+            return redirect(url_for("office.office_user", username=username))
+        return render_template(
+            "office/confirm.html", title=f"Deactivate {name}?",
+            message=(f"{name} ({username}) is logged out at once on every device and cannot "
+                     "log in. Their history is kept; you can reactivate them later."),
+            action=url_for("office.deactivate_office_user", username=username),
+            button=f"Deactivate {username}",
+            back=url_for("office.office_user", username=username))
     return _user_action(username, lambda db: accounts.deactivate_office_user(
         db, username, now=_now(), actor=current_user().actor,
         acting_username=current_user().username),

@@ -262,6 +262,8 @@ class TextService:
         at = clock_time(result.event_time, self.settings)
         if result.kind == LogKind.IN:
             reply = render(language, "logged_in", time=at, initials=result.adult_initials)
+        elif result.duration_minutes == 0:  # "0 min" reads like a fault
+            reply = render(language, "logged_out_brief", time=at, initials=result.adult_initials)
         elif result.duration_minutes is not None:
             reply = render(language, "logged_out", time=at, initials=result.adult_initials,
                            minutes=result.duration_minutes)

@@ -48,6 +48,10 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
+def _to_minute(at: datetime | None) -> datetime | None:
+    return at.replace(second=0, microsecond=0) if at is not None else None
+
+
 def _audit_target(actual: ActualVisit, planned: PlannedVisit | None) -> tuple[str, str]:
     return ("planned_visit", planned.ref) if planned else ("actual_visit", str(actual.id))
 
@@ -96,6 +100,16 @@ def correct_visit_times(session: Session, *, care_worker_ref: str, log_in: datet
     else:
         raise ActionRefused("Say which visit to correct.")
 
+    # The form starts from the current times: a time sent back as it stands (to the minute a
+    # form can show) is not a correction, and must not supersede the carer's own evidence.
+    if actual is not None:
+        if log_in is not None and log_in == _to_minute(actual.started_at):
+            log_in = None
+        if log_out is not None and log_out == _to_minute(actual.ended_at):
+            log_out = None
+        if log_in is None and log_out is None:
+            raise ActionRefused("Those are the times already recorded: change the log-in or "
+                                "the log-out time.")
     new_in = log_in or (actual.started_at if actual else None)
     new_out = log_out or (actual.ended_at if actual else None)
     if new_in is not None and new_out is not None and new_out <= new_in:

@@ -212,7 +212,7 @@ def test_press_9_after_a_log_in_turns_it_into_a_log_out(
     clock.set(NINE_AM + timedelta(minutes=31))
     call = play(twilio, LANDLINE, "1234", "5678", "9")
     assert call.ended
-    assert call.heard[-1] == "Changed. Logged out at 9:31 for J. S."
+    assert call.heard[-1] == "Changed. Logged out at 9:31 from J. S."
 
     original, corrected = rows(session, LogEvent)
     assert original.kind == LogKind.IN and corrected.kind == LogKind.OUT
@@ -240,7 +240,7 @@ def test_press_9_after_a_log_in_that_closed_a_visit_reopens_and_logs_it_out(
     call = play(twilio, LANDLINE, "1234", "5678")
     assert call.heard[-1].startswith("Logged in at 22:00")
     call.press("9")
-    assert call.heard[-1] == "Changed. Logged out at 22:00 for J. S."
+    assert call.heard[-1] == "Changed. Logged out at 22:00 from J. S."
     [visit] = rows(session, ActualVisit)
     assert visit.state == ActualVisitState.CLOSED
     assert visit.ended_at == NINE_AM + timedelta(hours=13)

@@ -55,5 +55,6 @@ def late_alert(ref: str, raised_at: datetime, alert_id: int = 1) -> AlertView:
     """A level-1 late-start alert on a visit, texted to the coordinator."""
     return AlertView(id=alert_id, kind="late_start", planned_visit_ref=ref, raised_at=raised_at,
                      level=1, summary="J.S. not logged in 30 min after planned start",
-                     notifications=[Notification(raised_at, "Cora (coordinator)", "sms",
-                                                 "delivered")])
+                     notifications=[Notification(raised_at, "Cora", "sms", "delivered",
+                                                 role="coordinator")],
+                     number=alert_id, reached="coordinator")

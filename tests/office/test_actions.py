@@ -218,7 +218,9 @@ def test_marking_an_unverified_log_in_as_checked_records_who_and_when(
     assert 'data-ref="V1"' not in board
     again = as_coordinator.post(f"/office/exceptions/{exception.id}/check", {},
                                 follow_redirects=True)
-    assert "Already checked by office:cora" in again.get_data(as_text=True)
+    assert "Already checked by Cora." in again.get_data(as_text=True)
+    visit_page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    assert "checked by Cora at 09:21" in visit_page and "office:cora" not in visit_page
 
 
 def test_a_reason_code_is_due_48_hours_after_planned_start_weekend_included(
@@ -277,11 +279,12 @@ def test_acknowledging_an_alert_tells_the_alert_source_which_audits_it(
     alerts = FakeAlerts([late_alert("V1", NINE_AM + timedelta(minutes=31))])
     register_alert_source(app, alerts)
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert "Cora (coordinator) by sms (delivered)" in page
+    assert "Texted Cora, the coordinator on duty: delivered" in page
+    assert "by sms" not in page and "(level" not in page
     assert "alert: late start" in as_coordinator.get("/office/").get_data(as_text=True)
     as_coordinator.post("/office/alerts/1/acknowledge", {"next": "/office/visits/V1"})
     assert alerts.alerts[1].acknowledged_by == "office:cora"
-    assert "Acknowledged by office:cora" in as_coordinator.get("/office/visits/V1").get_data(
+    assert "Acknowledged by Cora" in as_coordinator.get("/office/visits/V1").get_data(
         as_text=True)
     # The source audits the acknowledgement (the escalation's acknowledge(), the same for every
     # door: see tests/escalation/test_acknowledgement.py); the view writes no entry of its own.
@@ -349,7 +352,7 @@ def test_acknowledging_on_the_dashboard_keeps_the_note_as_the_api_does_and_shows
     assert (alert.state, alert.acknowledged_by, alert.acknowledged_via, alert.acknowledged_note
             ) == (AlertState.ACKNOWLEDGED, "office:cora", "dashboard", note)
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert ("Acknowledged by office:cora at 09:35: “Rang Amy: her car broke down, Ben is on "
+    assert ("Acknowledged by Cora at 09:35: “Rang Amy: her car broke down, Ben is on "
             "his way.”") in page
     [audit] = _audit(database, "acknowledge_alert")
     assert audit.detail["note"] == note
@@ -367,7 +370,7 @@ def test_acknowledging_on_the_dashboard_without_a_note_keeps_none(
     [alert] = _alerts(database)
     assert alert.state is AlertState.ACKNOWLEDGED and alert.acknowledged_note is None
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert "Acknowledged by office:cora at 09:31." in page
+    assert "Acknowledged by Cora at 09:31." in page
     assert "note" not in _audit(database, "acknowledge_alert")[0].detail
 
 
@@ -402,8 +405,9 @@ def test_an_acknowledged_alert_without_a_visit_shows_who_took_it_on_the_alerts_p
 
     page = as_coordinator.get("/office/alerts").get_data(as_text=True)
     section = page.split("Acknowledged today, not tied to a visit", 1)[1]
-    assert "By office:cora at 09:40: “Rang the council help desk; they are fixing it.”" in section
-    assert "4002: council forwarding failed 3 times" in section
+    assert "By Cora at 09:40: “Rang the council help desk; they are fixing it.”" in section
+    assert "Alert 4002: forwarding failed" in section
+    assert "council forwarding failed 3 times" in section
     assert "4001" not in section and "old news" not in section  # acknowledged yesterday
     assert "Ben is going" not in section  # the visit page shows that one
     assert "Ben is going" in as_coordinator.get("/office/visits/V1").get_data(as_text=True)
@@ -428,14 +432,14 @@ def test_acknowledging_an_alert_someone_else_took_or_that_settled_says_so_and_ch
     clock.set(NINE_AM + timedelta(minutes=33))
     first = as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge", {"note": "first"},
                                 follow_redirects=True)
-    assert "Alert acknowledged." in first.get_data(as_text=True)
+    assert f"Alert {alert.number} acknowledged." in first.get_data(as_text=True)
     # A second coordinator's page, left open, acknowledges the same alert two minutes later.
     clock.set(NINE_AM + timedelta(minutes=35))
     second = as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge",
                                  {"note": "second"}, follow_redirects=True)
     page = second.get_data(as_text=True)
     assert f"Alert {alert.number} was already acknowledged by office:cora at 09:33." in page
-    assert "Alert acknowledged." not in page
+    assert f"Alert {alert.number} acknowledged." not in page
     [alert] = _alerts(database)
     assert (alert.acknowledged_note, alert.acknowledged_at) == (
         "first", NINE_AM + timedelta(minutes=33))

@@ -39,7 +39,7 @@ def test_acknowledging_an_alert_takes_the_visit_off_the_worklist(
     page.get_by_role("link", name="Edith Clarke").click()
     page.get_by_label("Note (optional)").fill("rang Ben, on his way")
     page.get_by_role("button", name="Acknowledge alert 1").click()
-    page.get_by_text("Alert acknowledged.").wait_for()
+    page.get_by_text("Alert 1 acknowledged.").wait_for()
 
     page.get_by_role("link", name="← Board").click()
     expect(page.locator("#count-attention")).to_have_text("0")

@@ -105,7 +105,8 @@ def test_confirming_sends_the_carer_texts_both_with_initials_only_and_audits_it(
     assert audit.detail["reason"] == REASON
     assert audit.detail["text to C2"].startswith(f"{BEN_MOBILE}: EHM: please go to J.S.")
     assert audit.detail["text to C1"].startswith(f"{AMY_MOBILE}: EHM: you are no longer")
-    assert "text to C2" in visit_page  # the audit trail on the visit page shows the texts
+    # The audit trail on the visit page shows the texts, to the carers by name.
+    assert "Text to Ben Taylor (" in visit_page and "Text to Amy Jones (" in visit_page
 
 
 def test_a_clash_is_warned_of_and_the_change_happens_only_when_accepted(

@@ -84,7 +84,8 @@ def test_a_log_event_is_moved_from_the_visit_page_with_the_original_kept(
     assert _events_on(database, "V2") == [("office", "in", False)]
     assert _events_on(database, "V1") == [("ivr", "in", True)]
     v1_page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert "superseded" in v1_page and "move log event" in v1_page  # evidence and audit stay
+    # The evidence and the audit stay, the audit in a sentence.
+    assert "superseded" in v1_page and "moved a log event from V1 to V2" in v1_page
     assert [(entity, ref) for entity, ref, _ in _audit(database, "move_log_event")] in (
         [("planned_visit", "V1"), ("planned_visit", "V2")],
         [("planned_visit", "V2"), ("planned_visit", "V1")])

@@ -82,6 +82,18 @@ def test_out_with_a_new_code_logs_out_with_duration(
         Verification.TOKEN_CODE, Verification.TOKEN_CODE)
 
 
+def test_out_within_a_minute_of_in_says_under_a_minute_not_zero(
+        twilio: TwilioClient, session: Session, clock: FixedClock) -> None:
+    adult, _team, _visit = _rota(session)
+    add_token(session, adult)
+    session.commit()
+    clock.set(NINE + timedelta(minutes=1))
+    text(twilio, AMY, f"in{code_at(clock.now())}")
+    clock.set(NINE + timedelta(minutes=1, seconds=40))
+    reply = text(twilio, AMY, f"OUT {code_at(clock.now())}")
+    assert reply.text == "Logged out 09:01 from J.S., under 1 min. Thank you."
+
+
 def test_in_texted_again_minutes_later_keeps_the_visit_and_its_first_time(
         twilio: TwilioClient, session: Session, clock: FixedClock) -> None:
     # No reply reached Amy's phone, so she texts IN again with a fresh code: still one visit,
