@@ -18,12 +18,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr_gateway.models import AuditEntry, CallStep, CareWorker
+from ivr_gateway.ivr.models import CallStep
+from ivr_gateway.models import AuditEntry, CareWorker
 from ivr_gateway.office.board import EXCEPTION_WORDS, person_name
 from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.phones import national_format
-from ivr_gateway.visits.reasons import ReasonCode
+from ivr_gateway.visits.models import ReasonCode
 
 # The rungs of the escalation ladder (escalation/ladder.py), as the office says them.
 STEP_WORDS = {
