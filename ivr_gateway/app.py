@@ -48,6 +48,14 @@ def create_app(
     register_alert_source(app, EscalationAlertSource(settings))
     app.register_blueprint(escalation_blueprint)
 
+    if settings.serves_https:
+        @app.after_request
+        def _strict_transport_security(response: Any) -> Any:
+            # Served over https: browsers must never fall back to http for this host (a
+            # coordinator's session cookie on a café's network). One year, as OWASP advises.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            return response
+
     @app.errorhandler(404)
     def _not_found(error: Any) -> Any:
         if is_api_request():
