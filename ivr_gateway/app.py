@@ -22,6 +22,13 @@ def create_app(
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # rota uploads; webhooks are tiny
     app.extensions["settings"] = settings
+    if settings.trusted_proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address as the platform's router saw it (login throttling per address);
+        # only the hops configured are believed, so a client cannot claim another address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxy_hops)
     app.extensions["database"] = database or Database(settings.database_url)
     app.extensions["clock"] = clock or SystemClock()
 

@@ -69,6 +69,9 @@ class Settings:
     token_secret_key: str = DEV_TOKEN_SECRET_KEY
     sms_late_code_max_hours: int = 48
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    # How many proxies in front of the web process append X-Forwarded-For (a platform's router:
+    # 1); 0 trusts none. The office login throttles by the client address this gives.
+    trusted_proxy_hops: int = 0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -161,6 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_secret_key=env.get("TOKEN_SECRET_KEY") or DEV_TOKEN_SECRET_KEY,
         sms_late_code_max_hours=_int(env, "SMS_LATE_CODE_MAX_HOURS", 48),
         escalation=escalation,
+        trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
     )
     check_secrets(settings, env)
     return settings

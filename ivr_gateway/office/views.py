@@ -190,7 +190,8 @@ def login() -> Any:
         with extensions.database().unit_of_work() as db:
             try:
                 user = auth.authenticate(db, username, password, _now(),
-                                         extensions.settings().tz)
+                                         extensions.settings().tz,
+                                         source=request.remote_addr or "unknown")
                 auth.start_session(user)
             except auth.LoginRefused as refused:
                 error = str(refused)
