@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 
 from ivr_gateway.clock import Clock, SystemClock
 from ivr_gateway.config import Settings, load_settings
@@ -31,6 +31,10 @@ def create_app(
             app.wsgi_app, x_for=settings.trusted_proxy_hops)
     app.extensions["database"] = database or Database(settings.database_url)
     app.extensions["clock"] = clock or SystemClock()
+
+    from ivr_gateway.request_guards import init_request_guards
+
+    init_request_guards(app)  # first: the id converter binds as the routes are registered
 
     from ivr_gateway.api.blueprint import init_api
     from ivr_gateway.api.errors import http_error as api_http_error
@@ -67,6 +71,11 @@ def create_app(
     def _not_found(error: Any) -> Any:
         if is_api_request():
             return api_http_error(error)
+        if request.path == "/office" or request.path.startswith("/office/"):
+            # A path no dashboard route matches (a mistyped link, an id beyond any row): the
+            # dashboard's own page, not the API's JSON.
+            return render_template("office/error.html", title="Not found",
+                                   message="There is no such page or record."), 404
         return jsonify(error={"code": "not_found", "message": "No such page."}), 404
 
     @app.errorhandler(405)

@@ -39,6 +39,7 @@ from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
 from ivr_gateway.office.reason_codes import ActionRefused, reasons_outstanding
 from ivr_gateway.office.visit_actions import visit_call
+from ivr_gateway.request_guards import DAY_RANGE, day_in_range, is_safe_office_target
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
 from ivr_gateway.visits.corrections import correct_visit_times
@@ -165,6 +166,8 @@ def _parse_local(raw: str, label: str) -> datetime | None:
     except ValueError:
         raise ActionRefused(f"The {label} is not a date and time (e.g. 2026-03-29T09:30).") \
             from None
+    if not day_in_range(naive):
+        raise ActionRefused(f"The {label} must be on a day {DAY_RANGE}.")
     at = naive.replace(tzinfo=tz).astimezone(UTC)
     # In the spring gap (clocks forward) the wall time never happened: say so, don't guess.
     if at.astimezone(tz).replace(tzinfo=None) != naive:
@@ -181,7 +184,7 @@ def login() -> Any:
     error = None
     username = ""
     target = request.values.get("next", "")
-    if not (target.startswith("/office/") and not target.startswith("//")):
+    if not is_safe_office_target(target):
         target = url_for("office.board")
     if request.method == "POST":
         username = request.form.get("username", "").strip()
@@ -251,6 +254,8 @@ def _board_args() -> tuple[date, str, str]:
         day = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") \
             else _today()
     except ValueError:
+        day = _today()
+    if not day_in_range(day):
         day = _today()
     status = request.args.get("status", "all")
     return day, status if status in FILTERS else "all", request.args.get("carer", "")
@@ -694,6 +699,8 @@ def _kpi_range() -> tuple[date, date]:
                  else last - timedelta(days=6))
     except ValueError:
         raise ActionRefused("Dates are YYYY-MM-DD.") from None
+    if not (day_in_range(first) and day_in_range(last)):
+        raise ActionRefused(f"Choose days {DAY_RANGE}.")
     if last < first:
         raise ActionRefused("The 'to' date is before the 'from' date.")
     if (last - first).days >= KPI_MAX_DAYS:

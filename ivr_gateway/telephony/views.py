@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ivr_gateway import extensions
 from ivr_gateway.escalation.delivery import record_delivery_status
 from ivr_gateway.models import Call
+from ivr_gateway.request_guards import fits_integer_column
 from ivr_gateway.telephony.signature import twilio_signed
 
 blueprint = Blueprint("telephony", __name__)
@@ -28,6 +29,10 @@ def status_callback() -> Any:
     call_sid = request.form.get("CallSid", "")
     call_status = request.form.get("CallStatus", "")
     notification = request.args.get("notification", "")
+    if notification.isdigit() and not fits_integer_column(notification):
+        return Response(status=204)  # no notification has such an id: nothing to record
+    if len(call_sid) > 64 or "\x00" in call_sid:
+        call_sid = ""  # no call has such a CallSid (and PostgreSQL refuses a NUL in text)
     if notification.isdigit():
         status = request.form.get("MessageStatus") or call_status
         if status:
