@@ -34,6 +34,7 @@ from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS, build_board
 from ivr_gateway.office.corrections import mark_exception_checked
+from ivr_gateway.office.csp import content_security_policy, inline_style_hashes
 from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
@@ -77,9 +78,7 @@ _ALLOWED_WITH_TEMPORARY_PASSWORD = frozenset({
 
 @blueprint.after_request
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"))
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -449,7 +448,11 @@ def print_code_sheet(ref: str) -> Any:
     except LookupError as refused:
         flash(str(refused), "error")
         return redirect(url_for("office.adult", ref=ref))
-    return Response(page, mimetype="text/html")
+    response = Response(page, mimetype="text/html")
+    # The sheet is a self-contained document with its CSS inline: allow exactly that CSS.
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        inline_style_hashes(page))
+    return response
 
 
 @blueprint.get("/care-workers")

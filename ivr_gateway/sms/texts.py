@@ -40,6 +40,7 @@ from ivr_gateway.sms.parsing import (
     parse_text_command,
 )
 from ivr_gateway.sms.replies import DEFAULT_LANGUAGE, fits_one_segment, render
+from ivr_gateway.sms.unregistered import withhold_code
 from ivr_gateway.sms.verification import Accepted, Refused, verify_code
 from ivr_gateway.telephony.evidence import SID_LENGTH, storable, storable_form
 from ivr_gateway.visits.queries import local_day_bounds
@@ -221,8 +222,9 @@ class TextService:
                 return TextStatus.ACK, acknowledged, (
                     f"ACK {command.alert_number}" if command.alert_number else "ACK")
         if care_worker is None:
+            withheld = withhold_code(session, row, command, now, self.settings)
             return (TextStatus.UNREGISTERED, render(DEFAULT_LANGUAGE, "unregistered"),
-                    "a text from a mobile that is not registered to any active carer")
+                    "a text from a mobile that is not registered to any active carer" + withheld)
         if isinstance(command, HelpCommand):
             return TextStatus.HELP, render(language, "help"), ""
         if isinstance(command, AckCommand):
