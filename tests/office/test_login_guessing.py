@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
+import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
+from ivr_gateway.office.auth import LoginRefused, authenticate
 from ivr_gateway.office.models import OfficeUser
+from tests.conftest import DEFAULT_NOW
 from tests.office.conftest import Office, office_from
 
 STRANGER = "203.0.113.9"
@@ -62,8 +67,16 @@ def test_a_lock_from_several_addresses_does_not_end_live_sessions(
     assert as_coordinator.get("/office/").status_code == 200
 
 
-def test_a_nul_in_the_login_name_is_just_a_wrong_login(app: Flask,
-                                                      coordinator: OfficeUser) -> None:
+def test_a_nul_in_the_login_name_is_a_clear_refusal(app: Flask,
+                                                   coordinator: OfficeUser) -> None:
+    # PostgreSQL refuses a NUL in text: the request guard answers 400 before any query.
     response = office_from(app, STRANGER).login("co\x00ra", "whatever")
-    assert response.status_code == 401
-    assert "Wrong username or password." in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+
+
+def test_authenticate_itself_treats_a_nul_in_the_name_as_an_unknown_user(
+        session: Session, coordinator: OfficeUser) -> None:
+    with pytest.raises(LoginRefused, match="Wrong username or password"):
+        authenticate(session, "co\x00ra", "whatever", DEFAULT_NOW, ZoneInfo("Europe/London"),
+                     source=STRANGER)
