@@ -102,7 +102,10 @@ def setup_database(server: str, name: str) -> str:
 def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A child process, stopped at the end of the block."""
     with log.open("wb") as out:
-        child = subprocess.Popen([*CLI, *args], env={**os.environ, **env}, stdout=out,
+        # A benchmark run on PostgreSQL with the local secrets: a test run, said explicitly
+        # (ivr_gateway.config.uses_local_defaults).
+        child = subprocess.Popen([*CLI, *args], env={"IVR_GATEWAY_ENV": "test", **os.environ,
+                                                      **env}, stdout=out,
                                  stderr=subprocess.STDOUT)
         try:
             yield child

@@ -293,7 +293,7 @@ def gateway_and_bare(database_url: str, token: str, bare_env: dict[str, str] | N
     base_env = {k: v for k, v in os.environ.items()
                 if k not in {"DATABASE_URL", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN",
                              "IVR_GATEWAY_ENV", "WEB_CONCURRENCY"}}
-    base_env.update(TWILIO_AUTH_TOKEN=token, IVR_GATEWAY_ENV="development",
+    base_env.update(TWILIO_AUTH_TOKEN=token, IVR_GATEWAY_ENV="test",
                     PYTHONDONTWRITEBYTECODE="1")
     gateway_port, bare_port = free_port(), free_port()
     return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 
 from ivr_gateway import schema  # noqa: F401 - every package's tables, before mappers configure
 from ivr_gateway.clock import Clock, SystemClock
@@ -23,8 +23,19 @@ def create_app(
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # rota uploads; webhooks are tiny
     app.extensions["settings"] = settings
+    if settings.trusted_proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address as the platform's router saw it (login throttling per address);
+        # only the hops configured are believed, so a client cannot claim another address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxy_hops)
     app.extensions["database"] = database or Database(settings.database_url)
     app.extensions["clock"] = clock or SystemClock()
+
+    from ivr_gateway.request_guards import init_request_guards
+
+    init_request_guards(app)  # first: the id converter binds as the routes are registered
 
     from ivr_gateway.api.blueprint import init_api
     from ivr_gateway.api.errors import http_error as api_http_error
@@ -55,10 +66,23 @@ def create_app(
     subscribe_to_status(app, record_status_callback)
     subscribe_to_status(app, record_call_status)
 
+    if settings.serves_https:
+        @app.after_request
+        def _strict_transport_security(response: Any) -> Any:
+            # Served over https: browsers must never fall back to http for this host (a
+            # coordinator's session cookie on a café's network). One year, as OWASP advises.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            return response
+
     @app.errorhandler(404)
     def _not_found(error: Any) -> Any:
         if is_api_request():
             return api_http_error(error)
+        if request.path == "/office" or request.path.startswith("/office/"):
+            # A path no dashboard route matches (a mistyped link, an id beyond any row): the
+            # dashboard's own page, not the API's JSON.
+            return render_template("office/error.html", title="Not found",
+                                   message="There is no such page or record."), 404
         return jsonify(error={"code": "not_found", "message": "No such page."}), 404
 
     @app.errorhandler(405)

@@ -14,7 +14,8 @@ from ivr_gateway.escalation_policy import EscalationPolicy, load_policy
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
-# Local-only defaults. A production start refuses to run with any of these (see check_production).
+# Local-only defaults, published here: used only by a local run (see uses_local_defaults); any
+# other start refuses to run on them (see check_secrets).
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - public, local-only
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a public, local-only value
 DEV_PIN_PEPPER = "dev-pin-pepper-not-for-production"
@@ -70,6 +71,9 @@ class Settings:
     token_secret_key: str = DEV_TOKEN_SECRET_KEY
     sms_late_code_max_hours: int = 48
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    # How many proxies in front of the web process append X-Forwarded-For (a platform's router:
+    # 1); 0 trusts none. The office login throttles by the client address this gives.
+    trusted_proxy_hops: int = 0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -80,6 +84,11 @@ class Settings:
     def is_production(self) -> bool:
         """True when running for real carers, where local defaults are refused."""
         return self.environment == "production"
+
+    @property
+    def serves_https(self) -> bool:
+        """True when the gateway is reached over https (cookies secure, HSTS sent)."""
+        return self.public_base_url.startswith("https://")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests, the demo)."""
@@ -160,32 +169,64 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_secret_key=env.get("TOKEN_SECRET_KEY") or DEV_TOKEN_SECRET_KEY,
         sms_late_code_max_hours=_int(env, "SMS_LATE_CODE_MAX_HOURS", 48),
         escalation=escalation,
+        trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
     )
-    check_production(settings)
+    check_secrets(settings, env)
     return settings
 
 
-def check_production(settings: Settings) -> None:
-    """Refuse to run for real carers on local defaults: name every missing secret at once."""
-    if not settings.is_production:
+LOCAL_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+def uses_local_defaults(settings: Settings, env: Mapping[str, str]) -> bool:
+    """True for a run that may use the published local secrets: the demo, a laptop, the tests.
+
+    That is IVR_GATEWAY_ENV=test (the test suite's own processes, on SQLite or PostgreSQL), or a
+    development run (IVR_GATEWAY_ENV unset or ``development``) on the embedded SQLite database
+    and not served over https. Anything else looks like a real deployment (the Procfile sets no
+    IVR_GATEWAY_ENV; a PostgreSQL database or an https address gives it away) and must bring
+    its own secrets: DESIGN.md principle 7, safe by default.
+    """
+    environment = env.get("IVR_GATEWAY_ENV") or "development"
+    if environment == "test":
+        return True
+    return (environment == "development" and settings.database_url.startswith("sqlite")
+            and not settings.serves_https)
+
+
+def check_secrets(settings: Settings, env: Mapping[str, str]) -> None:
+    """Refuse to start on published or guessable secrets: name every problem at once."""
+    from ivr_gateway.secret_strength import secret_weakness
+
+    if uses_local_defaults(settings, env):
         return
+    why = ("IVR_GATEWAY_ENV=production" if settings.is_production else
+           "This is not a local run (IVR_GATEWAY_ENV is "
+           f"{env.get('IVR_GATEWAY_ENV') or 'unset'}, DATABASE_URL is "
+           f"{'SQLite' if settings.database_url.startswith('sqlite') else 'not SQLite'}, "
+           f"PUBLIC_BASE_URL is {'https' if settings.serves_https else 'not https'}), so it")
     problems = []
-    if settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
-        problems.append("SECRET_KEY (at least 32 random characters)")
-    if settings.pin_pepper == DEV_PIN_PEPPER or len(settings.pin_pepper) < 32:
-        problems.append("PIN_PEPPER (at least 32 random characters; changing it voids every PIN)")
-    if settings.token_secret_key == DEV_TOKEN_SECRET_KEY or len(settings.token_secret_key) < 32:
-        problems.append("TOKEN_SECRET_KEY (at least 32 random characters; it encrypts the "
-                        "visit-code token secrets, so keep it with the database backups' keys)")
-    if settings.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
-        problems.append("TWILIO_AUTH_TOKEN")
-    if settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:
-        problems.append("TWILIO_ACCOUNT_SID")
-    if not settings.public_base_url.startswith("https://"):
+    generated = [
+        ("SECRET_KEY", settings.secret_key, DEV_SECRET_KEY, ""),
+        ("PIN_PEPPER", settings.pin_pepper, DEV_PIN_PEPPER, "; changing it voids every PIN"),
+        ("TOKEN_SECRET_KEY", settings.token_secret_key, DEV_TOKEN_SECRET_KEY,
+         "; it encrypts the visit-code token secrets, so keep it with the database backups' keys"),
+    ]
+    for name, value, default, note in generated:
+        if not env.get(name) or value == default:
+            problems.append(f"{name} (not set: at least 32 random characters{note})")
+        elif (weakness := secret_weakness(value)) is not None:
+            problems.append(f"{name} (too weak: {weakness})")
+    if not env.get("TWILIO_AUTH_TOKEN") or settings.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
+        problems.append("TWILIO_AUTH_TOKEN (not set: the auth token of your Twilio account)")
+    elif (weakness := secret_weakness(settings.twilio_auth_token, min_distinct=8,
+                                      min_bits=80)) is not None:
+        problems.append(f"TWILIO_AUTH_TOKEN (too weak: {weakness})")
+    if not env.get("TWILIO_ACCOUNT_SID") or settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:
+        problems.append("TWILIO_ACCOUNT_SID (not set: your Twilio account's AC... SID)")
+    if settings.is_production and not settings.serves_https:
         problems.append("PUBLIC_BASE_URL (the https:// address Twilio calls)")
-    if settings.database_url.startswith("sqlite"):
+    if settings.is_production and settings.database_url.startswith("sqlite"):
         problems.append("DATABASE_URL (PostgreSQL in production)")
     if problems:
-        raise ConfigurationError(
-            "IVR_GATEWAY_ENV=production needs these set: " + ", ".join(problems)
-        )
+        raise ConfigurationError(f"{why} needs these set: " + ", ".join(problems))

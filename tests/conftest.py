@@ -27,6 +27,9 @@ from ivr_gateway.schema import metadata
 from tests.twilio_client import TwilioClient
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+# The commands and processes the tests start are a test run: the published local secrets are
+# allowed even on PostgreSQL (ivr_gateway.config.uses_local_defaults), and nowhere else.
+os.environ.setdefault("IVR_GATEWAY_ENV", "test")
 BACKENDS = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
 
 # 09:00 London on a winter Tuesday; tests that care about the date set their own.

@@ -94,6 +94,13 @@ def _http_error(error: HTTPException) -> Response:
     return http_error(error)
 
 
+@blueprint.errorhandler(RecursionError)
+def _too_deep(_error: RecursionError) -> Response:
+    # JSON nested thousands deep exhausts the parser's recursion: the caller's mistake, not ours.
+    return error_response(400, "too_deeply_nested", "The JSON is nested too deeply to read; "
+                          "send the records flat, as /api/v1/openapi.json describes.")
+
+
 @blueprint.errorhandler(Exception)
 def _unexpected_error(error: Exception) -> Response:
     # A bug: logged with its traceback for us, a JSON 500 for the caller; the unit of work has

@@ -10,6 +10,7 @@ from flask import Response, request
 from pydantic import BaseModel, ValidationError
 
 from ivr_gateway.api.errors import ApiError
+from ivr_gateway.bounds import DAY_RANGE, day_in_range
 from ivr_gateway.rota.service import InvalidRota, invalid_from
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,9 +55,12 @@ def day_arg(name: str = "date") -> date:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise InvalidRota.of(name, f"give the day as ?{name}=YYYY-MM-DD, not {raw!r}") from None
+    if not day_in_range(day):
+        raise InvalidRota.of(name, f"give a day {DAY_RANGE}, not {raw}")
+    return day
 
 
 def time_arg(name: str, default: datetime) -> datetime:
@@ -70,4 +74,6 @@ def time_arg(name: str, default: datetime) -> datetime:
         value = None
     if value is None or value.tzinfo is None:
         raise InvalidRota.of(name, "give an ISO 8601 time with a zone, e.g. 2026-01-13T18:00:00Z")
+    if not day_in_range(value):
+        raise InvalidRota.of(name, f"give a time on a day {DAY_RANGE}")
     return value

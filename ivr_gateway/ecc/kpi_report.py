@@ -5,7 +5,6 @@ can be attached to an e-mail to the council).
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from ivr_gateway.ecc.kpi import MIX, GroupFigures, KpiReport, VisitKpi
+from ivr_gateway.spreadsheet_csv import SpreadsheetWriter
 
 COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "short_of_carer": "#ef6c00",
            "missed": "#c62828",
@@ -91,7 +91,7 @@ def _summary_row(group: str, name: str, f: GroupFigures) -> list[str]:
 def visits_csv(report: KpiReport, rows: list[list[str]] | None = None) -> str:
     """One line per planned visit (`rows`: their cells, if already made)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SpreadsheetWriter(out)
     writer.writerow(VISIT_COLUMNS)
     writer.writerows(rows or (_visit_row(v, report) for v in report.visits))
     return out.getvalue()
@@ -100,7 +100,7 @@ def visits_csv(report: KpiReport, rows: list[list[str]] | None = None) -> str:
 def summary_csv(report: KpiReport) -> str:
     """Figures for the whole range, each day, each carer and each client."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SpreadsheetWriter(out)
     writer.writerow(SUMMARY_COLUMNS)
     writer.writerows(_summary_row(*group) for group in _groups(report))
     return out.getvalue()

@@ -23,6 +23,7 @@ from ivr_gateway.ivr.actions import ACTIONS, StepContext
 from ivr_gateway.ivr.flow import Flow, State, cached_flow
 from ivr_gateway.ivr.models import Call, CallStep
 from ivr_gateway.telephony import twiml
+from ivr_gateway.telephony.evidence import SID_LENGTH, storable, storable_form
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,21 @@ class CallEngine:
         prompts = self.flow.prompts_for(self.flow.default_language)
         answer = twiml.say_and_hang_up([prompts.render("fault", {})],
                                        language=prompts.voice.language, voice=prompts.voice.voice)
+        # Odd input (a NUL, a 10,000-character CallSid) is what often brought us here: keep it
+        # escaped and cut, with a note, rather than lose the step (telephony/evidence.py).
+        call_sid = storable("CallSid", request.call_sid, SID_LENGTH)
+        raw = storable_form(request.form, leave_out=frozenset({"Digits"}))
+        if call_sid.note:
+            raw["_stored_as"] = "; ".join(filter(None, [raw.get("_stored_as"), call_sid.note]))
         try:
             with self.database.unit_of_work() as session:
-                session.add(CallStep(call_sid=request.call_sid, seq=request.seq, state="fault",
-                                     from_number=_number_field(request.form, "From"),
-                                     digits="*" * len(request.form.get("Digits", "")) or None,
-                                     received_at=now,
-                                     raw={k: v for k, v in request.form.items() if k != "Digits"},
-                                     outcome="fault", response=answer))
+                session.add(CallStep(call_sid=call_sid.value, seq=request.seq, state="fault",
+                                     from_number=storable("From", request.form.get("From", ""),
+                                                          NUMBER_FIELD_LENGTH).value,
+                                     digits=("*" * len(request.form.get("Digits", "")))[:32]
+                                     or None,
+                                     received_at=now, raw=raw, outcome="fault",
+                                     response=answer))
         except Exception:
             log.exception("could not store the faulted step %s/%s", request.call_sid, request.seq)
         return answer

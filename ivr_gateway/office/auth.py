@@ -28,12 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.models import AuditEntry
+from ivr_gateway.office import login_throttle
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 
-LOCKOUT_FAILURES = 5  # wrong passwords ...
+LOCKOUT_FAILURES = 5  # wrong passwords, from several addresses (login_throttle) ...
 LOCKOUT_WINDOW = timedelta(minutes=15)  # ... within this time ...
 LOCKOUT_FOR = timedelta(minutes=15)  # ... lock the login for this long
 MIN_PASSWORD_LENGTH = 12
+WRONG = "Wrong username or password."
 
 _password_hasher = PasswordHasher()
 
@@ -77,38 +79,48 @@ def password_problem(password: str, username: str) -> str | None:
 
 
 def authenticate(session: Session, username: str, password: str, now: datetime,
-                 tz: ZoneInfo) -> OfficeUser:
-    """The user whose password this is, or LoginRefused; counts failures and locks the login.
+                 tz: ZoneInfo, source: str = "unknown") -> OfficeUser:
+    """The user whose password this is, or LoginRefused; throttles guessing (login_throttle).
 
-    5 wrong passwords within 15 minutes lock the login for 15 minutes (even with the right
-    password), which stops online guessing; an administrator can unlock it sooner.
+    Unknown names, inactive users and wrong passwords get the same answer after the same argon2
+    work, so the form does not tell which usernames exist. A lock is said only to someone who
+    gave the right password. Wrong logins count against the source address (which is stopped
+    after a few) and against the login, which is locked for 15 minutes only when its failures
+    come from several addresses; a lock never ends anyone's live sessions.
     """
-    user = session.scalar(
-        select(OfficeUser).where(OfficeUser.username == username.strip().lower())
-        .with_for_update())
+    if login_throttle.source_is_throttled(session, source, now):
+        raise LoginRefused(f"Too many wrong logins from this network. Wait "
+                           f"{int(login_throttle.WINDOW.total_seconds() // 60)} minutes and "
+                           "try again, or ask an administrator.")
+    name = username.strip().lower()
+    user = None
+    if name and "\x00" not in name and len(name) <= 64:  # PostgreSQL refuses a NUL in text
+        user = session.scalar(select(OfficeUser).where(OfficeUser.username == name)
+                              .with_for_update())
     if user is None or not user.active:
         verify_password(_dummy_hash(), password)
-        raise LoginRefused("Wrong username or password.")
-    if user.locked_until is not None and user.locked_until > now:
-        local = user.locked_until.astimezone(tz).strftime("%H:%M")
-        raise LoginRefused(f"This login is locked after {LOCKOUT_FAILURES} wrong passwords. "
-                           f"Try again after {local}, or ask an administrator to unlock it.")
+        login_throttle.record_failure(session, source, now, None)
+        raise LoginRefused(WRONG)
     if not verify_password(user.password_hash, password):
         if user.first_failed_at is None or now - user.first_failed_at > LOCKOUT_WINDOW:
             user.first_failed_at = now
             user.failed_logins = 0
         user.failed_logins += 1
-        if user.failed_logins >= LOCKOUT_FAILURES:
+        login_throttle.record_failure(session, source, now, user.username)
+        sources = login_throttle.failing_sources(session, user.username, user.first_failed_at)
+        if (user.failed_logins >= LOCKOUT_FAILURES
+                and sources >= login_throttle.ACCOUNT_LOCK_SOURCES
+                and (user.locked_until is None or user.locked_until <= now)):
             user.locked_until = now + LOCKOUT_FOR
-            user.session_epoch += 1
             session.add(AuditEntry(at=now, actor="office", action="lock", entity="office_user",
                                    entity_ref=user.username,
-                                   detail={"failed_logins": user.failed_logins}))
-            raise LoginRefused(f"Wrong password {LOCKOUT_FAILURES} times: this login is locked "
-                               f"for {int(LOCKOUT_FOR.total_seconds() // 60)} minutes.")
-        left = LOCKOUT_FAILURES - user.failed_logins
-        raise LoginRefused(f"Wrong username or password. {left} more "
-                           f"{'try' if left == 1 else 'tries'} before the login is locked.")
+                                   detail={"failed_logins": user.failed_logins,
+                                           "sources": sources}))
+        raise LoginRefused(WRONG)
+    if user.locked_until is not None and user.locked_until > now:
+        local = user.locked_until.astimezone(tz).strftime("%H:%M")
+        raise LoginRefused(f"This login is locked after wrong passwords from several places. "
+                           f"Try again after {local}, or ask an administrator to unlock it.")
     if _password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0

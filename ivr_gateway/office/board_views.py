@@ -15,6 +15,7 @@ from typing import Any
 from flask import Response, current_app, g, render_template, request
 
 from ivr_gateway import extensions
+from ivr_gateway.bounds import day_in_range
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS
 from ivr_gateway.office.board_page import (
@@ -43,6 +44,8 @@ def board_query() -> BoardQuery:
     try:
         day = date.fromisoformat(args.get("date", "")) if args.get("date") else _today()
     except ValueError:
+        day = _today()
+    if not day_in_range(day):  # 9999-12-31 or 0001-01-02: no rota there, and no 500
         day = _today()
     status = args.get("status", "all")
     try:

@@ -34,11 +34,13 @@ from ivr_gateway.models import Adult, CareWorker, PlannedVisit
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.corrections import mark_exception_checked
+from ivr_gateway.office.csp import content_security_policy, inline_style_hashes
 from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.office.providers import alert_source, code_source
 from ivr_gateway.office.reason_codes import ActionRefused, reasons_outstanding
 from ivr_gateway.office.visit_actions import visit_call
+from ivr_gateway.request_guards import DAY_RANGE, day_in_range, is_safe_office_target
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
 from ivr_gateway.visits.corrections import correct_visit_times
@@ -76,9 +78,7 @@ _ALLOWED_WITH_TEMPORARY_PASSWORD = frozenset({
 
 @blueprint.after_request
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"))
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -165,6 +165,8 @@ def _parse_local(raw: str, label: str) -> datetime | None:
     except ValueError:
         raise ActionRefused(f"The {label} is not a date and time (e.g. 2026-03-29T09:30).") \
             from None
+    if not day_in_range(naive):
+        raise ActionRefused(f"The {label} must be on a day {DAY_RANGE}.")
     at = naive.replace(tzinfo=tz).astimezone(UTC)
     # In the spring gap (clocks forward) the wall time never happened: say so, don't guess.
     if at.astimezone(tz).replace(tzinfo=None) != naive:
@@ -181,7 +183,7 @@ def login() -> Any:
     error = None
     username = ""
     target = request.values.get("next", "")
-    if not (target.startswith("/office/") and not target.startswith("//")):
+    if not is_safe_office_target(target):
         target = url_for("office.board")
     if request.method == "POST":
         username = request.form.get("username", "").strip()
@@ -190,7 +192,8 @@ def login() -> Any:
         with extensions.database().unit_of_work() as db:
             try:
                 user = auth.authenticate(db, username, password, _now(),
-                                         extensions.settings().tz)
+                                         extensions.settings().tz,
+                                         source=request.remote_addr or "unknown")
                 auth.start_session(user)
             except auth.LoginRefused as refused:
                 error = str(refused)
@@ -422,7 +425,11 @@ def print_code_sheet(ref: str) -> Any:
     except LookupError as refused:
         flash(str(refused), "error")
         return redirect(url_for("office.adult", ref=ref))
-    return Response(page, mimetype="text/html")
+    response = Response(page, mimetype="text/html")
+    # The sheet is a self-contained document with its CSS inline: allow exactly that CSS.
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        inline_style_hashes(page))
+    return response
 
 
 @blueprint.get("/care-workers")
@@ -705,6 +712,8 @@ def _kpi_range() -> tuple[date, date]:
                  else last - timedelta(days=6))
     except ValueError:
         raise ActionRefused("Dates are YYYY-MM-DD.") from None
+    if not (day_in_range(first) and day_in_range(last)):
+        raise ActionRefused(f"Choose days {DAY_RANGE}.")
     if last < first:
         raise ActionRefused("The 'to' date is before the 'from' date.")
     if (last - first).days >= KPI_MAX_DAYS:

@@ -38,6 +38,7 @@ from ivr_gateway.rota.service import (
     upsert_care_worker,
     upsert_planned_visit,
 )
+from ivr_gateway.spreadsheet_csv import SpreadsheetWriter
 
 REQUIRED_COLUMNS = ("visit_ref", "adult_ref", "date", "start", "end", "care_worker_refs")
 ADULT_COLUMNS = ("adult_given_name", "adult_family_name", "adult_address", "adult_postcode",
@@ -189,7 +190,7 @@ class ImportReport:
 def template_csv(day: date) -> str:
     """The template file: the header and two example rows on the given day, from COLUMNS."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SpreadsheetWriter(out)
     writer.writerow([c.name for c in COLUMNS])
     for index in (0, 1):
         writer.writerow([c.examples[index].replace("{day}", day.isoformat()) for c in COLUMNS])

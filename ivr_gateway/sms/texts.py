@@ -40,7 +40,9 @@ from ivr_gateway.sms.parsing import (
     parse_text_command,
 )
 from ivr_gateway.sms.replies import DEFAULT_LANGUAGE, fits_one_segment, render
+from ivr_gateway.sms.unregistered import withhold_code
 from ivr_gateway.sms.verification import Accepted, Refused, verify_code
+from ivr_gateway.telephony.evidence import SID_LENGTH, storable, storable_form
 from ivr_gateway.visits.queries import local_day_bounds
 from ivr_gateway.visits.recording import LogRequest, note_care_worker_locked, record_log_event
 
@@ -136,6 +138,16 @@ class TextService:
 
     def _after_fault(self, message: TextMessage, now: datetime) -> TextAnswer:
         reply = render(DEFAULT_LANGUAGE, "fault")
+        # Odd input (a NUL, a 10,000-character MessageSid) is what often brought us here: keep
+        # it escaped and cut, with a note, rather than lose the text (telephony/evidence.py).
+        sid = storable("MessageSid", message.message_sid, SID_LENGTH)
+        raw = storable_form(message.form)
+        if sid.note:
+            raw["_stored_as"] = "; ".join(filter(None, [raw.get("_stored_as"), sid.note]))
+        message = TextMessage(message_sid=sid.value,
+                              from_number=storable("From", message.from_number, 100).value,
+                              to_number=storable("To", message.to_number, 100).value,
+                              body=storable("Body", message.body, 10_000).value, form=raw)
         try:
             with self.database.unit_of_work() as session:
                 if self._stored(session, message.message_sid) is None:
@@ -210,8 +222,9 @@ class TextService:
                 return TextStatus.ACK, acknowledged, (
                     f"ACK {command.alert_number}" if command.alert_number else "ACK")
         if care_worker is None:
+            withheld = withhold_code(session, row, command, now, self.settings)
             return (TextStatus.UNREGISTERED, render(DEFAULT_LANGUAGE, "unregistered"),
-                    "a text from a mobile that is not registered to any active carer")
+                    "a text from a mobile that is not registered to any active carer" + withheld)
         if isinstance(command, HelpCommand):
             return TextStatus.HELP, render(language, "help"), ""
         if isinstance(command, AckCommand):

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ivr_gateway import extensions
+from ivr_gateway.bounds import fits_integer_column
 from ivr_gateway.telephony.signature import twilio_signed
 from ivr_gateway.telephony.status import StatusReport, offer, status_handlers
 
@@ -23,8 +24,14 @@ blueprint = Blueprint("telephony", __name__)
 def status_callback() -> Any:
     """Record how a call ended or a text fared; unknown SIDs are acknowledged and ignored."""
     form = request.form
+    notification = request.args.get("notification", "")
+    if notification.isdigit() and not fits_integer_column(notification):
+        return Response(status=204)  # no notification has such an id: nothing to record
+    call_sid = form.get("CallSid", "")
+    if len(call_sid) > 64 or "\x00" in call_sid:
+        call_sid = ""  # no call has such a CallSid (and PostgreSQL refuses a NUL in text)
     report = StatusReport(
-        call_sid=form.get("CallSid", ""), call_status=form.get("CallStatus", ""),
+        call_sid=call_sid, call_status=form.get("CallStatus", ""),
         message_sid=form.get("MessageSid", ""), message_status=form.get("MessageStatus", ""),
         error_code=form.get("ErrorCode", ""), url_parameters=dict(request.args.items()))
     handlers = status_handlers()

@@ -108,6 +108,19 @@ class Office:
         return self.client.get(path, **kwargs)
 
 
+def office_from(app: Flask, address: str) -> Office:
+    """A browser at another network address (login throttling counts per address)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return Office(client)
+
+
+def lock_by_guessing(app: Flask, username: str) -> None:
+    """Five wrong passwords from three addresses: what locks a login (login_throttle)."""
+    for n in range(5):
+        office_from(app, f"198.51.100.{n % 3 + 1}").login(username, "wrong password!")
+
+
 @pytest.fixture
 def office(app: Flask) -> Office:
     """An office client, not logged in."""

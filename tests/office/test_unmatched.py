@@ -130,7 +130,7 @@ def test_the_unmatched_queue_lists_an_unplanned_visit_an_unknown_text_and_an_unp
     page = as_coordinator.get("/office/unmatched").get_data(as_text=True)
     assert 'href="/office/unmatched">Unmatched</a>' in page  # in the navigation
     assert "Unplanned visit at Edith Clarke" in page
-    assert "+447700900123" in page and "IN 123456" in page
+    assert "+447700900123" in page and "IN ******" in page  # a stranger's digits masked
     assert "Call from a withheld number: log-in put on V1, presence not proven" in page
     assert set(_queue_rows(as_coordinator)) == {"unplanned", "text", "call"}
 

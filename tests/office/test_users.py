@@ -11,7 +11,7 @@ from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import verify_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from tests.conftest import DEFAULT_NOW
-from tests.office.conftest import PASSWORD, Office
+from tests.office.conftest import PASSWORD, Office, lock_by_guessing
 from tests.office.conftest import office_user_audit as _audit
 from tests.office.conftest import stored_office_user as _user
 
@@ -185,9 +185,7 @@ def test_a_password_reset_must_be_typed_twice_and_meet_the_rules(
 def test_a_locked_user_is_unlocked_from_the_page(as_administrator: Office, app: Flask,
                                                  coordinator: OfficeUser,
                                                  database: Database) -> None:
-    stranger = Office(app.test_client())
-    for _ in range(5):
-        stranger.login("cora", "wrong password!")
+    lock_by_guessing(app, "cora")
     assert "Locked until" in as_administrator.get("/office/users/cora").get_data(as_text=True)
     as_administrator.post("/office/users/cora/unlock")
     assert Office(app.test_client()).login("cora").status_code == 302
@@ -300,8 +298,7 @@ def test_creating_and_unlocking_audit_the_same_way_from_the_page_and_the_cli(
     assert cli_actor.startswith("cli") and page_actor == "office:ada"
 
     def lock_cora() -> None:
-        for _ in range(5):
-            Office(app.test_client()).login("cora", "wrong password!")
+        lock_by_guessing(app, "cora")
 
     lock_cora()
     assert cli("unlock", " Cora ") == 0  # the service finds the user as the login does

@@ -50,7 +50,7 @@ def test_unregistered_mobile_is_told_to_call_the_office_and_the_office_sees_it(
                           "office; we have told them about this text.")
     stored = _last(session)
     assert (stored.status, stored.needs_office, stored.body) == (
-        TextStatus.UNREGISTERED, True, "IN 123456")
+        TextStatus.UNREGISTERED, True, "IN ******")  # the digits are not kept in clear
     assert count(session, LogEvent) == 0
 
 
@@ -219,7 +219,7 @@ def test_every_text_is_kept_and_the_office_lists_what_needs_it(
     office = client.get("/api/v1/texts?date=2026-01-13&needs_office=true",
                         headers=headers).get_json()["texts"]
     assert [(t["from_number"], t["body"], t["care_worker_ref"]) for t in office] == [
-        ("+447700900123", "in 555555", None)]
+        ("+447700900123", "in ******", None)]  # an unregistered sender's digits masked
     bad = client.get("/api/v1/texts?date=13/01/2026", headers=headers)
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.get_json()["error"]["message"]
 
