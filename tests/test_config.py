@@ -125,7 +125,9 @@ def test_generated_secrets_pass() -> None:
         env = {**DEPLOYED, **STRONG, "SECRET_KEY": secrets.token_urlsafe(32),
                "PIN_PEPPER": secrets.token_hex(32), "TOKEN_SECRET_KEY": secrets.token_urlsafe(48),
                "TWILIO_AUTH_TOKEN": secrets.token_hex(16)}
-        load_settings(env)
+        settings = load_settings(env)  # would raise ConfigurationError on a refused secret
+        assert (settings.secret_key, settings.pin_pepper, settings.twilio_auth_token) == (
+            env["SECRET_KEY"], env["PIN_PEPPER"], env["TWILIO_AUTH_TOKEN"])
 
 
 def test_the_demo_and_the_tests_need_nothing_set() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -20,6 +22,7 @@ from ivr_gateway.models import AuditEntry
 from ivr_gateway.office.auth import hash_password
 from ivr_gateway.office.models import OfficeRole, OfficeUser
 from ivr_gateway.visits.models import ReasonCode
+from tests.office.browser import CHROMIUM
 
 PASSWORD = "correct horse battery"
 _hashes: dict[str, str] = {}
@@ -164,3 +167,18 @@ def as_administrator(office: Office, administrator: OfficeUser) -> Office:
     """Logged in as an administrator."""
     assert office.login("ada").status_code == 302
     return office
+
+
+@pytest.fixture
+def browser(database: Database) -> Iterator[Any]:
+    """A headless Debian chromium for the browser tests (tests/office/browser.py); SQLite only."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("browser tests run on SQLite only")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -6,55 +6,34 @@ tests run on both engines. Screenshots go to test-artifacts/ for a person to loo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.config import PROJECT_ROOT, Settings
+from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.office.providers import register_alert_source
 from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS
 from tests.office.conftest import PASSWORD, make_office_user
 from tests.office.fakes import FakeAlerts, late_alert
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 NOW = datetime(2026, 7, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in London (BST)
 JOAN_LANDLINE = "+441134960001"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="needs Debian's chromium (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
-@pytest.fixture
-def browser(database: Database) -> Iterator[Any]:
-    """A headless chromium; skipped on PostgreSQL (see the module docstring)."""
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("browser tests run on SQLite only")
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

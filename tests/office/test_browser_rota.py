@@ -4,7 +4,6 @@ deactivated. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,48 +11,29 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.config import PROJECT_ROOT, Settings
+from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import ContactRole, OfficeContact
 from ivr_gateway.models import PlannedVisit
 from ivr_gateway.office.models import OfficeRole
 from tests.live_server import serving
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS
 from tests.office.conftest import PASSWORD, make_office_user
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 NOW = datetime(2026, 7, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in London (BST)
 HEADER = ("visit_ref,adult_ref,adult_given_name,adult_family_name,adult_landlines,adult_rag,"
           "date,start,end,care_worker_refs,care_worker_staff_numbers,care_worker_given_names,"
           "care_worker_family_names")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="needs Debian's chromium (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
-@pytest.fixture
-def browser(database: Database) -> Iterator[Any]:
-    """A headless chromium; SQLite only, as tests/office/test_browser.py."""
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("browser tests run on SQLite only")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -5,20 +5,19 @@ SQLite only, like test_browser.py; screenshots go to test-artifacts/ for a perso
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.config import PROJECT_ROOT, Settings
+from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.models import LogEvent, PlannedVisit
 from ivr_gateway.office.models import OfficeRole
@@ -26,33 +25,14 @@ from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS
 from tests.office.conftest import PASSWORD, make_office_user
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 NOW = datetime(2026, 7, 7, 6, 0, tzinfo=UTC)  # Tuesday 07:00 in London (BST): the morning
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="needs Debian's chromium (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
-@pytest.fixture
-def browser(database: Database) -> Iterator[Any]:
-    """A headless chromium; skipped on PostgreSQL (see the module docstring)."""
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("browser tests run on SQLite only")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -15,20 +15,20 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.models import CareWorker, CareWorkerMobile
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS
 from tests.office.fakes import late_alert
-from tests.office.test_browser import (  # noqa: F401 - the fixtures these tests use
-    ARTIFACTS,
+from tests.office.test_browser import (  # noqa: F401 - its `live` fixture, used below
     NOW,
     _log_in,
     _row,
-    browser,
     live,
-    pytestmark,
 )
+
+pytestmark = BROWSER_MARKS
 
 
 def test_acknowledging_an_alert_takes_the_visit_off_the_worklist(
-        browser: Any, live: dict[str, Any], clock: FixedClock) -> None:  # noqa: F811
+        browser: Any, live: dict[str, Any], clock: FixedClock) -> None:  # noqa: F811 - fixture
     live["alerts"].alerts[1] = late_alert("EDITH-AM", NOW + timedelta(minutes=21))
     clock.advance(minutes=25)  # Ben is 35 minutes late at Edith's; Joan's visit not yet late
     page = browser.new_page(viewport={"width": 1280, "height": 900})
