@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from ivr_gateway import schema  # noqa: F401 - every package's tables, before mappers configure
 from ivr_gateway.commandline import CliContext, cli_context
 from ivr_gateway.config import (
     INSTANCE_DIR,
@@ -64,6 +63,10 @@ def main(ctx: click.Context) -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
     # One CliContext (settings, database, clock) for the command, each part made when first
     # asked for; a test passes its own as obj=. The database it opens is disposed at the end.
+    # Every package's tables, before any command's query configures the mappers; here rather
+    # than at the top so that `ivr-gateway --help` loads no model.
+    from ivr_gateway import schema  # noqa: F401
+
     if not isinstance(ctx.obj, CliContext):
         ctx.obj = CliContext()
     ctx.call_on_close(ctx.obj.close)
