@@ -9,6 +9,7 @@ PostgreSQL's own behaviour is covered by the HTTP tests.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,15 @@ BROWSER_MARKS = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason="needs Debian's chromium (apt-get install chromium)"),
 ]
+
+
+def log_in(page: Any, base_url: str, username: str = "cora", path: str = "/office/") -> None:
+    """Log in through the form, keyboard only (Enter, no mouse), and land on `path`."""
+    from tests.office.conftest import PASSWORD  # the conftest imports this module first
+
+    page.goto(f"{base_url}{path}")
+    assert "/office/login" in page.url
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(f"{base_url}{path}")

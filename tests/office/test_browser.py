@@ -24,8 +24,8 @@ from ivr_gateway.office.providers import register_alert_source
 from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
-from tests.office.browser import ARTIFACTS, BROWSER_MARKS
-from tests.office.conftest import PASSWORD, make_office_user
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS, log_in
+from tests.office.conftest import make_office_user
 from tests.office.fakes import FakeAlerts, late_alert
 
 NOW = datetime(2026, 7, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in London (BST)
@@ -69,12 +69,7 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[di
 
 
 def _log_in(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/office/")
-    assert "/office/login" in page.url
-    page.get_by_label("Username").fill("cora")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")  # keyboard, no mouse
-    page.wait_for_url(f"{base_url}/office/")
+    log_in(page, base_url)
 
 
 def _row(page: Any, ref: str) -> Any:

@@ -24,8 +24,8 @@ from ivr_gateway.office.providers import register_alert_source
 from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
-from tests.office.browser import ARTIFACTS, BROWSER_MARKS
-from tests.office.conftest import PASSWORD, make_office_user
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS, log_in
+from tests.office.conftest import make_office_user
 from tests.office.fakes import FakeAlerts
 
 NOW = datetime(2026, 7, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in London (BST)
@@ -66,11 +66,7 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[di
 
 
 def _log_in(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/office/")
-    page.get_by_label("Username").fill("cora")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url(f"{base_url}/office/")
+    log_in(page, base_url)
 
 
 def test_focus_stays_on_the_row_link_across_a_live_refresh_that_changes_that_row(

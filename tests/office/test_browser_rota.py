@@ -23,8 +23,8 @@ from ivr_gateway.escalation.models import ContactRole, OfficeContact
 from ivr_gateway.models import PlannedVisit
 from ivr_gateway.office.models import OfficeRole
 from tests.live_server import serving
-from tests.office.browser import ARTIFACTS, BROWSER_MARKS
-from tests.office.conftest import PASSWORD, make_office_user
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS, log_in
+from tests.office.conftest import make_office_user
 
 NOW = datetime(2026, 7, 7, 8, 0, tzinfo=UTC)  # Tuesday 09:00 in London (BST)
 HEADER = ("visit_ref,adult_ref,adult_given_name,adult_family_name,adult_landlines,adult_rag,"
@@ -55,11 +55,7 @@ def live(database: Database, clock: FixedClock, session: Session, tmp_path: Path
 
 
 def _log_in(page: Any, base_url: str, path: str) -> None:
-    page.goto(f"{base_url}{path}")
-    page.get_by_label("Username").fill("max")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url(f"{base_url}{path}")
+    log_in(page, base_url, "max", path)
 
 
 def test_an_upload_with_a_past_row_is_confirmed_then_followed_to_its_summary(

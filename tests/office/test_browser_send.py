@@ -25,8 +25,8 @@ from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.simulator import PhoneSimulator
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
-from tests.office.browser import ARTIFACTS, BROWSER_MARKS
-from tests.office.conftest import PASSWORD, make_office_user
+from tests.office.browser import ARTIFACTS, BROWSER_MARKS, log_in
+from tests.office.conftest import make_office_user
 
 NOW = datetime(2026, 7, 7, 6, 0, tzinfo=UTC)  # Tuesday 07:00 in London (BST): the morning
 
@@ -69,11 +69,7 @@ def live(database: Database, clock: FixedClock, session: Session) -> Iterator[di
 
 
 def _log_in(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/office/")
-    page.get_by_label("Username").fill("cora")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url(f"{base_url}/office/")
+    log_in(page, base_url)
 
 
 def test_sending_a_booked_carer_warns_of_the_clash_and_texts_both_once_confirmed(
