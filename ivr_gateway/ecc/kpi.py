@@ -373,7 +373,7 @@ def build_kpi_report(session: Session, first_day: date, last_day: date, settings
                                                       actual.started_at, actual.ended_at))
         if actual.planned_visit_id in ids:
             actuals[actual.planned_visit_id].append(actual)
-    reasons = recorded_reasons(session, in_range)
+    reasons = recorded_reasons(session, in_range, among=_in_range_ids(start, end))
 
     verdicts: list[tuple[_Planned, VisitVerdict]] = []
     for visit in in_range:

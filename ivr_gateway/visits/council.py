@@ -13,6 +13,7 @@ clock changes (last Sunday of March and of October in Europe/London).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -72,20 +73,26 @@ class BookedCarer:
     name: str
 
 
+@functools.lru_cache(maxsize=4096)
 def eleven_pm(planned_start: datetime, tz: ZoneInfo) -> datetime:
-    """11 pm local time on the local day of the planned start (KPI 3's latest start)."""
+    """11 pm local time on the local day of the planned start (KPI 3's latest start).
+
+    Cached: a day's visits share a few hundred planned starts, and the KPI report asks for a
+    county's week of them (time zone conversion is most of a verdict's cost).
+    """
     local_day = planned_start.astimezone(tz).date()
     return datetime.combine(local_day, LATEST_LOCAL_TIME, tz).astimezone(planned_start.tzinfo)
 
 
 def kpi3_window_closes_at(*, planned_start: datetime, time_critical: bool,
-                          next_planned_start: datetime | None, tz: ZoneInfo) -> datetime:
+                          next_planned_start: datetime | None, tz: ZoneInfo,
+                          eleven: datetime | None = None) -> datetime:
     """When a visit not yet started becomes missed under KPI 3.
 
     By 11 pm local time that day, before the next planned visit of the client starts, and for a
     time-critical visit within 30 minutes after its planned start.
     """
-    closes = eleven_pm(planned_start, tz)
+    closes = eleven if eleven is not None else eleven_pm(planned_start, tz)
     if next_planned_start is not None:
         closes = min(closes, next_planned_start)
     if time_critical:
@@ -112,8 +119,10 @@ def council_verdict(*, planned_start: datetime, planned_end: datetime, time_crit
                        default=None)
     came = len({c.care_worker_id for c in started})
     all_from = all_carers_from(started, needed)
+    eleven = eleven_pm(planned_start, tz)
     closes_at = kpi3_window_closes_at(planned_start=planned_start, time_critical=time_critical,
-                                      next_planned_start=next_planned_start, tz=tz)
+                                      next_planned_start=next_planned_start, tz=tz,
+                                      eleven=eleven)
 
     def verdict(timeliness: Timeliness, kpi3: bool | None, because: str = "") -> CouncilVerdict:
         return CouncilVerdict(timeliness, kpi3, because, actual_start, all_from, closes_at,
@@ -128,7 +137,6 @@ def council_verdict(*, planned_start: datetime, planned_end: datetime, time_crit
             # Schedule 2 KPI 3: a visit merged into another counts as missed.
             return verdict(Timeliness.MISSED, False, f"merged into the visit of {merged_into}")
         return verdict(Timeliness.MISSED, False, "not attended")
-    eleven = eleven_pm(planned_start, tz)
     # A visit that began is judged by 11 pm and the next visit; the time-critical +/- 30
     # minutes make it late (and fail KPI 3), not missed.
     closes = min(eleven, next_planned_start) if next_planned_start is not None else eleven

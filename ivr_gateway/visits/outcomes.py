@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -124,29 +124,37 @@ def assess_visit(
     """
     needed = max(1, carers_needed)
     came = len({c.care_worker_id for c in carers if c.started_at is not None})
-    judged = _judge(planned_start, planned_end, cancelled, carers, now, windows, needed, red)
-    return replace(judged, carers_needed=needed, carers_logged_in=came)
+    return _judge(planned_start, planned_end, cancelled, carers, now, windows, needed, red,
+                  came)
 
 
 def _judge(planned_start: datetime, planned_end: datetime, cancelled: bool,
            carers: list[CarerTimes], now: datetime, windows: KpiWindows, needed: int,
-           red: bool) -> VisitOutcome:
+           red: bool, came: int) -> VisitOutcome:
+    # Built once with every field (no dataclasses.replace: the KPI report judges a county's
+    # week of visits through here).
+    def outcome(status: Outcome, minutes_late: int | None, short: bool,
+                actual_start: datetime | None, actual_end: datetime | None,
+                overdue: bool) -> VisitOutcome:
+        return VisitOutcome(status, minutes_late, short, actual_start, actual_end, overdue,
+                            needed, came)
+
     late_after = late_delay(windows, red)
     missed_after = missed_delay(windows, red)
     starts = [c.started_at for c in carers if c.started_at is not None]
     actual_start = min(starts) if starts else None
 
     if cancelled:
-        return VisitOutcome(Outcome.CANCELLED, None, False, actual_start, None, False)
+        return outcome(Outcome.CANCELLED, None, False, actual_start, None, False)
 
     if actual_start is None:
         if now >= planned_start + missed_after:
-            return VisitOutcome(Outcome.MISSED, _minutes(now - planned_start), False, None, None,
-                                False)
+            return outcome(Outcome.MISSED, _minutes(now - planned_start), False, None, None,
+                           False)
         if now > planned_start + late_after:
-            return VisitOutcome(Outcome.LATE_START, _minutes(now - planned_start), False, None,
-                                None, False)
-        return VisitOutcome(Outcome.SCHEDULED, None, False, None, None, False)
+            return outcome(Outcome.LATE_START, _minutes(now - planned_start), False, None,
+                           None, False)
+        return outcome(Outcome.SCHEDULED, None, False, None, None, False)
 
     started = [c for c in carers if c.started_at is not None]
     ends = [c.ended_at for c in started if c.ended_at is not None]
@@ -154,8 +162,8 @@ def _judge(planned_start: datetime, planned_end: datetime, cancelled: bool,
         # Delivered, but outside the KPI window: the council counts it as missed (DESIGN.md).
         lateness = actual_start - planned_start
         minutes_late = _minutes(lateness) if lateness > late_after else None
-        return VisitOutcome(Outcome.MISSED, minutes_late, False, actual_start,
-                            max(ends) if ends else None, False)
+        return outcome(Outcome.MISSED, minutes_late, False, actual_start,
+                       max(ends) if ends else None, False)
     overdue = any(c.open and now > log_out_chase_at(planned_start, planned_end, c.started_at,
                                                     windows, red) for c in started)
     together = all_carers_from(started, needed)  # the actual start, for one carer
@@ -163,16 +171,16 @@ def _judge(planned_start: datetime, planned_end: datetime, cancelled: bool,
         # A double-up a carer came to alone (so far), or fully staffed only too late.
         lateness = (together or actual_start) - planned_start
         finished = len(ends) == len(started)
-        return VisitOutcome(Outcome.SHORT_OF_CARER,
-                            _minutes(lateness) if lateness > late_after else None, False,
-                            actual_start, max(ends) if finished else None, overdue)
+        return outcome(Outcome.SHORT_OF_CARER,
+                       _minutes(lateness) if lateness > late_after else None, False,
+                       actual_start, max(ends) if finished else None, overdue)
     lateness = together - planned_start
     minutes_late = _minutes(lateness) if lateness > late_after else None
     if any(c.open for c in started):
-        return VisitOutcome(Outcome.IN_PROGRESS, minutes_late, False, actual_start, None, overdue)
+        return outcome(Outcome.IN_PROGRESS, minutes_late, False, actual_start, None, overdue)
     if any(c.missing_log_out or c.ended_at is None for c in started):
-        return VisitOutcome(Outcome.INCOMPLETE, minutes_late, False, actual_start, None, False)
+        return outcome(Outcome.INCOMPLETE, minutes_late, False, actual_start, None, False)
     actual_end = max(ends)
     commissioned = planned_end - planned_start
     short = actual_end - actual_start < commissioned - timedelta(minutes=windows.short_tolerance)
-    return VisitOutcome(Outcome.COMPLETED, minutes_late, short, actual_start, actual_end, False)
+    return outcome(Outcome.COMPLETED, minutes_late, short, actual_start, actual_end, False)

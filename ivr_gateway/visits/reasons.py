@@ -14,9 +14,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.models import AuditEntry
@@ -129,18 +129,29 @@ class RotaVisit(Protocol):
         ...
 
 
-def recorded_reasons(session: Session, visits: Sequence[RotaVisit]
-                     ) -> dict[int, RecordedReason]:
+def recorded_reasons(session: Session, visits: Sequence[RotaVisit],
+                     among: Select[Any] | None = None) -> dict[int, RecordedReason]:
     """The reason recorded for each of these planned visits: the office's code, else the rota's
-    cancel reason (recorded when the visit was first cancelled)."""
+    cancel reason (recorded when the visit was first cancelled).
+
+    `among` is a query of the visits' ids where the caller has one (the KPI report's range):
+    one statement with a subquery, rather than IN lists of thousands of bound ids.
+    """
     ids = [v.id for v in visits]
     if not ids:
         return {}
     found: dict[int, RecordedReason] = {}
-    for chunk in _chunks(ids):
-        for row in session.scalars(select(VisitReasonCode)
-                                   .where(VisitReasonCode.planned_visit_id.in_(chunk))):
-            found[row.planned_visit_id] = RecordedReason(row.code, row.recorded_at)
+    columns = select(VisitReasonCode.planned_visit_id, VisitReasonCode.code,
+                     VisitReasonCode.recorded_at)
+    queries = ([columns.where(VisitReasonCode.planned_visit_id.in_(among.scalar_subquery()))]
+               if among is not None else
+               [columns.where(VisitReasonCode.planned_visit_id.in_(chunk))
+                for chunk in _chunks(ids)])
+    wanted = set(ids)
+    for query in queries:
+        for visit_id, code, recorded_at in session.execute(query):
+            if visit_id in wanted:
+                found[visit_id] = RecordedReason(code, recorded_at)
     cancelled = {v.ref: v for v in visits if v.cancelled and v.cancel_reason
                  and v.id not in found}
     first_cancel: dict[str, datetime] = {}
