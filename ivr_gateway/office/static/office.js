@@ -4,7 +4,8 @@
 // focused row itself changed, focus moves to the same control in its new version. Changes of
 // status are announced politely ("2 visits changed: J.S. now In progress"). A refresh that fails
 // twice shows a banner (the board may be stale); a session that ended (401) shows a loud banner
-// and marks the rows as out of date, rather than showing them as if current.
+// and marks the rows as out of date, rather than showing them as if current. A wall-screen
+// display link that was revoked (410) clears the rows and says so.
 // Without script the board still works (reload the page).
 (function () {
   "use strict";
@@ -123,12 +124,23 @@
     if (timer) { window.clearInterval(timer); }
   }
 
+  // A wall-screen display link that was revoked (410): the rows go, and the screen says why.
+  function displayRevoked(message) {
+    ended = true;
+    live.innerHTML = "";
+    showBanner("ended", message || "This display link was revoked.", null, null);
+    if (timer) { window.clearInterval(timer); }
+  }
+
   function refresh() {
     if (document.hidden || ended) { return; }
     var headers = { "Accept": "text/html" };
     if (etag) { headers["If-None-Match"] = etag; }
     fetch(url, { credentials: "same-origin", headers: headers, redirect: "manual", cache: "no-store" })
       .then(function (response) {
+        if (response.status === 410 && response.headers.get("X-Office-Display") === "revoked") {
+          return response.text().then(function (text) { displayRevoked(text); return null; });
+        }
         if (response.status === 401 || response.type === "opaqueredirect") {
           sessionEnded();
           return null;
