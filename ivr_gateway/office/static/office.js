@@ -7,6 +7,37 @@
 // and marks the rows as out of date, rather than showing them as if current. A wall-screen
 // display link that was revoked (410) clears the rows and says so.
 // Without script the board still works (reload the page).
+// A table wider than the screen (a phone) scrolls sideways inside its box: that box becomes a
+// tab stop, named after its table, so the keyboard can scroll it too (WCAG 2.1.1; axe's
+// scrollable-region-focusable). Boxes that fit are left out of the tab order.
+(function () {
+  "use strict";
+  function name(wrap) {
+    var caption = wrap.querySelector("caption");
+    var heading = wrap.previousElementSibling;
+    var text = caption ? caption.textContent : (heading && /^H[1-6]$/.test(heading.tagName) ?
+      heading.textContent : "Table");
+    return text.trim() + " (scrolls sideways)";
+  }
+  function mark() {
+    var wraps = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < wraps.length; i += 1) {
+      var wrap = wraps[i];
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", name(wrap));
+      } else if (wrap.getAttribute("role") === "region") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    }
+  }
+  mark();
+  window.addEventListener("resize", mark);
+})();
+
 (function () {
   "use strict";
   var live = document.getElementById("board-live");
