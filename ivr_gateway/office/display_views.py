@@ -174,7 +174,7 @@ def display_live(token: str) -> Any:
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        response = Response(render_template("office/_board_live.html",
+        response = Response(render_template("office/_display_live.html",
                                             **_context(token, name, viewer, query, version)))
     response.set_etag(etag)
     return _no_referrer(response)

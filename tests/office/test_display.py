@@ -171,3 +171,15 @@ def test_the_cli_creates_and_revokes_a_display_link(app: Flask, database: Databa
     unknown = runner.invoke(main, ["display-link", "revoke", "Reception"])
     assert unknown.exit_code != 0 and "already revoked" in unknown.output
     assert [action for action, _, _ in _audit(database)] == ["create", "revoke"]
+
+
+def test_after_midnight_the_display_shows_the_new_day(
+        app: Flask, as_administrator: Office, session: Session, clock: FixedClock) -> None:
+    _today(session, clock)
+    path = _create(as_administrator)
+    wall = app.test_client()
+    assert "Visits on Tuesday 13 January 2026" in wall.get(f"{path}/live").get_data(as_text=True)
+    clock.set(datetime(2026, 1, 14, 0, 1, tzinfo=UTC))
+    live = wall.get(f"{path}/live").get_data(as_text=True)
+    assert "Visits on Wednesday 14 January 2026" in live
+    assert "data-ref=" not in live
