@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, template_rendered
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -103,6 +103,45 @@ NOT_PAGES = {
 }
 
 
+def _send_ben_instead(page: Any, base_url: str) -> str:
+    """The confirmation of sending another carer (a POST's page), with Ben's clash shown."""
+    page.goto(f"{base_url}/office/visits/DEMO-2")
+    page.locator("#re-to").select_option("EMP-3456")
+    page.locator("#re-reason").fill("Amy is unwell today")
+    page.get_by_role("button", name="Reassign…").click()
+    page.get_by_role("heading", level=1).wait_for()
+    return "reassign-confirm"
+
+
+def _upload_a_past_row(page: Any, base_url: str) -> str:
+    """The rota upload's warning about rows in the past (a POST's page), before importing."""
+    template = page.request.get(f"{base_url}/office/rota/template.csv").text()
+    past = template.replace("2026-07-08", "2026-07-06")  # the template's tomorrow, made past
+    page.goto(f"{base_url}/office/rota")
+    page.get_by_label("CSV file").set_input_files(files=[{
+        "name": "rota.csv", "mimeType": "text/csv", "buffer": past.encode()}])
+    page.get_by_role("button", name="Upload").click()
+    page.locator("#past-rows").wait_for()
+    return "rota-past-rows"
+
+
+def _refused_password(page: Any, base_url: str) -> str:
+    """A refused form: the error said at the top, the page as it was."""
+    page.goto(f"{base_url}/office/password")
+    page.get_by_label("Current password").fill("not my password at all")
+    page.locator("#password").fill("a brand new passphrase")
+    page.get_by_label("New password again").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    page.locator(".flash-error").wait_for()
+    return "password-refused"
+
+
+# Pages that only a form's answer shows: reached by filling the form in, then checked.
+FLOWS: list[Callable[[Any, str], str]] = [_send_ben_instead, _upload_a_past_row,
+                                          _refused_password]
+TEMPLATES = PROJECT_ROOT / "ivr_gateway" / "office" / "templates" / "office"
+
+
 def _office_get_endpoints(app: Flask) -> set[str]:
     return {rule.endpoint for rule in app.url_map.iter_rules()
             if rule.endpoint.startswith("office.") and "GET" in (rule.methods or set())}
@@ -144,7 +183,7 @@ def _seed(session: Session, database: Database, clock: FixedClock,
 
 @pytest.fixture
 def live(database: Database, clock: FixedClock, session: Session
-         ) -> Iterator[tuple[str, Seeded]]:
+         ) -> Iterator[tuple[str, Seeded, set[str]]]:
     """The demo day on a real port, an open alert on DEMO-2, and a record for every page."""
     clock.set(NOW)
     settings = Settings(database_url=database.url)
@@ -162,15 +201,18 @@ def live(database: Database, clock: FixedClock, session: Session
                          database, clock)
         app.config["OFFICE_BOARD_REFRESH_SECONDS"] = 0  # still pages: nothing moves under axe
         register_alert_source(app, alerts)
+        template_rendered.connect(lambda _app, template, context, **_: rendered.add(
+            str(template.name)), app, weak=False)
         return app
 
+    rendered: set[str] = set()
     (ARTIFACTS / "a11y").mkdir(parents=True, exist_ok=True)
     with serving(app_at) as base_url:
         public = Settings(database_url=database.url, public_base_url=base_url)
         simulator = PhoneSimulator(base_url, public.twilio_auth_token,
                                    account_sid=public.twilio_account_sid,
                                    gateway_number=public.twilio_phone_number)
-        yield base_url, _seed(session, database, clock, simulator)
+        yield base_url, _seed(session, database, clock, simulator), rendered
 
 
 def _violations(page: Any) -> list[str]:
@@ -199,9 +241,9 @@ def _check(page: Any, base_url: str, path: str, label: str, problems: list[str])
 @BROWSER_MARKS[1]
 @BROWSER_MARKS[2]
 def test_every_dashboard_page_has_no_axe_violations(
-        browser: Any, live: tuple[str, Seeded], width: str) -> None:
+        browser: Any, live: tuple[str, Seeded, set[str]], width: str) -> None:
     assert AXE.exists(), "axe-core is not installed: run scripts/setup-a11y (npm ci)"
-    base_url, seeded = live
+    base_url, seeded, rendered = live
     problems: list[str] = []
     # bypass_csp: the pages allow only their own scripts; axe is injected by the test alone.
     outside = browser.new_context(viewport=VIEWPORTS[width], bypass_csp=True).new_page()
@@ -213,4 +255,11 @@ def test_every_dashboard_page_has_no_axe_violations(
     for paths in PAGES.values():
         for path in paths(seeded):
             _check(page, base_url, path, width, problems)
+    for flow in FLOWS:
+        name = flow(page, base_url)
+        problems.extend(f"{name} [{width}] {line}" for line in _violations(page))
+        page.screenshot(path=str(ARTIFACTS / "a11y" / f"{width}-{name}.png"), full_page=True)
     assert problems == [], "\n".join(problems)
+    # Every page template was shown and checked (partials, named _*.html, are in their pages).
+    pages = {f"office/{t.name}" for t in TEMPLATES.glob("*.html") if not t.name.startswith("_")}
+    assert pages - {"office/base.html"} - rendered == set(), "a template no check shows"
