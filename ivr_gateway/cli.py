@@ -26,7 +26,7 @@ PACKAGE_COMMANDS = {
     "ivr_gateway.api.commands": ["api-token"],
     "ivr_gateway.rota.commands": ["import-rota", "care-worker"],
     "ivr_gateway.sms.commands": ["codes"],
-    "ivr_gateway.office.commands": ["user"],
+    "ivr_gateway.office.commands": ["user", "display-link"],
     "ivr_gateway.ecc.commands": ["relay", "mock-ecc", "report", "outbox", "ecc-schema"],
     "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
 }

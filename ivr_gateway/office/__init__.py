@@ -14,6 +14,7 @@ def init_office(app: Flask) -> None:
     from ivr_gateway.config import INSTANCE_DIR
     from ivr_gateway.office import (
         board_views,  # noqa: F401 - its routes join the blueprint
+        display_views,  # noqa: F401 - its routes join the blueprint
         formatting,  # noqa: F401 - its filters join the blueprint
         kept_forms,  # noqa: F401 - its template global joins the blueprint
         on_call,  # noqa: F401 - its routes join the blueprint

@@ -1,5 +1,6 @@
 """CLI commands for office users: user create / list / unlock / role / deactivate / reactivate /
-reset-password, through the same service functions as the dashboard's Office users page."""
+reset-password, through the same service functions as the dashboard's Office users page; and
+display-link create / revoke, as on its Wall screens page."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.commandline import cli_context
-from ivr_gateway.office import accounts
+from ivr_gateway.office import accounts, display
 from ivr_gateway.office.accounts import create_office_user, list_office_users, unlock_office_user
 from ivr_gateway.office.models import OfficeRole
 
@@ -138,4 +139,37 @@ def reset_password(username: str, password_stdin: bool) -> None:
     click.echo(f"New password set for {username}.")
 
 
-commands: list[click.Command] = [user]
+@click.group("display-link")
+def display_link() -> None:
+    """Read-only wall-screen links to today's board (/office/display-links)."""
+
+
+@display_link.command("create")
+@click.argument("name")
+def create_display(name: str) -> None:
+    """Make a display link for the screen called NAME and print its address (shown once)."""
+    cli = cli_context()
+    try:
+        with cli.unit_of_work() as session:
+            _link, token = display.create_display_link(session, name, now=cli.clock.now(),
+                                                       actor=_actor())
+    except display.DisplayRefused as problem:
+        raise click.ClickException(f"{problem}.") from None
+    base = cli.settings.public_base_url or "http://127.0.0.1:5000"
+    click.echo(f"Open this on the screen (shown only once): {base}/office/display/{token}")
+
+
+@display_link.command("revoke")
+@click.argument("name")
+def revoke_display(name: str) -> None:
+    """Revoke the display link called NAME: its screen stops at its next refresh."""
+    cli = cli_context()
+    try:
+        with cli.unit_of_work() as session:
+            display.revoke_display_link(session, name=name, now=cli.clock.now(), actor=_actor())
+    except (ValueError, LookupError) as problem:
+        raise click.ClickException(f"{problem}.") from None
+    click.echo(f"Display link {name!r} revoked.")
+
+
+commands: list[click.Command] = [user, display_link]

@@ -50,3 +50,20 @@ class OfficeUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DisplayLink(Base):
+    """A read-only wall-screen link to today's board: only the token's SHA-256 is kept.
+
+    Made and revoked by an administrator (audited); it needs no login, so no user's logout
+    blanks the wall, and revoking it ends the display at its next refresh (office/display.py).
+    """
+
+    __tablename__ = "display_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,8 +4,40 @@
 // focused row itself changed, focus moves to the same control in its new version. Changes of
 // status are announced politely ("2 visits changed: J.S. now In progress"). A refresh that fails
 // twice shows a banner (the board may be stale); a session that ended (401) shows a loud banner
-// and marks the rows as out of date, rather than showing them as if current.
+// and marks the rows as out of date, rather than showing them as if current. A wall-screen
+// display link that was revoked (410) clears the rows and says so.
 // Without script the board still works (reload the page).
+// A table wider than the screen (a phone) scrolls sideways inside its box: that box becomes a
+// tab stop, named after its table, so the keyboard can scroll it too (WCAG 2.1.1; axe's
+// scrollable-region-focusable). Boxes that fit are left out of the tab order.
+(function () {
+  "use strict";
+  function name(wrap) {
+    var caption = wrap.querySelector("caption");
+    var heading = wrap.previousElementSibling;
+    var text = caption ? caption.textContent : (heading && /^H[1-6]$/.test(heading.tagName) ?
+      heading.textContent : "Table");
+    return text.trim() + " (scrolls sideways)";
+  }
+  function mark() {
+    var wraps = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < wraps.length; i += 1) {
+      var wrap = wraps[i];
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", name(wrap));
+      } else if (wrap.getAttribute("role") === "region") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    }
+  }
+  mark();
+  window.addEventListener("resize", mark);
+})();
+
 (function () {
   "use strict";
   var live = document.getElementById("board-live");
@@ -123,12 +155,23 @@
     if (timer) { window.clearInterval(timer); }
   }
 
+  // A wall-screen display link that was revoked (410): the rows go, and the screen says why.
+  function displayRevoked(message) {
+    ended = true;
+    live.innerHTML = "";
+    showBanner("ended", message || "This display link was revoked.", null, null);
+    if (timer) { window.clearInterval(timer); }
+  }
+
   function refresh() {
     if (document.hidden || ended) { return; }
     var headers = { "Accept": "text/html" };
     if (etag) { headers["If-None-Match"] = etag; }
     fetch(url, { credentials: "same-origin", headers: headers, redirect: "manual", cache: "no-store" })
       .then(function (response) {
+        if (response.status === 410 && response.headers.get("X-Office-Display") === "revoked") {
+          return response.text().then(function (text) { displayRevoked(text); return null; });
+        }
         if (response.status === 401 || response.type === "opaqueredirect") {
           sessionEnded();
           return null;
