@@ -147,6 +147,10 @@ class TextService:
                 spooled = self.on_unreachable(message, now)
                 if spooled is not None:
                     return spooled
+                # Neither the database nor the disk took it: say so, never "kept".
+                log.error("text %s: database unreachable and the spool refused it",
+                          message.message_sid)
+                return TextAnswer(render(DEFAULT_LANGUAGE, "not_kept"), TextStatus.FAULT)
             log.exception("text %s failed", message.message_sid)
             return self._after_fault(message, now)
 

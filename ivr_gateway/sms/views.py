@@ -69,6 +69,6 @@ def fallback_text() -> Any:
         return _bad_request()
     settings = extensions.settings()
     answer = spool_text(Spool(settings.spool_dir), settings, message, extensions.clock().now())
-    reply = answer.reply if answer is not None else render(DEFAULT_LANGUAGE, "fault")
+    reply = answer.reply if answer is not None else render(DEFAULT_LANGUAGE, "not_kept")
     return Response(message_twiml(reply), mimetype="text/xml")
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
@@ -269,3 +271,18 @@ def test_an_unfinished_call_holds_back_later_items_until_it_is_over(
     assert [o for _, o in report.replayed] == ["refused", "logged"]
     (replayed_call,) = rows(session, SpoolReplay, SpoolReplay.kind == "call")
     assert "ended before the PIN" in replayed_call.detail
+
+
+def test_with_the_disk_refusing_too_the_carer_hears_the_apology_not_noted(
+    down_app: Flask, settings: Settings, tmp_path: Path, session: Session, clock: FixedClock,
+) -> None:
+    _rota(session)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the spool folder should be")
+    down_app.extensions["settings"] = settings.with_overrides(spool_dir=blocked)
+    down = TwilioClient(down_app.test_client(), settings.twilio_auth_token)
+    reply = text(down, MOBILE, "IN 123456")
+    assert reply.text == ("Sorry, we could not take your text just now. "
+                          "Please call the office.")  # not "kept": nothing was
+    call = play(down, LANDLINE)
+    assert call.heard == ["Sorry, something went wrong. Please ring the office."] and call.ended
