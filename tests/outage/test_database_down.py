@@ -17,7 +17,7 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.ivr.models import Call, CallStep
 from ivr_gateway.models import LogEvent, LogKind, PinFailure, Verification
-from ivr_gateway.office.unmatched import unmatched_queue
+from ivr_gateway.office.unmatched import link_unmatched, unmatched_queue
 from ivr_gateway.outage.replay import replay_spool
 from ivr_gateway.sms.models import InboundText
 from ivr_gateway.telephony.models import SpoolReplay
@@ -286,3 +286,22 @@ def test_with_the_disk_refusing_too_the_carer_hears_the_apology_not_noted(
                           "Please call the office.")  # not "kept": nothing was
     call = play(down, LANDLINE)
     assert call.heard == ["Sorry, something went wrong. Please ring the office."] and call.ended
+
+
+def test_the_office_links_a_refused_outage_call_to_its_visit_at_the_call_time(
+    down: TwilioClient, session: Session, database: Database, settings: Settings,
+    clock: FixedClock,
+) -> None:
+    _rota(session)
+    clock.set(NINE + timedelta(minutes=4))
+    play(down, LANDLINE, "1234", "9999")  # a mistyped PIN while the database was down
+    replay_spool(database, settings, clock)
+    (replayed,) = rows(session, SpoolReplay)
+    clock.set(NINE + timedelta(hours=2))
+    link_unmatched(session, "spooled", replayed.id, "V1", "Rang Amy: she was there at 9:04",
+                   now=clock.now(), actor="jo")
+    session.commit()
+    (event,) = _events(session)
+    assert (event.kind, event.verification) == (LogKind.IN, Verification.OFFICE)
+    assert event.event_time == NINE + timedelta(minutes=4)
+    assert not [i for i in unmatched_queue(session, clock.now()) if i.kind == "spooled"]
