@@ -49,6 +49,10 @@ from ivr_gateway.telephony import twiml
 from ivr_gateway.telephony.spool import OUTAGE_NOTE, Replayed, Spool, SpoolItem
 
 STEPS = ("client", "staff", "pin")
+# The evidence's step states: read as they are where the dashboard has no sentence for them
+# ("Call step 1: outage keyed carer number").
+STEP_STATES = {"start": "outage_call_answered", "client": "outage_keyed_client_number",
+               "staff": "outage_keyed_carer_number", "pin": "outage_keyed_pin"}
 MAX_DIGITS = 32
 
 # (step name, params, silence) -> the absolute URL of that step
@@ -217,7 +221,8 @@ def replay_call(session: Session, item: SpoolItem, settings: Settings, replayed_
                 state="outage", next_seq=len(steps), data={"outage": note}, ended_at=last_at)
     session.add(call)
     for seq, step in enumerate(steps):
-        session.add(CallStep(call_sid=call_sid, seq=seq, state=f"outage_{step['step']}",
+        session.add(CallStep(call_sid=call_sid, seq=seq,
+                             state=STEP_STATES.get(str(step["step"]), "outage_step"),
                              from_number=raw_from[:32], digits=(step.get("digits") or None),
                              received_at=datetime.fromisoformat(step["at"]),
                              raw={"From": raw_from, "outage": note}, outcome="spooled",

@@ -74,7 +74,8 @@ def test_call_while_database_down_is_noted_then_recorded_once_at_its_own_time(
     assert event.event_time == NINE + timedelta(minutes=2)
     assert NOTE in event.raw["outage"] and event.source_sid == call.call_sid
     steps = rows(session, CallStep, CallStep.call_sid == call.call_sid)
-    assert [s.state for s in steps] == ["outage_start", "outage_staff", "outage_pin"]
+    assert [s.state for s in steps] == [
+        "outage_call_answered", "outage_keyed_carer_number", "outage_keyed_pin"]
     assert steps[-1].digits == "****"
     assert list(settings.spool_dir.glob("*.json")) == []
 
