@@ -179,7 +179,8 @@ def unmatched_queue(session: Session, now: datetime) -> list[UnmatchedItem]:
     logged = set(session.scalars(select(LogEvent.source_sid).where(
         LogEvent.source_sid.in_([c.call_sid for c in calls]))))
     for call in calls:
-        if call.call_sid in logged or "adult_id" in call.data or str(call.id) in dismissed:
+        if call.call_sid in logged or "adult_id" in call.data or str(call.id) in dismissed \
+                or "outage" in call.data:  # a spooled call: listed below, with its reason
             continue
         carer = session.get(CareWorker, call.data["care_worker_id"]) \
             if isinstance(call.data.get("care_worker_id"), int) else None

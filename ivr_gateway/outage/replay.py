@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 CALL_IN_PROGRESS = timedelta(minutes=5)  # a call is over well within this (Twilio's own limits)
 REPLAY_SECONDS = 15
+UNFINISHED = ":unfinished"
+FINISHED_ELSEWHERE = ("the rest of this call was kept by another web process and recorded "
+                      "from there")
 
 
 @dataclass
@@ -61,33 +64,58 @@ class ReplayReport:
 
 def _replay_one(database: Database, settings: Settings, item: SpoolItem, now: datetime
                 ) -> Replayed | None:
-    """Record one item in one transaction; None when it was recorded before."""
+    """Record one item in one transaction; None when it was recorded before.
+
+    A call's steps may have been spooled by different web hosts (each step goes to whichever
+    process Twilio reaches; the step URLs carry what was keyed): the host that took the PIN
+    holds the whole call, another may hold its start only. So an unfinished call is claimed
+    under its own key, and gives way to the finished one, whichever is replayed first.
+    """
+    finished = _finished(item)
+    key = _claim_key(item)
+    replays = table_of(SpoolReplay)
     with database.unit_of_work() as session:
         claimed = insert_unless_present(session, SpoolReplay, {
-            "item_id": item.item_id[:100], "kind": item.kind, "sid": item.sid[:64],
+            "item_id": key, "kind": item.kind, "sid": item.sid[:64],
             "at": item.at, "spooled_at": item.written_at, "replayed_at": now,
             "outcome": "claimed", "detail": "", "from_number": "", "log_event_id": None,
         }, ("item_id",))
         if not claimed:
             return None
         note = outage_note(item, now)
-        if item.kind == "call":
+        if not finished and session.scalar(select(SpoolReplay.id).where(
+                SpoolReplay.item_id == item.item_id[:100])) is not None:
+            result = Replayed("done", FINISHED_ELSEWHERE,
+                              from_number=str(item.fields.get("from", ""))[:32])
+        elif item.kind == "call":
             result = replay_call(session, item, settings, now)
         else:
             result = replay_text(session, item, settings, database, note)
-        session.execute(update(table_of(SpoolReplay))
-                        .where(table_of(SpoolReplay).c.item_id == item.item_id[:100])
+        session.execute(update(replays).where(replays.c.item_id == key)
                         .values(outcome=result.outcome, detail=result.detail[:2000],
                                 from_number=result.from_number[:32],
                                 log_event_id=result.log_event_id))
+        if finished and item.kind == "call":
+            # Its start, replayed before from another host's spool, is not for the office.
+            session.execute(update(replays)
+                            .where(replays.c.item_id == (item.item_id + UNFINISHED)[:100])
+                            .values(outcome="done", detail=FINISHED_ELSEWHERE))
         return result
+
+
+def _finished(item: SpoolItem) -> bool:
+    return item.kind != "call" or bool(item.fields.get("finished"))
+
+
+def _claim_key(item: SpoolItem) -> str:
+    return (item.item_id if _finished(item) else item.item_id + UNFINISHED)[:100]
 
 
 def _record_failure(database: Database, item: SpoolItem, now: datetime, error: Exception
                     ) -> None:
     with database.unit_of_work() as session:
         insert_unless_present(session, SpoolReplay, {
-            "item_id": item.item_id[:100], "kind": item.kind, "sid": item.sid[:64],
+            "item_id": _claim_key(item), "kind": item.kind, "sid": item.sid[:64],
             "at": item.at, "spooled_at": item.written_at, "replayed_at": now,
             "outcome": "failed",
             "detail": f"could not be replayed ({type(error).__name__}: {error})"[:2000],

@@ -306,3 +306,27 @@ def test_the_office_links_a_refused_outage_call_to_its_visit_at_the_call_time(
     assert (event.kind, event.verification) == (LogKind.IN, Verification.OFFICE)
     assert event.event_time == NINE + timedelta(minutes=4)
     assert not [i for i in unmatched_queue(session, clock.now()) if i.kind == "spooled"]
+
+
+@pytest.mark.parametrize("finished_first", [True, False])
+def test_a_call_whose_steps_two_web_hosts_spooled_is_recorded_once_from_the_whole_one(
+    down_app: Flask, session: Session, database: Database, settings: Settings,
+    clock: FixedClock, tmp_path: Path, finished_first: bool,
+) -> None:
+    _rota(session)
+    clock.set(NINE + timedelta(minutes=2))
+    host_a, host_b = settings, settings.with_overrides(spool_dir=tmp_path / "host-b")
+    call = PlayedCall(TwilioClient(down_app.test_client(), settings.twilio_auth_token),
+                      new_call_sid(), LANDLINE)
+    call.start()  # host A takes the start
+    down_app.extensions["settings"] = host_b  # Twilio reaches host B for the rest
+    call.press("1234")
+    call.press("5678")
+    assert call.heard[-1] == "Noted at 9:02. The office will confirm."
+    clock.set(NINE + timedelta(minutes=10))  # host A's start is no longer a call under way
+    for host in ([host_b, host_a] if finished_first else [host_a, host_b]):
+        replay_spool(database, settings.with_overrides(spool_dir=host.spool_dir), clock)
+    assert len(_events(session)) == 1
+    assert {r.outcome for r in rows(session, SpoolReplay)} == {"logged", "done"}
+    assert [i.kind for i in unmatched_queue(session, clock.now())
+            if i.kind in ("spooled", "unknown_call")] == []
