@@ -46,7 +46,7 @@ from ivr_gateway.ivr.engine import StepRequest, carer_flow
 from ivr_gateway.ivr.models import Call, CallStep
 from ivr_gateway.models import LogEvent, PlannedVisit, PlannedVisitCareWorker
 from ivr_gateway.telephony import twiml
-from ivr_gateway.telephony.spool import OUTAGE_NOTE, Replayed, Spool, SpoolItem
+from ivr_gateway.telephony.spool import OUTAGE_NOTE, Replayed, Spool, SpoolError, SpoolItem
 
 STEPS = ("client", "staff", "pin")
 # The evidence's step states: read as they are where the dashboard has no sentence for them
@@ -130,8 +130,6 @@ class OutageCall:
               digits: str, params: Mapping[str, str], *, finished: bool) -> bool:
         """Rewrite the call's spool item with everything keyed so far; False if the disk
         would not take it."""
-        from ivr_gateway.telephony.spool import SpoolError
-
         call_sid = form.get("CallSid", "")
         earlier = self.spool.get("call", call_sid)
         steps = list(earlier.fields.get("steps", [])) if earlier is not None else []

@@ -13,8 +13,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ivr_gateway import extensions
-from ivr_gateway.ivr.engine import CallEngine, StepRequest
+from ivr_gateway.ivr.engine import CallEngine, StepRequest, carer_flow
 from ivr_gateway.ivr.outage import OutageCall, step_query
+from ivr_gateway.telephony import twiml
 from ivr_gateway.telephony.signature import twilio_signed
 from ivr_gateway.telephony.spool import Spool
 
@@ -53,18 +54,16 @@ def _answer(seq: int) -> Response:
         return _bad_request("CallSid")
     engine = CallEngine(extensions.database(), extensions.settings(), _step_url,
                         on_unreachable=_outage_call().take_over)
-    twiml = engine.handle(StepRequest(call_sid=call_sid, seq=seq, form=form,
-                                      silence=request.args.get("silence") == "1"),
-                          extensions.clock().now())
-    return _twiml(twiml)
+    answer = engine.handle(StepRequest(call_sid=call_sid, seq=seq, form=form,
+                                       silence=request.args.get("silence") == "1"),
+                           extensions.clock().now())
+    return _twiml(answer)
 
 
 def _apology() -> str:
     # The disk would not take the call either: say so rather than claim it was noted.
-    engine = CallEngine(extensions.database(), extensions.settings(), _step_url)
-    prompts = engine.flow.prompts_for(engine.flow.default_language)
-    from ivr_gateway.telephony import twiml
-
+    flow = carer_flow(extensions.settings())
+    prompts = flow.prompts_for(flow.default_language)
     return twiml.say_and_hang_up([prompts.render("fault", {})], language=prompts.voice.language,
                                  voice=prompts.voice.voice)
 
