@@ -330,3 +330,13 @@ def test_a_call_whose_steps_two_web_hosts_spooled_is_recorded_once_from_the_whol
     assert {r.outcome for r in rows(session, SpoolReplay)} == {"logged", "done"}
     assert [i.kind for i in unmatched_queue(session, clock.now())
             if i.kind in ("spooled", "unknown_call")] == []
+
+
+def test_a_status_callback_while_the_database_is_down_is_answered_503_and_spools_nothing(
+    down: TwilioClient, settings: Settings,
+) -> None:
+    response = down.post("/twilio/status", {"CallSid": new_call_sid(),
+                                             "CallStatus": "completed"})
+    assert response.status_code == 503
+    assert b"database cannot be reached" in response.get_data()
+    assert _spooled(settings) == []
