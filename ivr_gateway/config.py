@@ -74,6 +74,9 @@ class Settings:
     # How many proxies in front of the web process append X-Forwarded-For (a platform's router:
     # 1); 0 trusts none. The office login throttles by the client address this gives.
     trusted_proxy_hops: int = 0
+    # Where the voice and SMS webhooks keep carers' input while the database cannot be reached
+    # (ivr_gateway/telephony/spool.py): a local disk the web and scheduler processes share.
+    spool_dir: Path = INSTANCE_DIR / "spool"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -170,6 +173,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sms_late_code_max_hours=_int(env, "SMS_LATE_CODE_MAX_HOURS", 48),
         escalation=escalation,
         trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
+        spool_dir=Path(env.get("SPOOL_DIR") or INSTANCE_DIR / "spool"),
     )
     check_secrets(settings, env)
     return settings

@@ -13,7 +13,8 @@ from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, bindparam, creat
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -99,13 +100,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     # psycopg prepares a statement on the server once it has run PREPARE_THRESHOLD times on a
     # connection (psycopg's default is 5): the webhooks run the same dozen statements all day.
-    connect_args = {"prepare_threshold": PREPARE_THRESHOLD, **kwargs.pop("connect_args", {})}
+    # connect_timeout: a server that does not answer (a dropped network, not a refused port)
+    # must fail a webhook within Twilio's 15 s, so the outage spool can still take the call.
+    connect_args = {"prepare_threshold": PREPARE_THRESHOLD, "connect_timeout": CONNECT_TIMEOUT,
+                    **kwargs.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     _ping_idle_connections(engine)
     return engine
 
 
 PREPARE_THRESHOLD = 1
+CONNECT_TIMEOUT = 5  # seconds
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True when an error means the database could not be reached (refused, shut down, a
+    dropped connection, no file, the pool exhausted), as opposed to a fault in a statement.
+
+    The webhooks spool the carer's input on these (telephony/spool.py); a bad statement or
+    odd input still takes the fault path, which stores what it can in the database.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | DisconnectionError
+                      | PoolTimeoutError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # A pooled connection unused for this long is tested before use (the database may have restarted

@@ -18,6 +18,7 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.jobs import alert_relay, build_sender, run_escalation_job
 from ivr_gateway.housekeeping import purge_pin_failures
+from ivr_gateway.outage.replay import REPLAY_SECONDS, run_spool_replay
 from ivr_gateway.telephony.senders import Sender
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ def build_scheduler(settings: Settings, database: Database, clock: Clock, *,
     scheduler.add_job(run_housekeeping, "interval", hours=1, args=[database, clock],
                       id="housekeeping", max_instances=1, coalesce=True,
                       next_run_time=clock.now())
+    # The outage spool (carers' calls and texts kept on disk while the database was down):
+    # replayed in order as soon as the database answers again.
+    scheduler.add_job(run_spool_replay, "interval", seconds=REPLAY_SECONDS,
+                      args=[database, settings, clock], id="spool_replay", max_instances=1,
+                      coalesce=True, next_run_time=clock.now())
     relay = alert_relay(database, settings, clock, sender or build_sender(settings))
     scheduler.add_job(run_escalation_job, "interval", seconds=settings.escalation.tick_seconds,
                       args=[database, settings, clock, relay], id="escalation",

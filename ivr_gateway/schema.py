@@ -18,8 +18,9 @@ from ivr_gateway.office import models as office_models
 from ivr_gateway.outbox import models as outbox_models
 from ivr_gateway.rota import models as rota_models
 from ivr_gateway.sms import models as sms_models
+from ivr_gateway.telephony import models as telephony_models
 from ivr_gateway.visits import models as visit_models
 
 MODULES = (core_models, api_models, ecc_models, escalation_models, ivr_models, office_models,
-           outbox_models, rota_models, sms_models, visit_models)
+           outbox_models, rota_models, sms_models, telephony_models, visit_models)
 metadata = Base.metadata

@@ -91,9 +91,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(database: Database) -> Settings:
-    """Local settings on the test database, with no PUBLIC_BASE_URL."""
-    return Settings(database_url=database.url)
+def settings(database: Database, tmp_path: Path) -> Settings:
+    """Local settings on the test database, with no PUBLIC_BASE_URL and a spool of its own."""
+    return Settings(database_url=database.url, spool_dir=tmp_path / "spool")
 
 
 @pytest.fixture

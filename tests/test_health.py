@@ -14,7 +14,8 @@ from ivr_gateway.schema import metadata
 def test_healthz_reports_ok_with_a_database_round_trip(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok",
+                                   "spool": {"depth": 0, "oldest_age_seconds": None}}
 
 
 def test_healthz_reports_unhealthy_when_the_database_is_unreachable(client: FlaskClient) -> None:
@@ -23,7 +24,8 @@ def test_healthz_reports_unhealthy_when_the_database_is_unreachable(client: Flas
     client.application.extensions["database"] = unreachable
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unhealthy", "database": "OperationalError"}
+    assert response.get_json() == {"status": "unhealthy", "database": "OperationalError",
+                                   "spool": {"depth": 0, "oldest_age_seconds": None}}
 
 
 def test_migrations_create_every_table_the_models_declare(database: Database) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway import phones
 from ivr_gateway.config import Settings
-from ivr_gateway.hashing import hash_pin, verify_pin
+from ivr_gateway.hashing import hash_pin, verify_peppered_pin, verify_pin
 from ivr_gateway.ivr.models import Call
 from ivr_gateway.models import (
     ActualVisit,
@@ -68,6 +68,9 @@ class StepContext:
     # The call's data as the step changes it; written back once, with the call's new state
     # (see CallEngine), so the step makes one UPDATE of the call row rather than one per change.
     data: dict[str, Any] = field(default_factory=dict)
+    # A PIN already keyed with the pepper instead of keyed digits: an outage spool's replay
+    # (ivr/outage.py), which never had the clear PIN.
+    pin_key: str = ""
 
     def __post_init__(self) -> None:
         self.data = dict(self.call.data)
@@ -237,13 +240,15 @@ def check_pin(ctx: StepContext) -> str:
         remaining = (locked_until - ctx.now).total_seconds() / 60
         ctx.set_vars(minutes=max(1, math.ceil(remaining)))
         return "locked"
-    if carer is not None and verify_pin(carer.pin_hash, ctx.digits, ctx.settings.pin_pepper):
+    if carer is not None and (verify_peppered_pin(carer.pin_hash, ctx.pin_key) if ctx.pin_key
+                              else verify_pin(carer.pin_hash, ctx.digits,
+                                              ctx.settings.pin_pepper)):
         ctx.put(care_worker_id=carer.id)
         # Known from here on: the read-back and the rest of the call are in their language.
         ctx.call.language = carer.language
         return "ok"
     if carer is None:
-        verify_pin(_dummy_pin_hash(), ctx.digits, "no pepper")
+        verify_pin(_dummy_pin_hash(), ctx.digits or ctx.pin_key, "no pepper")
     ctx.session.add(PinFailure(staff_number=staff_number, call_sid=ctx.call.call_sid, at=ctx.now))
     ctx.session.flush()
     window = timedelta(minutes=ctx.settings.pin_lockout_minutes)
@@ -283,13 +288,16 @@ def _readback(ctx: StepContext, result: LogResult) -> None:
 @action
 def record_log(ctx: StepContext) -> str:
     """Record the log-in or log-out (worked out, not asked) at the moment of the call."""
+    raw: dict[str, Any] = ({"client_number_keyed": ctx.get("client_number")}
+                           if ctx.get("client_number") else {})
+    if ctx.get("outage"):
+        raw["outage"] = ctx.get("outage")  # replayed from the outage spool (ivr/outage.py)
     request = LogRequest(
         channel=Channel.IVR, care_worker_id=int(ctx.get("care_worker_id")),
         adult_id=int(ctx.get("adult_id")), event_time=ctx.call.started_at, received_at=ctx.now,
         verification=Verification(ctx.get("verification")), source_sid=ctx.call.call_sid,
         seq=ctx.seq, from_number=ctx.call.from_number,
-        raw={"client_number_keyed": ctx.get("client_number")} if ctx.get("client_number") else {},
-        unverified_reason=str(ctx.get("unverified_reason", "")))
+        raw=raw, unverified_reason=str(ctx.get("unverified_reason", "")))
     result = record_log_event(ctx.session, request, ctx.settings.kpi)
     _readback(ctx, result)
     return "logged_in" if result.kind == LogKind.IN else "logged_out"

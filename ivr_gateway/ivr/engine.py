@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.db import Database
+from ivr_gateway.db import Database, is_unreachable
 from ivr_gateway.ivr.actions import ACTIONS, StepContext
 from ivr_gateway.ivr.flow import Flow, State, cached_flow
 from ivr_gateway.ivr.models import Call, CallStep
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 FLOW_NAME = "carer_log"
 NOTE_PROMPTS = frozenset({"fault", "late", "unplanned", "substitution", "unverified", "duration",
-                          "missing_log_in", "choice", "silence", "corrected_in", "corrected_out"})
+                          "missing_log_in", "choice", "silence", "corrected_in", "corrected_out",
+                          "noted", "key_again"})
 # Inputs never kept as evidence in clear: only that something was keyed.
 SECRET_STATES = frozenset({"pin"})
 
@@ -62,11 +63,16 @@ class CallEngine:
     """Runs the flow for each step of each call."""
 
     def __init__(self, database: Database, settings: Settings,
-                 step_url: Callable[[int, bool], str]) -> None:
+                 step_url: Callable[[int, bool], str],
+                 on_unreachable: Callable[[StepRequest, datetime], str | None] | None = None
+                 ) -> None:
         self.database = database
         self.settings = settings
         self.flow = carer_flow(settings)
         self.step_url = step_url
+        # With the database unreachable the call goes on without it (ivr/outage.py): the
+        # carer's input is spooled on disk and replayed later. None: no answer, apologise.
+        self.on_unreachable = on_unreachable
 
     def handle(self, request: StepRequest, now: datetime) -> str:
         """Answer a step with TwiML, exactly once per (CallSid, step)."""
@@ -75,7 +81,13 @@ class CallEngine:
                 return self._handle(session, request, now)
         except IntegrityError:
             return self._answer_duplicate(request, now)
-        except Exception:
+        except Exception as error:
+            if is_unreachable(error) and self.on_unreachable is not None:
+                log.warning("call %s step %s: database unreachable (%s); spooling",
+                            request.call_sid, request.seq, type(error).__name__)
+                answer = self.on_unreachable(request, now)
+                if answer is not None:
+                    return answer
             # A fault of ours must not lose what the carer keyed, nor leave them in silence:
             # keep the step as evidence, apologise, and let the office see it in the log.
             log.exception("call %s step %s failed", request.call_sid, request.seq)

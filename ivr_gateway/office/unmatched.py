@@ -32,6 +32,7 @@ from ivr_gateway.models import (
     VisitStatus,
 )
 from ivr_gateway.sms.models import InboundText, TextStatus
+from ivr_gateway.telephony.models import SpoolReplay
 from ivr_gateway.visits.corrections import correct_visit_times
 from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.moves import (
@@ -43,7 +44,7 @@ from ivr_gateway.visits.moves import (
     visit_label,
 )
 
-KINDS = ("unplanned", "text", "call", "unknown_call")
+KINDS = ("unplanned", "text", "call", "unknown_call", "spooled")
 DISMISS_ACTION = "dismiss_unmatched"
 LINK_ACTION = "link_unmatched"
 MIN_REASON_LENGTH = 5
@@ -178,7 +179,8 @@ def unmatched_queue(session: Session, now: datetime) -> list[UnmatchedItem]:
     logged = set(session.scalars(select(LogEvent.source_sid).where(
         LogEvent.source_sid.in_([c.call_sid for c in calls]))))
     for call in calls:
-        if call.call_sid in logged or "adult_id" in call.data or str(call.id) in dismissed:
+        if call.call_sid in logged or "adult_id" in call.data or str(call.id) in dismissed \
+                or "outage" in call.data:  # a spooled call: listed below, with its reason
             continue
         carer = session.get(CareWorker, call.data["care_worker_id"]) \
             if isinstance(call.data.get("care_worker_id"), int) else None
@@ -187,6 +189,18 @@ def unmatched_queue(session: Session, now: datetime) -> list[UnmatchedItem]:
             f"{carer.given_name} {carer.family_name}" if carer else "unknown caller",
             f"Call from {_caller(call.from_number)}: no client found, nothing logged",
             _text_targets(session, call.started_at)))
+    dismissed = _dismissed_refs(session, "spooled")
+    # Calls and texts kept on disk during a database outage that failed a check when replayed
+    # (a wrong PIN, an unknown line, a used code; ivr_gateway/outage/): nothing was logged.
+    for replay in session.scalars(select(SpoolReplay).where(
+            SpoolReplay.outcome.in_(("refused", "failed"))).order_by(SpoolReplay.at)):
+        if str(replay.id) in dismissed:
+            continue
+        what = "Call" if replay.kind == "call" else "Text"
+        items.append(UnmatchedItem(
+            "spooled", replay.id, replay.at, _caller(replay.from_number),
+            f"{what} during a database outage, not logged: {replay.detail}",
+            _text_targets(session, replay.at)))
     return sorted(items, key=lambda i: i.at)
 
 
@@ -218,6 +232,9 @@ def dismiss_unmatched(session: Session, kind: str, item_id: int, reason: str, *,
         if text is None:
             raise ActionRefused("There is no such text.")
         text.reviewed_at = now
+    elif kind == "spooled":
+        if session.get(SpoolReplay, item_id) is None:
+            raise ActionRefused("There is no such call or text.")
     elif kind == "call":
         event = session.get(LogEvent, item_id)
         if event is None:
@@ -275,6 +292,14 @@ def link_unmatched(session: Session, kind: str, item_id: int, planned_ref: str, 
             f"text from {text.from_number} (not a registered mobile): {reason}", reason,
             now=now, actor=actor)
         text.reviewed_at = now
+    elif kind == "spooled":
+        replay = session.get(SpoolReplay, item_id)
+        if replay is None:
+            raise ActionRefused("There is no such call or text.")
+        detail = _log_for_the_office(
+            session, planned_ref, care_worker_ref, replay.at, None,
+            f"{replay.kind} from {_caller(replay.from_number)} during a database outage "
+            f"({replay.detail}): {reason}", reason, now=now, actor=actor)
     elif kind == "unknown_call":
         call = session.get(Call, item_id)
         if call is None:

@@ -7,6 +7,7 @@ changes the second time. A fault of ours still stores the text, so nothing a car
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway import phones
 from ivr_gateway.config import Settings
-from ivr_gateway.db import Database, table_of
+from ivr_gateway.db import Database, is_unreachable, table_of
 from ivr_gateway.escalation.acknowledgement import acknowledge_by_text
 from ivr_gateway.models import Adult, CareWorker, CareWorkerMobile, Channel, ExceptionCode, LogKind
 from ivr_gateway.sms.codes import FAILURE_WINDOW, SENDER_FAILURE_LIMIT
@@ -60,6 +61,8 @@ class TextMessage:
     to_number: str
     body: str
     form: dict[str, str]
+    # Set when the text is replayed from the outage spool (sms/outage.py): kept on its log event.
+    outage_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,15 @@ _SENDER = (
 class TextService:
     """Handles inbound texts exactly once per MessageSid."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings,
+                 on_unreachable: Callable[[TextMessage, datetime], TextAnswer | None] | None
+                 = None) -> None:
         self.database = database
         self.settings = settings
+        # With the database unreachable the text is kept on disk instead (sms/outage.py).
+        self.on_unreachable = on_unreachable
         self._verification_notes: dict[str, object] = {}
+        self._outage_note = ""
 
     def handle(self, message: TextMessage, now: datetime) -> TextAnswer:
         """Store the text, act on it, and return the reply."""
@@ -132,9 +140,24 @@ class TextService:
                 if row is not None:
                     return TextAnswer(row.reply, row.status)
             return self._after_fault(message, now)
-        except Exception:
+        except Exception as error:
+            if is_unreachable(error) and self.on_unreachable is not None:
+                log.warning("text %s: database unreachable (%s); spooling",
+                            message.message_sid, type(error).__name__)
+                spooled = self.on_unreachable(message, now)
+                if spooled is not None:
+                    return spooled
+                # Neither the database nor the disk took it: say so, never "kept".
+                log.error("text %s: database unreachable and the spool refused it",
+                          message.message_sid)
+                return TextAnswer(render(DEFAULT_LANGUAGE, "not_kept"), TextStatus.FAULT)
             log.exception("text %s failed", message.message_sid)
             return self._after_fault(message, now)
+
+    def handle_in(self, session: Session, message: TextMessage, now: datetime) -> TextAnswer:
+        """Act on a text inside the caller's transaction, as at `now` (the outage replay: its
+        original time). A MessageSid already stored raises IntegrityError."""
+        return self._handle(session, message, now)
 
     def _after_fault(self, message: TextMessage, now: datetime) -> TextAnswer:
         reply = render(DEFAULT_LANGUAGE, "fault")
@@ -170,12 +193,15 @@ class TextService:
 
     def _handle(self, session: Session, message: TextMessage, now: datetime) -> TextAnswer:
         self._verification_notes = {}
+        self._outage_note = message.outage_note
         number = phones.try_normalise(message.from_number) or message.from_number
         command = parse_text_command(message.body)
         # The row is written with Core statements (one INSERT, one UPDATE) on the session's
         # connection: a text is the gateway's busiest request, and the ORM's unit of work and
         # per-statement handling cost more than the SQL here. Nothing here needs a flush first.
         row = self._row(message, now, TextStatus.FAULT, "")
+        if message.outage_note:
+            row.raw = {**row.raw, "_outage": message.outage_note}
         row.from_number = number[:NUMBER_FIELD_LENGTH]
         row.command = command_name(command)
         # The unique MessageSid is claimed here, before anything else: Twilio's repeat of the
@@ -263,6 +289,8 @@ class TextService:
              care_worker: Sender, language: str, now: datetime
              ) -> tuple[TextStatus, str, str]:
         raw = {**accepted.raw, "body": row.body}
+        if self._outage_note:
+            raw["outage"] = self._outage_note
         if command.kind is not None:
             raw["kind_typed"] = command.kind.value
         result = record_log_event(session, LogRequest(

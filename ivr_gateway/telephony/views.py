@@ -7,15 +7,18 @@ the IVR finds inbound calls by CallSid, escalation finds alert texts and calls b
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from ivr_gateway import extensions
 from ivr_gateway.bounds import fits_integer_column
+from ivr_gateway.db import is_unreachable
 from ivr_gateway.telephony.signature import twilio_signed
 from ivr_gateway.telephony.status import StatusReport, offer, status_handlers
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("telephony", __name__)
 
 
@@ -37,6 +40,16 @@ def status_callback() -> Any:
     handlers = status_handlers()
     if handlers:
         now = extensions.clock().now()
-        with extensions.database().unit_of_work() as session:
-            offer(session, report, now, handlers)
+        try:
+            with extensions.database().unit_of_work() as session:
+                offer(session, report, now, handlers)
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            # Nothing to spool: a status is Twilio's report, not a carer's input, and Twilio
+            # does not resend it. Say what happened, without a stack trace per callback.
+            log.warning("status callback not recorded: database unreachable (%s)",
+                        type(error).__name__)
+            return Response("Service unavailable: the database cannot be reached.\n",
+                            status=503, mimetype="text/plain")
     return Response(status=204)

@@ -1,0 +1,2 @@
+"""The outage spool's replay: spooled calls and texts recorded in order once the database is
+back."""
