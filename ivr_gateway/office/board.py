@@ -36,7 +36,9 @@ EXCEPTION_WORDS = {
     "unverified_location": "unverified location", "substitution": "substitute carer",
     "unplanned_visit": "unplanned visit", "missing_log_out": "missing log-out",
     "missing_log_in": "missing log-in", "overlapping_visit": "overlapping visit",
-    "carer_corrected_direction": "carer pressed 9", "concern_reported": "concern reported",
+    "carer_corrected_direction": "carer pressed 9",
+    "carer_corrected_client": "carer chose the other client",
+    "concern_reported": "concern reported",
 }
 FILTERS = {
     "all": "All visits", "late": "Late", "missed": "Missed", "unverified": "Unverified",
