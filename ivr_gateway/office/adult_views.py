@@ -1,8 +1,8 @@
-"""/office/adults: the clients, one client, a printable code sheet."""
+"""/office/adults: the clients a page at a time (search by name, number or landline), one
+client, a printable code sheet."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -11,14 +11,14 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
-from sqlalchemy import select
 
 from ivr_gateway import extensions
-from ivr_gateway.models import Adult, PlannedVisit
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.csp import content_security_policy, inline_style_hashes
+from ivr_gateway.office.directory import adults_page, client_record, read_query
 from ivr_gateway.office.providers import code_source
 from ivr_gateway.office.views import (
     COORDINATOR,
@@ -30,12 +30,11 @@ from ivr_gateway.office.views import (
 @blueprint.get("/adults")
 @requires(COORDINATOR)
 def adults() -> Any:
-    """Clients: landlines, RAG rating, active."""
+    """Clients, a page at a time: landlines, RAG rating, active."""
+    q, page = read_query(request.args.get("q"), request.args.get("page"))
     with extensions.database().unit_of_work() as db:
-        rows = list(db.scalars(select(Adult).order_by(Adult.family_name, Adult.given_name)))
-        for a in rows:
-            _ = a.landlines
-    return render_template("office/adults.html", adults=rows)
+        found = adults_page(db, q, page)
+    return render_template("office/adults.html", found=found, adults=found.rows)
 
 
 @blueprint.get("/adults/<ref>")
@@ -43,16 +42,13 @@ def adults() -> Any:
 def adult(ref: str) -> Any:
     """One client: landlines, RAG, visit-code tokens and sheets, upcoming visits."""
     with extensions.database().unit_of_work() as db:
-        row = db.scalar(select(Adult).where(Adult.ref == ref))
-        if row is None:
+        try:
+            record = client_record(db, ref, _now())
+        except LookupError:
             abort(404)
-        _ = row.landlines
         devices = code_source().devices_for_adult(db, ref)
-        visits = list(db.scalars(select(PlannedVisit).where(
-            PlannedVisit.adult_id == row.id,
-            PlannedVisit.planned_start >= _now() - timedelta(days=1))
-            .order_by(PlannedVisit.planned_start).limit(20)))
-    return render_template("office/adult.html", adult=row, devices=devices, visits=visits)
+    return render_template("office/adult.html", adult=record.adult, devices=devices,
+                           visits=record.upcoming)
 
 
 @blueprint.post("/adults/<ref>/code-sheet")
