@@ -174,6 +174,21 @@ def person_name(actor: str | None, office_names: dict[str, str]) -> str:
     return office_names.get(who, who) if door == "office" else who
 
 
+# How each door an actor came through is said after their name ("Cora (office)").
+DOOR_WORDS = {"office": "office", "api": "through the API", "cli": "on the server",
+              "ivr": "carer, on the call", "sms": "by text"}
+ROLE_WORDS = {"coordinator": "a coordinator", "manager": "a manager",
+              "administrator": "an administrator"}
+
+
+def person_with_door(actor: str | None, office_names: dict[str, str]) -> str:
+    """'office:cora' as 'Cora (office)', 'api:rostering' as 'rostering (through the API)'; a
+    plain name (a contact who replied ACK) as it is."""
+    name = person_name(actor, office_names)
+    door = (actor or "").partition(":")[0] if actor and ":" in actor else ""
+    return f"{name} ({DOOR_WORDS[door]})" if door in DOOR_WORDS else name
+
+
 def _office_names(session: Session, actors: set[str]) -> dict[str, str]:
     usernames = {a.partition(":")[2] for a in actors if a.startswith("office:")}
     return {u.username: u.display_name or u.username for u in session.scalars(

@@ -24,6 +24,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import Forbidden
 
 from ivr_gateway import extensions
 from ivr_gateway.office import auth
@@ -74,9 +75,12 @@ def _security_headers(response: Response) -> Response:
 
 
 @blueprint.errorhandler(403)
-def _forbidden(_error: Any) -> Any:
-    return render_template("office/error.html", title="Not allowed", message=(
-        "Your role does not allow this page. Ask an administrator if you need it.")), 403
+def _forbidden(error: Any) -> Any:
+    user = g.get("office_user")
+    message = getattr(error, "description", "") if user is not None else ""
+    if not message or message == Forbidden.description:
+        message = "Your role does not allow this page. Ask an administrator if you need it."
+    return render_template("office/error.html", title="Not allowed", message=message), 403
 
 
 @blueprint.errorhandler(404)
@@ -90,31 +94,6 @@ def _local(at: datetime | None, fmt: str = "%H:%M") -> str:
     if at is None:
         return "–"
     return at.astimezone(extensions.settings().tz).strftime(fmt)
-
-
-@blueprint.app_template_filter("audit_detail")
-def _audit_detail(detail: dict[str, Any]) -> list[str]:
-    """An audit entry's detail as short lines: changes as 'old → new', times in local time."""
-    def show(value: Any) -> str:
-        if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-            try:
-                return _local(datetime.fromisoformat(value), "%-d %b %H:%M")
-            except ValueError:
-                return value
-        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict):
-            return f"{show(value[0])} → {show(value[1])}"
-        if isinstance(value, dict):
-            return "; ".join(f"{k}: {show(v)}" for k, v in value.items())
-        return "–" if value is None else str(value)
-
-    lines = []
-    before, after = detail.get("before"), detail.get("after")
-    if isinstance(before, dict) and isinstance(after, dict):
-        lines += [f"{key.replace('_', '-')}: {show(before.get(key))} → {show(value)}"
-                  for key, value in after.items() if before.get(key) != value]
-    lines += [f"{key.replace('_', ' ')}: {show(value)}" for key, value in detail.items()
-              if key not in ("before", "after")]
-    return lines
 
 
 @blueprint.app_context_processor
