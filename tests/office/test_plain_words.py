@@ -19,7 +19,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.escalation.wording import alert_text
-from ivr_gateway.models import Adult, PlannedVisit, VisitStatus
+from ivr_gateway.models import Adult, LogEvent, PlannedVisit, VisitStatus
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import PlannedVisitIn
 from tests.escalation.conftest import make_ladder
@@ -249,3 +249,17 @@ def test_a_carers_press_8_at_a_shared_landline_reads_as_a_sentence_on_both_visit
     page = _text(as_coordinator.get("/office/visits/V-MARY").get_data(as_text=True))
     assert "Carer chose the other client : the carer changed the client" in page
     assert "Pressed 8 after the log-in read-back: it was the other client's visit" in page
+
+
+def test_the_move_page_says_how_the_event_came_in_and_how_presence_was_proven_in_words(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    _rota(session)
+    clock.set(NINE_AM + timedelta(minutes=2))
+    play(twilio, LANDLINE, "1234", "5678")
+    [event_id] = session.scalars(select(LogEvent.id)).all()
+    session.commit()
+    page = _text(as_coordinator.get(f"/office/log-events/{event_id}/move").get_data(
+        as_text=True))
+    assert "log-in by phone call" in page and "Presence caller ID" in page
+    assert " by ivr" not in page and "caller id" not in page
