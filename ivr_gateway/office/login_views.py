@@ -17,7 +17,6 @@ from flask import (
 from ivr_gateway import extensions
 from ivr_gateway.office import accounts, auth
 from ivr_gateway.office.auth import current_user, requires
-from ivr_gateway.office.models import OfficeUser
 from ivr_gateway.office.reason_codes import ActionRefused
 from ivr_gateway.office.views import (
     COORDINATOR,
@@ -62,9 +61,7 @@ def logout() -> Any:
     user = g.get("office_user")
     if user is not None:
         with extensions.database().unit_of_work() as db:
-            row = db.get(OfficeUser, user.id)
-            if row is not None:
-                row.session_epoch += 1
+            accounts.end_every_session(db, user.id)
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("office.login"))

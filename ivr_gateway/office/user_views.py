@@ -12,12 +12,11 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
 
 from ivr_gateway import extensions
 from ivr_gateway.office import accounts
 from ivr_gateway.office.auth import current_user, requires
-from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.office.models import OfficeRole
 from ivr_gateway.office.reason_codes import ActionRefused
 from ivr_gateway.office.views import (
     ADMINISTRATOR,
@@ -64,8 +63,9 @@ def office_users() -> Any:
 def office_user(username: str) -> Any:
     """One office user: change role, deactivate or reactivate, reset password, unlock."""
     with extensions.database().unit_of_work() as db:
-        user = db.scalar(select(OfficeUser).where(OfficeUser.username == username))
-        if user is None:
+        try:
+            user = accounts.read_office_user(db, username)
+        except LookupError:
             abort(404)
         last_administrator = accounts.is_last_active_administrator(db, user)
     is_self = user.username == current_user().username
@@ -98,8 +98,9 @@ def deactivate_office_user(username: str) -> Any:
     """Stop an office user logging in: asks first, then they are logged out everywhere."""
     if request.method == "GET":
         with extensions.database().unit_of_work() as db:
-            user = db.scalar(select(OfficeUser).where(OfficeUser.username == username))
-            if user is None:
+            try:
+                user = accounts.read_office_user(db, username)
+            except LookupError:
                 abort(404)
             name, active = user.display_name or user.username, user.active
         if not active:

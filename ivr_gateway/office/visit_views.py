@@ -11,13 +11,10 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
 
 from ivr_gateway import extensions
-from ivr_gateway.models import CareWorker
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.corrections import mark_exception_checked
-from ivr_gateway.office.evidence import load_visit_record
 from ivr_gateway.office.providers import alert_source
 from ivr_gateway.office.views import (
     COORDINATOR,
@@ -26,30 +23,21 @@ from ivr_gateway.office.views import (
     _parse_local,
     blueprint,
 )
-from ivr_gateway.office.visit_actions import visit_call
+from ivr_gateway.office.visit_page import load_visit_page
 from ivr_gateway.visits.corrections import correct_visit_times
-from ivr_gateway.visits.reason_codes import reason_code_choices, reason_kind, record_reason_code
+from ivr_gateway.visits.reason_codes import record_reason_code
 
 
 def _visit_page(planned_ref: str | None = None, actual_id: int | None = None) -> Any:
-    settings = extensions.settings()
     with extensions.database().unit_of_work() as db:
         try:
-            record = load_visit_record(db, settings, _now(), planned_ref=planned_ref,
-                                       actual_visit_id=actual_id)
+            page = load_visit_page(db, extensions.settings(), _now(), alert_source(),
+                                   planned_ref=planned_ref, actual_visit_id=actual_id)
         except LookupError:
             abort(404)
-        refs = [record.planned.ref] if record.planned else []
-        alerts = alert_source().alerts_for_visits(db, refs).get(refs[0], []) if refs else []
-        choices = reason_code_choices(db, reason_kind(record.summary) if record.summary else None)
-        carers = list(db.scalars(select(CareWorker).where(CareWorker.active.is_(True))
-                                 .order_by(CareWorker.given_name, CareWorker.family_name)))
-        on_visit = list(record.planned.care_workers) if record.planned else \
-            [a.care_worker for a in record.actuals]
-        call = visit_call(db, record, alerts)
-    return render_template("office/visit.html", record=record, alerts=alerts,
-                           choices=choices, call=call,
-                           carers=carers, on_visit=on_visit, now=_now())
+    return render_template("office/visit.html", record=page.record, alerts=page.alerts,
+                           choices=page.choices, call=page.call, carers=page.carers,
+                           on_visit=page.on_visit, now=_now())
 
 
 @blueprint.get("/visits/<ref>")
