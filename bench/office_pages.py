@@ -13,7 +13,8 @@ office coordinator through the form and times, in process (Flask's test client: 
 work and the bytes it sends, no network), the median of --repeat requests of: the board (first
 page), the board's live refresh with nothing changed (If-None-Match: 304), the live refresh
 after a visit changed, a search, the board grouped by carer, one visit page, the carers and the
-clients pages (first page, page 20, a search: 50 a page). Prints ms and KB for each size and the ratio 10,000 / 1,000.
+clients pages (the first page, page 20 and a search; 50 a page). Prints ms and KB for each size
+and the ratio 10,000 / 1,000.
 """
 
 from __future__ import annotations
