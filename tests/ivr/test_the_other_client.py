@@ -184,3 +184,16 @@ def test_the_office_reads_the_carers_correction_in_words(
     party = CallParty("Amy Jones", "Mary Smith", frozenset({LANDLINE}))
     assert call_step_sentence(steps[-1], party) == (
         "Pressed 8 after the log-in read-back: it was the other client's visit")
+
+
+def test_three_wrong_choices_after_8_change_nothing_and_say_so(
+    twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan, _mary = _household(session, third=True)  # choices: 1 Alan, 2 Joan, 3 Mary
+    clock.set(NINE_AM + timedelta(minutes=1))
+    call = play(twilio, LANDLINE, "2", "1234", "5678", "8", "7", "2", "0")  # 2: Joan herself
+    assert call.ended and call.heard[-1] == "Nothing changed. Please ring the office."
+    [event] = rows(session, LogEvent)
+    assert event.adult_id == joan.id and event.superseded_by_id is None
+    [visit] = rows(session, ActualVisit)
+    assert visit.adult_id == joan.id
