@@ -13,7 +13,8 @@ office coordinator through the form and times, in process (Flask's test client: 
 work and the bytes it sends, no network), the median of --repeat requests of: the board (first
 page), the board's live refresh with nothing changed (If-None-Match: 304), the live refresh
 after a visit changed, a search, the board grouped by carer, one visit page, the carers and the
-clients pages. Prints ms and KB for each size and the ratio 10,000 / 1,000.
+clients pages (the first page, page 20 and a search; 50 a page). Prints ms and KB for each size
+and the ratio 10,000 / 1,000.
 """
 
 from __future__ import annotations
@@ -158,7 +159,11 @@ def measure(url: str, visits: int, repeat: int) -> dict[str, tuple[float, float,
     figures["board, by carer"] = timed(client, "/office/?group=carer", repeat)
     figures["visit page"] = timed(client, f"/office/visits/{visit_ref}", repeat)
     figures["carers page"] = timed(client, "/office/care-workers", repeat)
+    figures["carers page, page 20"] = timed(client, "/office/care-workers?page=20", repeat)
+    figures["carers page, search"] = timed(client, "/office/care-workers?q=Carer1", repeat)
     figures["clients page"] = timed(client, "/office/adults", repeat)
+    figures["clients page, page 20"] = timed(client, "/office/adults?page=20", repeat)
+    figures["clients page, search"] = timed(client, "/office/adults?q=Client1", repeat)
     database.dispose()
     return figures
 

@@ -87,6 +87,7 @@ class ExceptionCode(enum.StrEnum):
     MISSING_LOG_IN = "missing_log_in"
     OVERLAPPING_VISIT = "overlapping_visit"
     CARER_CORRECTED_DIRECTION = "carer_corrected_direction"
+    CARER_CORRECTED_CLIENT = "carer_corrected_client"  # pressed 8 at a shared landline
     CONCERN_REPORTED = "concern_reported"
 
 

@@ -37,6 +37,7 @@ from ivr_gateway.visits.matching import MatchKind
 from ivr_gateway.visits.recording import (
     LogRequest,
     LogResult,
+    correct_client,
     correct_direction,
     note_care_worker_locked,
     record_log_event,
@@ -279,10 +280,18 @@ def _readback(ctx: StepContext, result: LogResult) -> None:
         notes.append(("substitution", {}))
     if ExceptionCode.UNVERIFIED_LOCATION in result.exceptions:
         notes.append(("unverified", {}))
+    others = _other_clients(ctx)
     ctx.set_vars(time=spoken_time(result.event_time, ctx.settings),
                  initials=spoken_initials(result.adult_initials), notes=notes,
-                 what="corrected_" + result.kind.value)
+                 what="corrected_" + result.kind.value,
+                 other=("no_other_client", "other_client", "other_clients")[min(len(others), 2)],
+                 other_initials=others[0]["initials"] if others else "")
     ctx.put(log_event_id=result.log_event_id, actual_visit_id=result.actual_visit_id)
+
+
+def _other_clients(ctx: StepContext) -> list[dict[str, Any]]:
+    """At a landline shared by clients, the choices other than the client the call is for."""
+    return [c for c in ctx.get("choices", []) if c["adult_id"] != ctx.get("adult_id")]
 
 
 @action
@@ -310,18 +319,60 @@ def _correct(ctx: StepContext) -> str:
     return "correct"
 
 
+def _move_to_client(ctx: StepContext, adult_id: int) -> str:
+    staff = ctx.session.get_one(CareWorker, int(ctx.get("care_worker_id")))
+    result = correct_client(ctx.session, int(ctx.get("log_event_id")), adult_id, ctx.now,
+                            ctx.settings.kpi, ctx.seq,
+                            changed_by=f"ivr:{staff.given_name} {staff.family_name}")
+    ctx.put(adult_id=adult_id)
+    _readback(ctx, result)
+    return "other_client"
+
+
+def _other_client(ctx: StepContext) -> str:
+    """8 at a shared landline: the event was the other client's (several: ask which)."""
+    others = _other_clients(ctx)
+    if len(others) == 1:
+        return _move_to_client(ctx, int(others[0]["adult_id"]))
+    ctx.put(choices=others)
+    return "choose_other"
+
+
+def _after_read_back(ctx: StepContext) -> str | None:
+    """9 (the other direction) and, at a shared landline, 8 (the other client)."""
+    if ctx.digits == "9":
+        return _correct(ctx)
+    if ctx.digits == "8" and _other_clients(ctx):
+        return _other_client(ctx)
+    return None
+
+
 @action
 def after_log_in(ctx: StepContext) -> str:
-    """After the log-in read-back: 9 means it should have been a log-out."""
-    return _correct(ctx) if ctx.digits == "9" else "done"
+    """After the log-in read-back: 9 means it should have been a log-out; 8, at a landline
+    shared by clients, that it was another client's visit."""
+    return _after_read_back(ctx) or "done"
 
 
 @action
 def after_log_out(ctx: StepContext) -> str:
-    """After the log-out read-back: 1 records a concern, 9 means it was a log-in."""
+    """After the log-out read-back: 1 records a concern, 9 means it was a log-in, 8 (at a
+    shared landline) that it was another client's visit."""
     if ctx.digits == "1":
         return "concern"
-    return _correct(ctx) if ctx.digits == "9" else "done"
+    return _after_read_back(ctx) or "done"
+
+
+@action
+def choose_other_client(ctx: StepContext) -> str:
+    """The carer picks which other client of the shared landline the event was for."""
+    for choice in ctx.get("choices", []):
+        if ctx.digits == str(choice["digit"]):
+            return _move_to_client(ctx, int(choice["adult_id"]))
+    if ctx.count("choose_other_client") >= MAX_ATTEMPTS:
+        return "give_up"
+    ctx.notice("invalid_choice")
+    return "retry"
 
 
 @action

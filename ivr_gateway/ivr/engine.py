@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 FLOW_NAME = "carer_log"
 NOTE_PROMPTS = frozenset({"fault", "late", "unplanned", "substitution", "unverified", "duration",
                           "missing_log_in", "choice", "silence", "corrected_in", "corrected_out",
-                          "noted", "key_again"})
+                          "noted", "key_again", "no_other_client", "other_client",
+                          "other_clients"})
 # Inputs never kept as evidence in clear: only that something was keyed.
 SECRET_STATES = frozenset({"pin"})
 
@@ -195,8 +196,9 @@ class CallEngine:
         prompts = self.flow.prompts_for(ctx.call.language)
         values: dict[str, Any] = dict(ctx.get("vars", {}))
         values["notes"] = "".join(prompts.render(k, v) for k, v in values.get("notes", []))
-        if "what" in values:
-            values["what"] = prompts.render(values["what"], values)
+        for placeholder in ("what", "other"):  # values that name a prompt: say that prompt
+            if placeholder in values:
+                values[placeholder] = prompts.render(values[placeholder], values)
         values["choices"] = ", ".join(prompts.render("choice", c) for c in ctx.get("choices", []))
         texts = [prompts.render(key, vals) for key, vals in ctx.notices]
         if state.prompt:

@@ -12,16 +12,27 @@ if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not l
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
     from ivr_gateway.config import INSTANCE_DIR
-    from ivr_gateway.office import (
-        board_views,  # noqa: F401 - its routes join the blueprint
-        display_views,  # noqa: F401 - its routes join the blueprint
-        formatting,  # noqa: F401 - its filters join the blueprint
-        kept_forms,  # noqa: F401 - its template global joins the blueprint
-        on_call,  # noqa: F401 - its routes join the blueprint
-        recordings,  # noqa: F401 - its route joins the blueprint
-        rota_upload,  # noqa: F401 - its routes join the blueprint
-        send_carer_views,  # noqa: F401 - its routes join the blueprint
-        unmatched_views,  # noqa: F401 - its routes join the blueprint
+
+    # Each page's module adds its routes (or filters, or template globals) to the one
+    # blueprint when it is imported: one line here per module.
+    from ivr_gateway.office import (  # noqa: F401 - imported for their routes
+        adult_views,
+        alert_views,
+        board_views,
+        care_worker_views,
+        display_views,
+        formatting,
+        kept_forms,
+        kpi_views,
+        login_views,
+        on_call,
+        recordings,
+        rota_upload,
+        send_carer_views,
+        token_views,
+        unmatched_views,
+        user_views,
+        visit_views,
     )
     from ivr_gateway.office.views import blueprint
 

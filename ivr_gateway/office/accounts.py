@@ -61,6 +61,21 @@ def list_office_users(session: Session) -> list[OfficeUser]:
     return list(session.scalars(select(OfficeUser).order_by(OfficeUser.username)))
 
 
+def read_office_user(session: Session, username: str) -> OfficeUser:
+    """The office user with this username, for a page (no lock); LookupError if none."""
+    user = session.scalar(select(OfficeUser).where(OfficeUser.username == username))
+    if user is None:
+        raise LookupError(f"there is no office user called {username!r}")
+    return user
+
+
+def end_every_session(session: Session, user_id: int) -> None:
+    """Log a user out on every device (their sessions carry an epoch that no longer fits)."""
+    user = session.get(OfficeUser, user_id)
+    if user is not None:
+        user.session_epoch += 1
+
+
 def find_office_user(session: Session, username: str) -> OfficeUser:
     """The office user with this username, or LookupError naming it."""
     user = session.scalar(select(OfficeUser).where(OfficeUser.username == username.strip().lower())

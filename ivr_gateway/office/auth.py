@@ -195,8 +195,23 @@ def current_user() -> CurrentUser:
     return cast(CurrentUser, g.office_user)
 
 
+# Who may do what, as the refusal says it.
+_ROLE_WORDS = {OfficeRole.COORDINATOR: "a coordinator", OfficeRole.MANAGER: "a manager",
+               OfficeRole.ADMINISTRATOR: "an administrator"}
+_NEEDED_WORDS = {OfficeRole.COORDINATOR: "an office login",
+                 OfficeRole.MANAGER: "a manager or an administrator",
+                 OfficeRole.ADMINISTRATOR: "an administrator"}
+
+
+def role_refusal(user: CurrentUser, needed: OfficeRole) -> str:
+    """Why a logged-in user may not do this: who they are, and which role it needs."""
+    return (f"You are logged in as {user.display_name or user.username} ({user.username}), "
+            f"{_ROLE_WORDS[user.role]}: only {_NEEDED_WORDS[needed]} can do this. Ask an "
+            "administrator if you need it, or log in as someone who may.")
+
+
 def requires(role: OfficeRole) -> Callable[[F], F]:
-    """A view decorator: a login is needed, and at least this role (403 otherwise)."""
+    """A view decorator: a login is needed, and at least this role (403 saying so otherwise)."""
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -204,7 +219,7 @@ def requires(role: OfficeRole) -> Callable[[F], F]:
             if user is None:
                 return redirect(url_for("office.login", next=request.full_path))
             if not user.can(role):
-                abort(403)
+                abort(403, description=role_refusal(user, role))
             return view(*args, **kwargs)
         return cast(F, wrapper)
     return decorate

@@ -36,7 +36,9 @@ EXCEPTION_WORDS = {
     "unverified_location": "unverified location", "substitution": "substitute carer",
     "unplanned_visit": "unplanned visit", "missing_log_out": "missing log-out",
     "missing_log_in": "missing log-in", "overlapping_visit": "overlapping visit",
-    "carer_corrected_direction": "carer pressed 9", "concern_reported": "concern reported",
+    "carer_corrected_direction": "carer pressed 9",
+    "carer_corrected_client": "carer chose the other client",
+    "concern_reported": "concern reported",
 }
 FILTERS = {
     "all": "All visits", "late": "Late", "missed": "Missed", "unverified": "Unverified",
@@ -170,6 +172,21 @@ def person_name(actor: str | None, office_names: dict[str, str]) -> str:
     if not who:
         return actor
     return office_names.get(who, who) if door == "office" else who
+
+
+# How each door an actor came through is said after their name ("Cora (office)").
+DOOR_WORDS = {"office": "office", "api": "through the API", "cli": "on the server",
+              "ivr": "carer, on the call", "sms": "by text"}
+ROLE_WORDS = {"coordinator": "a coordinator", "manager": "a manager",
+              "administrator": "an administrator"}
+
+
+def person_with_door(actor: str | None, office_names: dict[str, str]) -> str:
+    """'office:cora' as 'Cora (office)', 'api:rostering' as 'rostering (through the API)'; a
+    plain name (a contact who replied ACK) as it is."""
+    name = person_name(actor, office_names)
+    door = (actor or "").partition(":")[0] if actor and ":" in actor else ""
+    return f"{name} ({DOOR_WORDS[door]})" if door in DOOR_WORDS else name
 
 
 def _office_names(session: Session, actors: set[str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from flask import Response, current_app, g, render_template, request
 
 from ivr_gateway import extensions
 from ivr_gateway.bounds import day_in_range
-from ivr_gateway.office.auth import current_user, requires
+from ivr_gateway.office.auth import current_user, requires, role_refusal
 from ivr_gateway.office.board import FILTERS
 from ivr_gateway.office.board_page import (
     GROUPS,
@@ -117,7 +117,8 @@ def board_live() -> Any:
         response.headers["X-Office-Session"] = "ended"
         return response
     if not user.can(OfficeRole.COORDINATOR):
-        return Response("Not allowed.", status=403, mimetype="text/plain")
+        return Response(role_refusal(user, OfficeRole.COORDINATOR), status=403,
+                        mimetype="text/plain")
     query = board_query()
     version = _version(query)
     etag = _etag(query, version, user.actor)

@@ -16,8 +16,10 @@ from ivr_gateway.config import Settings
 from ivr_gateway.escalation.acknowledgement import acknowledge
 from ivr_gateway.escalation.models import Alert, AlertState, NotificationPurpose, OnCallPeriod
 from ivr_gateway.models import PlannedVisit
+from ivr_gateway.office.board import person_with_door
 from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.office.providers import OnCallPeriod as OnCallView
+from ivr_gateway.office.wording import office_names
 from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.queries import local_day_bounds
 
@@ -100,7 +102,14 @@ class EscalationAlertSource:
                              settings=self.settings, note=note, actor=actor)
         if not result.acknowledged:
             # Already taken, or settled meanwhile (two coordinators, or a page left open): say
-            # so, rather than "acknowledged" over someone else's acknowledgement.
+            # so, rather than "acknowledged" over someone else's acknowledgement; the person
+            # by name ("Cora (office)"), not by the code the alert keeps ("office:cora").
+            if alert.state is AlertState.ACKNOWLEDGED and alert.acknowledged_at is not None:
+                by = person_with_door(alert.acknowledged_by,
+                                      office_names(session, [alert.acknowledged_by]))
+                at = alert.acknowledged_at.astimezone(self.settings.tz).strftime("%H:%M")
+                raise ActionRefused(f"Alert {alert.number} was already acknowledged by {by} "
+                                    f"at {at}.")
             raise ActionRefused(result.message)
         session.flush()
         return _view(alert, _refs(session, [alert]))

@@ -10,7 +10,12 @@ from __future__ import annotations
 from flask import g
 
 from ivr_gateway import extensions
-from ivr_gateway.office.board import person_name
+from ivr_gateway.office.board import (
+    EXCEPTION_WORDS,
+    VERIFICATION_WORDS,
+    person_name,
+    person_with_door,
+)
 from ivr_gateway.office.providers import AlertView, Notification
 from ivr_gateway.office.views import blueprint
 from ivr_gateway.office.wording import (
@@ -67,9 +72,48 @@ def reason_label(recorded: str | None) -> str:
 @blueprint.app_template_filter("person")
 def person(actor: str | None) -> str:
     """An audit actor ('office:jo') as the office user's display name ('Jo Bloggs')."""
+    return person_name(actor, _names_for(actor))
+
+
+def _names_for(actor: str | None) -> dict[str, str]:
+    """Office display names by username, read once per request and user."""
     if "office_names" not in g:
         g.office_names = {}
-    if actor and actor.startswith("office:") and actor not in g.office_names:
+    names: dict[str, str] = g.office_names
+    door, _, username = (actor or "").partition(":")
+    if door == "office" and username not in names:
         with extensions.database().unit_of_work() as db:
-            g.office_names.update(office_names(db, [actor]))
-    return person_name(actor, g.office_names)
+            names.update(office_names(db, [actor]))
+        names.setdefault(username, username)
+    return names
+
+
+@blueprint.app_template_filter("who")
+def who(actor: str | None) -> str:
+    """An actor with the door they came through: 'office:cora' as 'Cora (office)'."""
+    return person_with_door(actor, _names_for(actor))
+
+
+@blueprint.app_template_filter("verification_words")
+def verification_words(code: object) -> str:
+    """How presence was proven, in words ('caller_id' as 'caller ID')."""
+    value = str(getattr(code, "value", code) or "")
+    return VERIFICATION_WORDS.get(value, value.replace("_", " ")) if value else "–"
+
+
+@blueprint.app_template_filter("exception_words")
+def exception_words(code: object) -> str:
+    """An exception code in words ('carer_corrected_direction' as 'carer pressed 9')."""
+    value = str(getattr(code, "value", code) or "")
+    return EXCEPTION_WORDS.get(value, value.replace("_", " "))
+
+
+VISIT_STATE_WORDS = {"open": "in progress", "closed": "logged out",
+                     "missing_log_out": "no log-out"}
+
+
+@blueprint.app_template_filter("visit_state_words")
+def visit_state_words(code: object) -> str:
+    """A carer's visit state in words ('missing_log_out' as 'no log-out')."""
+    value = str(getattr(code, "value", code) or "")
+    return VISIT_STATE_WORDS.get(value, value.replace("_", " "))

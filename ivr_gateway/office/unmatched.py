@@ -31,6 +31,7 @@ from ivr_gateway.models import (
     VisitException,
     VisitStatus,
 )
+from ivr_gateway.office.board import VERIFICATION_WORDS
 from ivr_gateway.sms.models import InboundText, TextStatus
 from ivr_gateway.telephony.models import SpoolReplay
 from ivr_gateway.visits.corrections import correct_visit_times
@@ -81,6 +82,10 @@ class UnmatchedItem:
     link_to: str | None = None  # the visit page of an unplanned visit or a call's visit
 
 
+# How a log event came in, as the move page says it ("log-in by phone call").
+CHANNEL_WORDS = {"ivr": "phone call", "sms": "text", "office": "office correction"}
+
+
 def load_event_to_move(session: Session, log_event_id: int) -> EventToMove:
     """A log event as the move page shows it; LookupError if there is none."""
     event = session.get(LogEvent, log_event_id)
@@ -90,8 +95,9 @@ def load_event_to_move(session: Session, log_event_id: int) -> EventToMove:
         if event.planned_visit_id is not None else None
     return EventToMove(
         event.id, f"log-{event.kind.value}", event.event_time,
-        f"{event.care_worker.given_name} {event.care_worker.family_name}", event.channel.value,
-        event.verification.value.replace("_", " "),
+        f"{event.care_worker.given_name} {event.care_worker.family_name}",
+        CHANNEL_WORDS.get(event.channel.value, event.channel.value),
+        VERIFICATION_WORDS.get(event.verification.value, event.verification.value),
         visit_label(session, event.actual_visit_id, event.planned_visit_id), planned_ref,
         event.actual_visit_id, move_targets(session, event.id) if not event.superseded_by_id
         else [])

@@ -210,6 +210,12 @@ def _sentence(entry: AuditEntry, names: _Names) -> tuple[str, list[str]]:
             f"{(d.get('moved') or ['?', '?'])[1]}: {reason}",
             [f"{k.replace('log-', 'Log-')} at {names.when(v, '%H:%M')}"
              for k, v in d.items() if k.startswith("log-")]),
+        "correct_client": lambda: (
+            f"said on the call that the log-{d.get('kind')} was for the other client at the "
+            f"landline: moved from {(d.get('moved') or ['?', '?'])[0]} to "
+            f"{(d.get('moved') or ['?', '?'])[1]}",
+            [f"{k.replace('log-', 'Log-')} at {names.when(v, '%H:%M')}"
+             for k, v in d.items() if k.startswith("log-")]),
         "acknowledge_alert": lambda: (
             f"acknowledged the {alert_kind_words(str(d.get('kind', '')))} alert "
             f"{VIA_WORDS.get(str(d.get('via')), '')}".rstrip() + (f": {note}" if note else ""),
@@ -285,6 +291,11 @@ def call_step_sentence(step: CallStep, party: CallParty) -> str:
                 "retry": f"Pressed {keyed}: not a choice",
                 "give_up": f"Pressed {keyed}: not a choice; call ended"}.get(
             outcome or "", f"Pressed {keyed}")
+    if state == "choose_other_client":
+        return {"other_client": f"Pressed {keyed}: it was that client's visit",
+                "retry": f"Pressed {keyed}: not a choice",
+                "give_up": f"Pressed {keyed}: not a choice; nothing changed, call ended"}.get(
+            outcome or "", f"Pressed {keyed}")
     if state == "client_number":
         return {"ok": f"Keyed client number {keyed}",
                 "retry": f"Keyed client number {keyed}: not found",
@@ -302,6 +313,9 @@ def call_step_sentence(step: CallStep, party: CallParty) -> str:
         heard = "log-in" if state == "logged_in" else "log-out"
         other = "log-out" if state == "logged_in" else "log-in"
         return {"correct": f"Pressed 9 after the {heard} read-back: it was a {other}",
+                "other_client": f"Pressed 8 after the {heard} read-back: it was the other "
+                                "client's visit",
+                "choose_other": f"Pressed 8 after the {heard} read-back: asked which client",
                 "concern": f"Pressed 1 after the {heard} read-back to record a concern",
                 "done": f"Heard the {heard} read-back"
                         + (f"; pressed {keyed}" if keyed else "; no keys pressed")}.get(

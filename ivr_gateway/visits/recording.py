@@ -20,6 +20,7 @@ from ivr_gateway.models import (
     ActualVisit,
     ActualVisitState,
     Adult,
+    AuditEntry,
     CareWorker,
     Channel,
     ExceptionCode,
@@ -31,7 +32,7 @@ from ivr_gateway.models import (
     VisitException,
     VisitStatus,
 )
-from ivr_gateway.visits.changes import record_visit_changed
+from ivr_gateway.visits.changes import record_visit_changed, record_visit_corrected
 from ivr_gateway.visits.deadlines import expected_end
 from ivr_gateway.visits.matching import (
     Candidate,
@@ -430,17 +431,9 @@ def _drop_derived_visit(session: Session, visit: ActualVisit, event: LogEvent) -
     session.delete(visit)
 
 
-def correct_direction(session: Session, log_event_id: int, received_at: datetime,
-                      windows: KpiWindows, seq: int) -> LogResult:
-    """The carer pressed 9: the event was the other direction. Supersede it and re-derive.
-
-    The first event stays as evidence, marked superseded; what it derived is undone (a visit it
-    opened is removed, visits it closed are reopened) and the opposite event is recorded.
-    """
-    original = session.get_one(LogEvent, log_event_id)
-    if original.superseded_by_id is not None:
-        raise ValueError("that log event was already corrected")
-    lock_care_worker(session, original.care_worker_id)
+def _undo_derived(session: Session, original: LogEvent) -> tuple[set[int], LogKind]:
+    """Undo what a log event derived (the event stays): a visit it opened is removed, visits it
+    closed are reopened. The ids of the visits changed or removed (for the council)."""
     visit = session.get_one(ActualVisit, original.actual_visit_id)
     touched = {visit.id}  # for the council: each visit this correction changes or removes
     if original.kind == LogKind.IN:
@@ -455,10 +448,8 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
             reopened.state = ActualVisitState.OPEN
             session.delete(exception)
         _drop_derived_visit(session, visit, original)
-        new_kind = LogKind.OUT
     elif visit.started_at is None:
         _drop_derived_visit(session, visit, original)
-        new_kind = LogKind.IN
     else:
         # Undo the log-out: the visit it closed is open again.
         visit.state = ActualVisitState.OPEN
@@ -467,8 +458,23 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
         for exception in visit.exceptions:
             if exception.log_event_id == original.id:
                 session.delete(exception)
-        new_kind = LogKind.IN
     session.flush()
+    return touched, original.kind
+
+
+def correct_direction(session: Session, log_event_id: int, received_at: datetime,
+                      windows: KpiWindows, seq: int) -> LogResult:
+    """The carer pressed 9: the event was the other direction. Supersede it and re-derive.
+
+    The first event stays as evidence, marked superseded; what it derived is undone (a visit it
+    opened is removed, visits it closed are reopened) and the opposite event is recorded.
+    """
+    original = session.get_one(LogEvent, log_event_id)
+    if original.superseded_by_id is not None:
+        raise ValueError("that log event was already corrected")
+    lock_care_worker(session, original.care_worker_id)
+    touched, undone_kind = _undo_derived(session, original)
+    new_kind = LogKind.OUT if undone_kind == LogKind.IN else LogKind.IN
     request = LogRequest(
         channel=original.channel, care_worker_id=original.care_worker_id,
         adult_id=original.adult_id or 0, event_time=original.event_time, received_at=received_at,
@@ -494,6 +500,87 @@ def correct_direction(session: Session, log_event_id: int, received_at: datetime
                      result.adult_initials, result.planned_visit_ref, result.match_kind,
                      result.minutes_late, result.duration_minutes,
                      [*result.exceptions, ExceptionCode.CARER_CORRECTED_DIRECTION])
+
+
+def _visit_label(session: Session, event: LogEvent) -> str:
+    """The visit an event stands on, as the audit names it: its rota ref, or 'unplanned visit N'."""
+    if event.planned_visit_id is not None:
+        return session.get_one(PlannedVisit, event.planned_visit_id).ref
+    return f"unplanned visit {event.actual_visit_id}"
+
+
+def correct_client(session: Session, log_event_id: int, adult_id: int, received_at: datetime,
+                   windows: KpiWindows, seq: int, *, changed_by: str) -> LogResult:
+    """The carer pressed 8 at a landline shared by clients: the event was the other client's.
+
+    As for a press of 9, the first event stays as evidence, marked superseded, and what it
+    derived on the wrong client's record is undone (a visit it opened is removed, a visit it
+    closed is open again), so nothing is left there. The event is then recorded afresh for the
+    other client, at the same moment and with the same proof of presence (the caller ID is a
+    landline of both), matched and worked out (in or out) as any call is. It is audited on both
+    visits as the carer's correction and sent to the council as a visit change.
+    """
+    original = session.get_one(LogEvent, log_event_id)
+    if original.superseded_by_id is not None:
+        raise ValueError("that log event was already corrected")
+    if original.adult_id == adult_id:
+        raise ValueError("the event is already for that client")
+    lock_care_worker(session, original.care_worker_id)
+    wrong_adult = session.get_one(Adult, original.adult_id) if original.adult_id else None
+    right_adult = session.get_one(Adult, adult_id)
+    from_label = _visit_label(session, original)
+    from_entity = ("planned_visit", from_label) if original.planned_visit_id is not None \
+        else ("actual_visit", str(original.actual_visit_id))
+    touched, _kind = _undo_derived(session, original)
+    request = LogRequest(
+        channel=original.channel, care_worker_id=original.care_worker_id, adult_id=adult_id,
+        event_time=original.event_time, received_at=received_at,
+        verification=original.verification, source_sid=original.source_sid, seq=seq,
+        from_number=original.from_number,
+        raw={**original.raw, "corrects": original.id, "other_client_of": original.adult_id},
+        unverified_reason=str(original.raw.get("unverified_reason", "")))
+    result, _closed = _record_log_event(session, request, windows)
+    original.superseded_by_id = result.log_event_id
+    wrong = wrong_adult.initials if wrong_adult else "?"
+    original.superseded_reason = (f"carer pressed 8: it was for {right_adult.initials}, "
+                                  f"not {wrong}")
+    corrected = session.get_one(ActualVisit, result.actual_visit_id)
+    session.add(VisitException(
+        actual_visit_id=corrected.id, planned_visit_id=corrected.planned_visit_id,
+        log_event_id=result.log_event_id, code=ExceptionCode.CARER_CORRECTED_CLIENT,
+        detail=(f"the carer changed the client of a log-{result.kind.value} from {wrong} to "
+                f"{right_adult.initials} (a landline of both)"),
+        created_at=received_at))
+    session.flush()
+    to_label = _visit_label(session, session.get_one(LogEvent, result.log_event_id))
+    detail: dict[str, Any] = {
+        "log_event_id": original.id, "new_log_event_id": result.log_event_id,
+        "moved": [from_label, to_label], "kind": result.kind.value,
+        "client": [wrong_adult.ref if wrong_adult else None, right_adult.ref],
+        f"log-{result.kind.value}": result.event_time.isoformat()}
+    to_entity = ("planned_visit", to_label) if corrected.planned_visit_id is not None \
+        else ("actual_visit", str(corrected.id))
+    for entity, ref in {from_entity, to_entity}:
+        session.add(AuditEntry(at=received_at, actor=changed_by[:100], action="correct_client",
+                               entity=entity, entity_ref=ref, detail=detail))
+    session.flush()
+    # Both visits' new versions first, then the change on the right one behind them.
+    change_id = f"carer-client:{result.log_event_id}"
+    record_visit_changed(session, original.care_worker_id,
+                        touched | _visits_touched_by(session, result.log_event_id), received_at,
+                        source=change_id)
+    record_visit_corrected(session, change_id=change_id, changed_by=changed_by,
+                           changed_at=received_at, reason_code="carer_correction",
+                           memo=(f"the carer said on the call that the log-{result.kind.value} "
+                                 "was for the other client at this landline"),
+                           changes={"client": [wrong_adult.ref if wrong_adult else None,
+                                               right_adult.ref],
+                                    "visit": [from_label, to_label]},
+                           actual_visit_id=corrected.id)
+    return LogResult(result.log_event_id, result.kind, result.actual_visit_id, result.event_time,
+                     result.adult_initials, result.planned_visit_ref, result.match_kind,
+                     result.minutes_late, result.duration_minutes,
+                     [*result.exceptions, ExceptionCode.CARER_CORRECTED_CLIENT])
 
 
 def _repeat_log_in(session: Session, request: LogRequest, visit: ActualVisit,

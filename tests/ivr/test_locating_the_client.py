@@ -62,7 +62,7 @@ def test_shared_landline_asks_which_client_and_logs_to_the_chosen_one(
     assert call.heard[-1] == "Carer number."
     call.press("1234")
     call.press("5678")
-    assert call.heard[-1] == "Logged in at 9:01 for M. S. Press 9 if wrong."
+    assert call.heard[-1] == "Logged in at 9:01 for M. S. Press 9 if wrong, 8 if you are with J. S."
     [event] = rows(session, LogEvent)
     assert (event.adult_id, event.kind, event.verification) == (
         mary.id, LogKind.IN, Verification.CALLER_ID)

@@ -220,7 +220,7 @@ def test_marking_an_unverified_log_in_as_checked_records_who_and_when(
                                 follow_redirects=True)
     assert "Already checked by Cora." in again.get_data(as_text=True)
     visit_page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert "checked by Cora at 09:21" in visit_page and "office:cora" not in visit_page
+    assert "checked by Cora (office) at 09:21" in visit_page and "office:cora" not in visit_page
 
 
 def test_a_reason_code_is_due_48_hours_after_planned_start_weekend_included(
@@ -352,7 +352,7 @@ def test_acknowledging_on_the_dashboard_keeps_the_note_as_the_api_does_and_shows
     assert (alert.state, alert.acknowledged_by, alert.acknowledged_via, alert.acknowledged_note
             ) == (AlertState.ACKNOWLEDGED, "office:cora", "dashboard", note)
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert ("Acknowledged by Cora at 09:35: “Rang Amy: her car broke down, Ben is on "
+    assert ("Acknowledged by Cora (office) at 09:35: “Rang Amy: her car broke down, Ben is on "
             "his way.”") in page
     [audit] = _audit(database, "acknowledge_alert")
     assert audit.detail["note"] == note
@@ -370,7 +370,7 @@ def test_acknowledging_on_the_dashboard_without_a_note_keeps_none(
     [alert] = _alerts(database)
     assert alert.state is AlertState.ACKNOWLEDGED and alert.acknowledged_note is None
     page = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
-    assert "Acknowledged by Cora at 09:31." in page
+    assert "Acknowledged by Cora (office) at 09:31." in page
     assert "note" not in _audit(database, "acknowledge_alert")[0].detail
 
 
@@ -405,7 +405,7 @@ def test_an_acknowledged_alert_without_a_visit_shows_who_took_it_on_the_alerts_p
 
     page = as_coordinator.get("/office/alerts").get_data(as_text=True)
     section = page.split("Acknowledged today, not tied to a visit", 1)[1]
-    assert "By Cora at 09:40: “Rang the council help desk; they are fixing it.”" in section
+    assert "By Cora (office) at 09:40: “Rang the council help desk; they are fixing it.”" in section
     assert "Alert 4002: forwarding failed" in section
     assert "council forwarding failed 3 times" in section
     assert "4001" not in section and "old news" not in section  # acknowledged yesterday
@@ -438,7 +438,7 @@ def test_acknowledging_an_alert_someone_else_took_or_that_settled_says_so_and_ch
     second = as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge",
                                  {"note": "second"}, follow_redirects=True)
     page = second.get_data(as_text=True)
-    assert f"Alert {alert.number} was already acknowledged by office:cora at 09:33." in page
+    assert f"Alert {alert.number} was already acknowledged by Cora (office) at 09:33." in page
     assert f"Alert {alert.number} acknowledged." not in page
     [alert] = _alerts(database)
     assert (alert.acknowledged_note, alert.acknowledged_at) == (

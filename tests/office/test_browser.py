@@ -110,7 +110,7 @@ def test_acknowledge_an_alert_record_a_reason_and_correct_a_visit(
     page.get_by_label("Note (optional)").fill("Rang Ben: stuck in traffic")
     page.get_by_role("button", name="Acknowledge alert 1").click()
     page.get_by_text("Alert 1 acknowledged.").wait_for()
-    assert ("Acknowledged by Cora at 09:25: “Rang Ben: stuck in traffic”"
+    assert ("Acknowledged by Cora (office) at 09:25: “Rang Ben: stuck in traffic”"
             in page.inner_text("body"))
 
     clock.advance(hours=3)  # nobody came: missed

@@ -19,7 +19,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.escalation.wording import alert_text
-from ivr_gateway.models import Adult, PlannedVisit, VisitStatus
+from ivr_gateway.models import Adult, LogEvent, PlannedVisit, VisitStatus
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import PlannedVisitIn
 from tests.escalation.conftest import make_ladder
@@ -186,3 +186,80 @@ def test_a_withheld_call_says_so_and_names_the_client_number_keyed(
     assert "Call answered: caller ID withheld" in timeline
     assert "Keyed client number 100001" in timeline
     assert "Amy keyed their PIN: accepted" in timeline
+
+
+def test_the_visit_page_says_who_acknowledged_by_name_and_door_not_by_code(
+        as_coordinator: Office, session: Session, database: Database, settings: Settings,
+        clock: FixedClock) -> None:
+    alert = _raise_a_late_alert(session, database, settings, clock)
+    clock.set(NINE_AM + timedelta(minutes=33))
+    as_coordinator.post(f"/office/alerts/{alert.id}/acknowledge", {"note": "rang Amy"})
+    html = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    alerts = _text(html.split('id="alerts-h"', 1)[1].split("</section>", 1)[0])
+    assert "Acknowledged by Cora (office) at 09:33: “rang Amy”." in alerts
+    assert "office:cora" not in _text(html)
+
+
+def test_a_refusal_names_who_is_logged_in_and_the_role_needed(
+        as_coordinator: Office, session: Session) -> None:
+    _rota(session)
+    page = as_coordinator.get("/office/users")
+    assert page.status_code == 403
+    assert ("You are logged in as Cora (cora), a coordinator: only an administrator can do "
+            "this.") in _text(page.get_data(as_text=True))
+    pin = as_coordinator.post("/office/care-workers/C1/pin", {"pin": "2580", "pin_again": "2580"})
+    assert pin.status_code == 403
+    assert ("You are logged in as Cora (cora), a coordinator: only a manager or an "
+            "administrator can do this.") in _text(pin.get_data(as_text=True))
+
+
+def test_the_matching_decision_and_exceptions_read_in_words(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    _rota(session)
+    clock.set(NINE_AM + timedelta(minutes=2))
+    play(twilio, LANDLINE, "1234", "5678", "9")  # a log-in turned into a log-out by the carer
+    page = _text(as_coordinator.get("/office/visits/V1").get_data(as_text=True))
+    assert "(logged out); no log-in, log-out proven by caller ID." in page
+    assert "Carer pressed 9 : the carer changed a log-in to a log-out" in page
+    assert "Missing log-in : log-out with no log-in for this client" in page
+    for raw in ("caller id", "caller_id", "carer corrected direction", "missing_log_in"):
+        assert raw not in page, raw
+
+
+def test_a_carers_press_8_at_a_shared_landline_reads_as_a_sentence_on_both_visits(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    joan = make_adult(session, given_name="Joan", family_name="Smith", ref="A-JOAN",
+                      landlines=("+441134960009",))
+    mary = make_adult(session, given_name="Mary", family_name="Smith", ref="A-MARY",
+                      landlines=("+441134960009",))
+    amy = make_care_worker(session, staff_number="1234", pin="5678")
+    make_planned_visit(session, joan, [amy], start=NINE_AM + timedelta(hours=2), ref="V-JOAN")
+    make_planned_visit(session, mary, [amy], start=NINE_AM, ref="V-MARY")
+    session.commit()
+    clock.set(NINE_AM + timedelta(minutes=1))
+    play(twilio, "+441134960009", "1", "1234", "5678", "8")  # Joan chosen; it was Mary's
+    for ref in ("V-MARY", "V-JOAN"):
+        html = as_coordinator.get(f"/office/visits/{ref}").get_data(as_text=True)
+        audit = _text(html.split('id="audit"', 1)[1].split("</table>", 1)[0])
+        assert ("Amy Jones said on the call that the log-in was for the other client at the "
+                "landline: moved from V-JOAN to V-MARY") in audit, ref
+        assert "ivr:" not in audit and "correct_client" not in audit
+    page = _text(as_coordinator.get("/office/visits/V-MARY").get_data(as_text=True))
+    assert "Carer chose the other client : the carer changed the client" in page
+    assert "Pressed 8 after the log-in read-back: it was the other client's visit" in page
+
+
+def test_the_move_page_says_how_the_event_came_in_and_how_presence_was_proven_in_words(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock
+) -> None:
+    _rota(session)
+    clock.set(NINE_AM + timedelta(minutes=2))
+    play(twilio, LANDLINE, "1234", "5678")
+    [event_id] = session.scalars(select(LogEvent.id)).all()
+    session.commit()
+    page = _text(as_coordinator.get(f"/office/log-events/{event_id}/move").get_data(
+        as_text=True))
+    assert "log-in by phone call" in page and "Presence caller ID" in page
+    assert " by ivr" not in page and "caller id" not in page
