@@ -29,6 +29,8 @@ from ivr_gateway.api.schemas import (
     OptOutsResponse,
     OutboxFiguresResponse,
     PlannedVisitResponse,
+    RotaBatchIn,
+    RotaBatchResponse,
     TextsResponse,
     TokenResponse,
     VisitsResponse,
@@ -50,6 +52,7 @@ _ERRORS = {
     401: "No bearer token, or one that is unknown or revoked.",
     404: "No record with that reference.",
     409: "A concurrent request changed the same record; send it again.",
+    413: "Too many items in one batch (or a body over 16 MiB).",
     422: "The input is not valid; error.fields names each field that is wrong.",
 }
 
@@ -68,6 +71,8 @@ class Operation:
     errors: tuple[int, ...] = (401,)
     query: list[dict[str, Any]] = field(default_factory=list)
     authenticated: bool = True
+    # An error status answered with its own model rather than ErrorResponse.
+    error_models: dict[int, type[BaseModel]] = field(default_factory=dict)
 
 
 _PUT_ERRORS = (400, 401, 409, 422)
@@ -108,6 +113,10 @@ OPERATIONS: list[Operation] = [
     Operation("/planned-visits/{ref}", "get", "getPlannedVisit",
               "Read a planned visit by your reference", "planned-visits",
               {200: PlannedVisitView}, errors=(401, 404)),
+    Operation("/rota/batch", "post", "loadRotaBatch",
+              "Upsert up to 1,000 adults, care workers and planned visits, answered item by "
+              "item", "rota", {200: RotaBatchResponse}, RotaBatchIn, (400, 401, 409, 413, 422),
+              error_models={422: RotaBatchResponse}),
     Operation("/visits", "get", "listVisits",
               "A local day's visits with actual times, outcomes and exceptions", "visits",
               {200: VisitsResponse}, errors=(401, 422), query=[_DATE]),
@@ -168,7 +177,8 @@ _OK_TEXT = {200: "OK", 201: "Created"}
 
 def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     inputs = {op.request for op in OPERATIONS if op.request is not None}
-    outputs = {m for op in OPERATIONS for m in op.ok.values() if m is not None} | {ErrorResponse}
+    outputs = ({m for op in OPERATIONS for m in op.ok.values() if m is not None}
+               | {m for op in OPERATIONS for m in op.error_models.values()} | {ErrorResponse})
     keys: list[tuple[type[BaseModel], Any]] = [
         *((m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)),
         *((m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)),
@@ -195,8 +205,9 @@ def openapi_document() -> dict[str, Any]:
             responses[str(status)] = {"description": _OK_TEXT[status],
                                       "content": _content(schema)}
         for status in op.errors:
-            responses[str(status)] = {"description": _ERRORS[status],
-                                      "content": _content(error_ref)}
+            model = op.error_models.get(status)
+            responses[str(status)] = {"description": _ERRORS[status], "content": _content(
+                refs[model.__name__] if model is not None else error_ref)}
         operation: dict[str, Any] = {
             "operationId": op.operation_id, "summary": op.summary, "tags": [op.tag],
             "responses": responses,

@@ -4,11 +4,21 @@ models: rota/schemas.py, sms/devices.py): the source of the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ivr_gateway.rota.schemas import AdultView, CareWorkerView, LockoutView, PlannedVisitView
+from ivr_gateway.rota.loading import MAX_BATCH_ITEMS
+from ivr_gateway.rota.schemas import (
+    AdultIn,
+    AdultView,
+    CareWorkerIn,
+    CareWorkerView,
+    LockoutView,
+    PlannedVisitIn,
+    PlannedVisitView,
+    Ref,
+)
 from ivr_gateway.sms.devices import TokenView
 from ivr_gateway.visits.outcomes import Outcome
 from ivr_gateway.visits.summary import VisitSummary
@@ -58,6 +68,86 @@ class PlannedVisitResponse(BaseModel):
 
     change: ChangeKind
     planned_visit: PlannedVisitView
+
+
+# ------------------------------------------------------------ the rota in batches
+
+
+class AdultItem(AdultIn):
+    """An adult in a batch: the fields of PUT /adults/{ref}, with its kind and ref."""
+
+    kind: Literal["adult"]
+    ref: Ref
+
+
+class CareWorkerItem(CareWorkerIn):
+    """A care worker in a batch: the fields of PUT /care-workers/{ref}, with its kind and ref."""
+
+    kind: Literal["care_worker"]
+    ref: Ref
+
+
+class PlannedVisitItem(PlannedVisitIn):
+    """A planned visit in a batch: the fields of PUT /planned-visits/{ref}, with kind and ref."""
+
+    kind: Literal["planned_visit"]
+    ref: Ref
+
+
+RotaBatchItem = Annotated[AdultItem | CareWorkerItem | PlannedVisitItem,
+                          Field(discriminator="kind")]
+
+
+class RotaBatchIn(BaseModel):
+    """Up to 1,000 adults, care workers and planned visits, upserted by your references.
+
+    They are taken adults first, then care workers, then planned visits (a visit may name an
+    adult or carer of the same batch); each item is checked as its single PUT would check it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["all_or_nothing", "per_item"] = Field(
+        default="all_or_nothing",
+        description="all_or_nothing: one invalid item and nothing is stored (422). per_item: "
+        "the valid items are stored and the invalid ones reported (200).")
+    items: list[RotaBatchItem] = Field(
+        max_length=MAX_BATCH_ITEMS,
+        description=f"At most {MAX_BATCH_ITEMS:,} items; more is refused with 413.")
+
+
+class RotaItemResult(BaseModel):
+    """What became of one item of a batch."""
+
+    index: int = Field(description="The item's position in the request's items, from 0.")
+    kind: str
+    ref: str
+    status: Literal["created", "updated", "unchanged", "invalid", "skipped"] = Field(
+        description="skipped: valid, but not stored because another item was invalid in "
+        "all_or_nothing mode.")
+    error: ErrorDetail | None = Field(
+        default=None, description="Why an invalid item was refused, field by field (the "
+        "single PUT's words); why a skipped one was not stored.")
+
+
+class RotaBatchCounts(BaseModel):
+    """How many items ended each way."""
+
+    created: int
+    updated: int
+    unchanged: int
+    invalid: int
+    skipped: int
+
+
+class RotaBatchResponse(BaseModel):
+    """Every item's result, in the order sent; on 422 (all_or_nothing) also the error."""
+
+    mode: Literal["all_or_nothing", "per_item"]
+    stored: bool = Field(description="false: nothing of this request was stored.")
+    counts: RotaBatchCounts
+    items: list[RotaItemResult]
+    error: ErrorDetail | None = None
 
 
 class LockoutsResponse(BaseModel):
