@@ -6,7 +6,7 @@ from flask import Response, g
 
 from ivr_gateway import extensions
 from ivr_gateway.api.blueprint import blueprint
-from ivr_gateway.api.payload import json_body, json_response, status_of
+from ivr_gateway.api.payload import json_body, json_object, json_response, status_of
 from ivr_gateway.api.schemas import CareWorkerResponse, LockoutsResponse
 from ivr_gateway.rota import service
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
@@ -21,6 +21,16 @@ def put_care_worker(ref: str) -> Response:
                                             now=extensions.clock().now(), actor=g.api_actor)
     return json_response(CareWorkerResponse(change=result.change, care_worker=result.view),
                          status_of(result.change))
+
+
+@blueprint.patch("/care-workers/<ref>")
+def patch_care_worker(ref: str) -> Response:
+    """Change only the fields given of a carer: a PIN alone, or active false for a leaver."""
+    patch = json_object()
+    with extensions.database().unit_of_work() as session:
+        result = service.patch_care_worker(session, ref, patch, settings=extensions.settings(),
+                                           now=extensions.clock().now(), actor=g.api_actor)
+    return json_response(CareWorkerResponse(change=result.change, care_worker=result.view))
 
 
 @blueprint.get("/care-workers/<ref>")

@@ -37,10 +37,13 @@ from ivr_gateway.api.schemas import (
 )
 from ivr_gateway.rota.schemas import (
     AdultIn,
+    AdultPatch,
     AdultView,
     CareWorkerIn,
+    CareWorkerPatch,
     CareWorkerView,
     PlannedVisitIn,
+    PlannedVisitPatch,
     PlannedVisitView,
 )
 from ivr_gateway.sms.devices import TokenIn, TokenView
@@ -51,7 +54,8 @@ _ERRORS = {
     400: "The body is not a JSON object sent as application/json.",
     401: "No bearer token, or one that is unknown or revoked.",
     404: "No record with that reference.",
-    409: "A concurrent request changed the same record; send it again.",
+    409: "A concurrent request changed the same record (send it again), or the change is no "
+         "longer allowed (error.message says why).",
     413: "Too many items in one batch (or a body over 16 MiB).",
     422: "The input is not valid; error.fields names each field that is wrong.",
 }
@@ -76,6 +80,7 @@ class Operation:
 
 
 _PUT_ERRORS = (400, 401, 409, 422)
+_PATCH_ERRORS = (400, 401, 404, 409, 422)
 _DATE = {"name": "date", "in": "query", "required": True,
          "description": "The local day (TIMEZONE, default Europe/London).",
          "schema": {"type": "string", "format": "date"}}
@@ -91,12 +96,19 @@ OPERATIONS: list[Operation] = [
     Operation("/adults/{ref}", "put", "putAdult",
               "Create or update a client (adult) by your reference", "adults",
               {200: AdultResponse, 201: AdultResponse}, AdultIn, _PUT_ERRORS),
+    Operation("/adults/{ref}", "patch", "patchAdult",
+              "Change only the fields given of a client (JSON merge patch)", "adults",
+              {200: AdultResponse}, AdultPatch, _PATCH_ERRORS),
     Operation("/adults/{ref}", "get", "getAdult", "Read a client by your reference", "adults",
               {200: AdultView}, errors=(401, 404)),
     Operation("/care-workers/{ref}", "put", "putCareWorker",
               "Create or update a care worker; a pin given is set, never returned",
               "care-workers", {200: CareWorkerResponse, 201: CareWorkerResponse}, CareWorkerIn,
               _PUT_ERRORS),
+    Operation("/care-workers/{ref}", "patch", "patchCareWorker",
+              "Change only the fields given of a care worker: a pin alone resets the PIN; "
+              "active false marks a leaver (no more log-ins, evidence kept)", "care-workers",
+              {200: CareWorkerResponse}, CareWorkerPatch, _PATCH_ERRORS),
     Operation("/care-workers/{ref}", "get", "getCareWorker",
               "Read a care worker with any PIN lockout", "care-workers", {200: CareWorkerView},
               errors=(401, 404)),
@@ -110,6 +122,17 @@ OPERATIONS: list[Operation] = [
               "Create or replace a planned visit by your reference", "planned-visits",
               {200: PlannedVisitResponse, 201: PlannedVisitResponse}, PlannedVisitIn,
               _PUT_ERRORS),
+    Operation("/planned-visits/{ref}", "patch", "patchPlannedVisit",
+              "Change only the fields given of a planned visit (JSON merge patch)",
+              "planned-visits", {200: PlannedVisitResponse}, PlannedVisitPatch, _PATCH_ERRORS),
+    Operation("/planned-visits/{ref}", "delete", "withdrawPlannedVisit",
+              "Withdraw a planned visit before it starts: cancelled with the reason given "
+              "(WITHDRAWN by default), so no alert fires and the council is told; 409 once a "
+              "carer has logged in to it", "planned-visits", {200: PlannedVisitResponse},
+              errors=(401, 404, 409, 422),
+              query=[{"name": "reason", "in": "query", "required": False,
+                      "description": "The cancellation's reason code (default WITHDRAWN).",
+                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,64}$"}}]),
     Operation("/planned-visits/{ref}", "get", "getPlannedVisit",
               "Read a planned visit by your reference", "planned-visits",
               {200: PlannedVisitView}, errors=(401, 404)),

@@ -8,21 +8,25 @@ payload twice changes nothing the second time and writes no audit row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, select
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
 from ivr_gateway.hashing import hash_pin
 from ivr_gateway.models import (
+    ActualVisit,
     Adult,
     AuditEntry,
     CareWorker,
     PinFailure,
     PlannedVisit,
+    VisitStatus,
 )
 from ivr_gateway.rota.loading import Change as Change
 from ivr_gateway.rota.loading import ItemResult, LoadResult, RotaItem, load_rota
@@ -43,9 +47,12 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitIn,
     PlannedVisitView,
     pin_problem,
+    validation_context,
 )
 
 V = TypeVar("V")
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", Adult, CareWorker, PlannedVisit)
 
 
 @dataclass(frozen=True)
@@ -216,3 +223,121 @@ def get_planned_visit(session: Session, ref: str) -> PlannedVisitView:
     if visit is None:
         raise NotFound(f"There is no planned visit with ref {ref!r}.")
     return planned_visit_view(visit)
+
+
+# ---------------------------------------------------------------- partial updates, withdrawals
+
+# A null in a merge patch clears a field; where the stored value of "nothing" is not null, this
+# is what it becomes. A field not listed and sent as null is left out (required: refused).
+_CLEARED: dict[str, object] = {"address": "", "postcode": "", "branch": "", "mobiles": []}
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """JSON merge patch (RFC 7396) of a record's input fields: only the fields given change."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+            if key in _CLEARED:
+                merged[key] = _CLEARED[key]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validated(model: type[M], merged: dict[str, Any], settings: Settings) -> M:
+    try:
+        return model.model_validate(merged, context=validation_context(settings))
+    except ValidationError as error:
+        raise invalid_from(error) from None
+
+
+def _found(session: Session, model: type[R], ref: str, what: str) -> R:
+    column: Any = model.ref
+    record: R | None = session.scalar(select(model).where(column == ref))
+    if record is None:
+        raise NotFound(f"There is no {what} with ref {ref!r}; create it with PUT first.")
+    return record
+
+
+def patch_adult(session: Session, ref: str, patch: dict[str, Any], *, settings: Settings,
+                now: datetime, actor: str) -> Upserted[AdultView]:
+    """Change only the given fields of a client (JSON merge patch)."""
+    view = adult_view(_found(session, Adult, ref, "adult"))
+    current = view.model_dump(mode="json", include=set(AdultIn.model_fields))
+    data = _validated(AdultIn, merge_patch(current, patch), settings)
+    return upsert_adult(session, ref, data, settings=settings, now=now, actor=actor)
+
+
+def patch_care_worker(session: Session, ref: str, patch: dict[str, Any], *, settings: Settings,
+                      now: datetime, actor: str) -> Upserted[CareWorkerView]:
+    """Change only the given fields of a carer (JSON merge patch): a PIN alone resets the PIN.
+
+    ``"active": false`` is how a leaver is marked: they can no longer log visits by phone or
+    text, and everything they logged stays as evidence.
+    """
+    view = care_worker_view(_found(session, CareWorker, ref, "care worker"))
+    current = view.model_dump(mode="json", include=set(CareWorkerIn.model_fields))
+    data = _validated(CareWorkerIn, merge_patch(current, patch), settings)
+    return upsert_care_worker(session, ref, data, settings=settings, now=now, actor=actor)
+
+
+def patch_planned_visit(session: Session, ref: str, patch: dict[str, Any], *,
+                        settings: Settings, now: datetime,
+                        actor: str) -> Upserted[PlannedVisitView]:
+    """Change only the given fields of a planned visit (JSON merge patch).
+
+    Setting status back to planned without naming cancel_reason drops the cancellation's reason
+    and note with it.
+    """
+    view = planned_visit_view(_found(session, PlannedVisit, ref, "planned visit"))
+    current = view.model_dump(mode="json", include=set(PlannedVisitIn.model_fields))
+    if patch.get("status") == "planned" and "cancel_reason" not in patch:
+        current.pop("cancel_reason", None)
+        current.pop("cancel_note", None)
+    data = _validated(PlannedVisitIn, merge_patch(current, patch), settings)
+    return upsert_planned_visit(session, ref, data, settings=settings, now=now, actor=actor)
+
+
+class VisitStarted(RotaError):
+    """The visit has begun (a carer logged in): the rota can no longer withdraw it."""
+
+    code = "visit_started"
+
+
+WITHDRAWN = "WITHDRAWN"
+
+
+def check_reason(code: str) -> str:
+    """A cancellation's reason code as the rota gives it, or InvalidRota naming ``reason``."""
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", code):
+        raise InvalidRota.of("reason", "a reason code is 1-64 letters, digits, _ or -")
+    return code
+
+
+def withdraw_planned_visit(session: Session, ref: str, *, settings: Settings, now: datetime,
+                           actor: str, reason: str = WITHDRAWN,
+                           note: str | None = None) -> Upserted[PlannedVisitView]:
+    """Withdraw a planned visit before it starts: it is cancelled with the rota's reason.
+
+    Cancelled, it raises no alert (an open one settles), the board shows it cancelled, and the
+    council is told of the cancellation as for any other. Refused (VisitStarted) once a carer
+    has logged in to it: what happened then is evidence, corrected by the office.
+    """
+    visit = _found(session, PlannedVisit, ref, "planned visit")
+    started = session.scalar(select(func.min(ActualVisit.started_at))
+                             .where(ActualVisit.planned_visit_id == visit.id))
+    logged = started or session.scalar(select(ActualVisit.id).where(
+        ActualVisit.planned_visit_id == visit.id).limit(1))
+    if logged:
+        at = f" at {started.astimezone(settings.tz):%H:%M}" if started else ""
+        raise VisitStarted(f"Visit {ref} has started (a carer logged in{at}); it can no longer "
+                           "be withdrawn. Ask the office to record what happened instead.")
+    if visit.status == VisitStatus.CANCELLED:
+        return Upserted("unchanged", planned_visit_view(visit))
+    view = planned_visit_view(visit)
+    current = view.model_dump(mode="json", include=set(PlannedVisitIn.model_fields))
+    current.update(status="cancelled", cancel_reason=reason,
+                   cancel_note=note or "withdrawn by the rostering system before it started")
+    data = _validated(PlannedVisitIn, current, settings)
+    return upsert_planned_visit(session, ref, data, settings=settings, now=now, actor=actor)
