@@ -6,6 +6,7 @@ from flask import Response, g
 
 from ivr_gateway import extensions
 from ivr_gateway.api.blueprint import blueprint
+from ivr_gateway.api.paging import page_request, paged
 from ivr_gateway.api.payload import json_body, json_object, json_response, status_of
 from ivr_gateway.api.schemas import CareWorkerResponse, LockoutsResponse
 from ivr_gateway.rota import service
@@ -53,6 +54,8 @@ def unlock_care_worker(ref: str) -> Response:
 @blueprint.get("/lockouts")
 def lockouts() -> Response:
     """Carers locked out right now after too many wrong PINs."""
+    page = page_request()
     with extensions.database().unit_of_work() as session:
         locked = service.list_lockouts(session, extensions.clock().now())
-    return json_response(LockoutsResponse(lockouts=locked))
+    chosen, next_cursor = paged(locked, lambda c: (c.locked_until.isoformat(), c.ref), page)
+    return json_response(LockoutsResponse(lockouts=chosen, next_cursor=next_cursor))

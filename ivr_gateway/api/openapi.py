@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ivr_gateway.api.blueprint import blueprint
+from ivr_gateway.api.paging import MAX_PAGE_SIZE
 from ivr_gateway.api.schemas import (
     AcknowledgeIn,
     AcknowledgeResponse,
@@ -88,6 +89,14 @@ _NEEDS_OFFICE = {"name": "needs_office", "in": "query", "required": False,
                  "description": "true: only the texts the office should look at (unregistered "
                                 "mobiles, codes of another client, lockouts, STOP ...).",
                  "schema": {"type": "boolean"}}
+_PAGE = [
+    {"name": "limit", "in": "query", "required": False,
+     "description": f"Items a page, 1 to {MAX_PAGE_SIZE} (the default and the maximum).",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+    {"name": "cursor", "in": "query", "required": False,
+     "description": "The next_cursor of the page before, as given (opaque); keep the other "
+                    "query values the same.", "schema": {"type": "string"}},
+]
 _ID = {"name": "id", "in": "path", "required": True, "description": "The record's id.",
        "schema": {"type": "integer"}}
 _TIME = {"type": "string", "format": "date-time"}
@@ -117,7 +126,7 @@ OPERATIONS: list[Operation] = [
               errors=(401, 404)),
     Operation("/lockouts", "get", "listLockouts",
               "Care workers locked out now after too many wrong PINs", "care-workers",
-              {200: LockoutsResponse}),
+              {200: LockoutsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/planned-visits/{ref}", "put", "putPlannedVisit",
               "Create or replace a planned visit by your reference", "planned-visits",
               {200: PlannedVisitResponse, 201: PlannedVisitResponse}, PlannedVisitIn,
@@ -142,7 +151,7 @@ OPERATIONS: list[Operation] = [
               error_models={422: RotaBatchResponse}),
     Operation("/visits", "get", "listVisits",
               "A local day's visits with actual times, outcomes and exceptions", "visits",
-              {200: VisitsResponse}, errors=(401, 422), query=[_DATE]),
+              {200: VisitsResponse}, errors=(401, 422), query=[_DATE, *_PAGE]),
     Operation("/outbox", "get", "getOutboxFigures",
               "Outbox figures for monitoring: backlog, oldest age, dead letters, by kind",
               "operations", {200: OutboxFiguresResponse}),
@@ -154,17 +163,18 @@ OPERATIONS: list[Operation] = [
               {200: TokenView}, errors=(401, 404)),
     Operation("/texts", "get", "listTexts",
               "A local day's inbound texts, matched or not, with the replies given", "sms",
-              {200: TextsResponse}, errors=(401, 422), query=[_DATE, _NEEDS_OFFICE]),
+              {200: TextsResponse}, errors=(401, 422), query=[_DATE, _NEEDS_OFFICE, *_PAGE]),
     Operation("/sms-opt-outs", "get", "listSmsOptOuts",
               "Numbers that texted STOP and so receive no texts", "sms",
-              {200: OptOutsResponse}),
+              {200: OptOutsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/alerts", "get", "listAlerts", "Alerts, newest first, with who was told when",
               "alerts", {200: AlertsResponse}, errors=(401, 422),
               query=[{"name": "state", "in": "query", "required": False,
                       "description": "open, acknowledged, resolved, or unresolved (open and "
                                      "acknowledged); all when absent.",
                       "schema": {"type": "string",
-                                 "enum": ["open", "acknowledged", "resolved", "unresolved"]}}]),
+                                 "enum": ["open", "acknowledged", "resolved", "unresolved"]}},
+                     *_PAGE]),
     Operation("/alerts/{id}", "get", "getAlert", "One alert", "alerts", {200: AlertOut},
               errors=(401, 404), query=[_ID]),
     Operation("/alerts/{id}/acknowledge", "post", "acknowledgeAlert",
@@ -174,7 +184,7 @@ OPERATIONS: list[Operation] = [
               query=[_ID]),
     Operation("/office-contacts", "get", "listOfficeContacts",
               "Office contacts the ladder can reach", "office-contacts",
-              {200: ContactsResponse}),
+              {200: ContactsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/office-contacts", "post", "createOfficeContact",
               "Add an office contact (coordinator, on_call or manager)", "office-contacts",
               {201: ContactResponse}, ContactIn, errors=(400, 401, 409, 422)),
@@ -184,7 +194,8 @@ OPERATIONS: list[Operation] = [
               query=[{"name": "from", "in": "query", "required": False,
                       "description": "Start (default now).", "schema": _TIME},
                      {"name": "to", "in": "query", "required": False,
-                      "description": "End (default 7 days after the start).", "schema": _TIME}]),
+                      "description": "End (default 7 days after the start).", "schema": _TIME},
+                     *_PAGE]),
     Operation("/on-call-periods", "post", "createOnCallPeriod",
               "Put a contact on call for a period", "on-call", {201: OnCallResponse},
               OnCallIn, errors=(400, 401, 404, 422)),

@@ -154,6 +154,8 @@ class LockoutsResponse(BaseModel):
     """Carers currently locked out after too many wrong PINs."""
 
     lockouts: list[LockoutView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class CarerActualOut(BaseModel):
@@ -261,6 +263,8 @@ class VisitsResponse(BaseModel):
     date: str = Field(description="The local day asked for, YYYY-MM-DD.")
     timezone: str
     visits: list[VisitOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class OutboxKindFigures(BaseModel):
@@ -326,6 +330,8 @@ class AlertsResponse(BaseModel):
     """Alerts, newest first."""
 
     alerts: list[AlertOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class AcknowledgeIn(BaseModel):
@@ -379,6 +385,8 @@ class ContactsResponse(BaseModel):
     """Every contact."""
 
     contacts: list[ContactOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class OnCallIn(BaseModel):
@@ -411,6 +419,8 @@ class OnCallListResponse(BaseModel):
     """On-call periods overlapping the asked-for time."""
 
     on_call_periods: list[OnCallOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 # ------------------------------------------------------------ texts, visit-code tokens
@@ -449,6 +459,8 @@ class TextsResponse(BaseModel):
     date: str
     timezone: str
     texts: list[TextOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class OptOutOut(BaseModel):
@@ -463,3 +475,5 @@ class OptOutsResponse(BaseModel):
     """Numbers that cannot receive texts now."""
 
     opt_outs: list[OptOutOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
