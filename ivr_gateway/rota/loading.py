@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ivr_gateway.config import Settings
@@ -144,9 +144,9 @@ def _select_in(session: Session, query: Any, column: Any,
 
 
 def _audit_entry(now: datetime, actor: str, action: str, entity: str, ref: str,
-                 detail: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(at=now, actor=actor[:100], action=action, entity=entity, entity_ref=ref,
-                      detail=detail)
+                 detail: dict[str, Any]) -> dict[str, Any]:
+    return {"at": now, "actor": actor[:100], "action": action, "entity": entity,
+            "entity_ref": ref, "detail": detail}
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
@@ -424,7 +424,7 @@ def _new_client_numbers(session: Session, settings: Settings, count: int,
 
 def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
            visit_plans: list[_Plan], *, settings: Settings, now: datetime, actor: str) -> None:
-    audits: list[AuditEntry] = []
+    audits: list[dict[str, Any]] = []
     announced: list[tuple[RotaRecord, str]] = []
 
     def note(plan: _Plan, entity: RotaRecord, action: str | None = None) -> None:
@@ -522,7 +522,8 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
     session.flush()
     if moved:
         _follow_new_times(session, moved)
-    session.add_all(audits)
+    if audits:  # one executemany INSERT: the rows are not needed as objects
+        session.execute(insert(AuditEntry), audits)
     record_rota_changes(session, announced, now)
     session.flush()
 
