@@ -573,10 +573,20 @@ def import_rota_csv(session: Session, text_or_path: str | bytes | Path, settings
                 rows.append(row)
         if progress is not None:
             progress(done, len(records))
-    good, result = _load_rows(session, reader, rows, report, settings, now, actor)
-    if not (dry_run or (report.problems and not skip_bad_rows)):
-        result = load_rota(session, _items(good)[0], settings=settings, now=now, actor=actor)
-        report.stored = True
+    result = None
+    if not dry_run and not report.problems:
+        # The usual file: every row reads well, so try it whole in one pass; only when the
+        # loader refuses something (nothing stored then) are the rows checked one by one.
+        attempt = load_rota(session, _items(rows)[0], settings=settings, now=now, actor=actor,
+                            mode="all_or_nothing")
+        if attempt.stored:
+            good, result, report.stored = rows, attempt, True
+    if result is None:
+        good, result = _load_rows(session, reader, rows, report, settings, now, actor)
+        if not (dry_run or (report.problems and not skip_bad_rows)):
+            result = load_rota(session, _items(good)[0], settings=settings, now=now,
+                               actor=actor)
+            report.stored = True
     report.problems.sort(key=lambda p: -1 if p.row is None else p.row)
     report.imported_rows = len(good)
     for item in result.results:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ivr_gateway.config import Settings
@@ -31,6 +31,7 @@ from ivr_gateway.models import (
     ActualVisitState,
     Adult,
     AdultLandline,
+    AdultLandlinePeriod,
     AuditEntry,
     CareWorker,
     CareWorkerMobile,
@@ -434,6 +435,7 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
         announced.append((entity, plan.item.ref))
 
     # Adults.
+    landline_changes: list[tuple[_Plan, list[Any]]] = []
     unnumbered = [p for p in adult_plans if p.desired["client_number"] is None]
     taken = {p.desired["client_number"] for p in adult_plans if p.desired["client_number"]}
     for plan, number in zip(unnumbered, _new_client_numbers(session, settings, len(unnumbered),
@@ -461,7 +463,12 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
             setattr(adult, name, plan.desired[name])
         adult.rag = adult_in.rag
         adult.updated_at = now
+        if "landlines" in plan.changes:
+            landline_changes.append((plan, plan.changes["landlines"]))
         note(plan, "adult")
+
+    session.flush()
+    _record_landline_periods(session, landline_changes, now)
 
     # Care workers.
     for plan in carer_plans:
@@ -526,6 +533,34 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
         session.execute(insert(AuditEntry), audits)
     record_rota_changes(session, announced, now)
     session.flush()
+
+
+def _record_landline_periods(session: Session, changes: list[tuple[_Plan, list[Any]]],
+                             now: datetime) -> None:
+    # Each number added opens a period, each removed closes its open one (models.py). A client
+    # with no periods yet (stored before they were kept) gets its numbers' periods from its
+    # creation first, so its earlier calls keep their numbers.
+    changed_ids = [plan.record.id for plan, (before, _after) in changes if before]
+    recorded = {i for (i,) in _select_in(session, select(AdultLandlinePeriod.adult_id),
+                                         AdultLandlinePeriod.adult_id, changed_ids)}
+    backfill = [{"adult_id": plan.record.id, "number": n, "valid_from": plan.record.created_at}
+                for plan, (before, _after) in changes
+                if before and plan.record.id not in recorded for n in before]
+    if backfill:
+        session.execute(insert(AdultLandlinePeriod), backfill)
+    closing: list[tuple[int, str]] = []
+    opening: list[dict[str, Any]] = []
+    for plan, (before, after) in changes:
+        adult_id = plan.record.id
+        closing += [(adult_id, n) for n in set(before or []) - set(after)]
+        opening += [{"adult_id": adult_id, "number": n, "valid_from": now}
+                    for n in sorted(set(after) - set(before or []))]
+    for adult_id, number in closing:
+        session.execute(update(AdultLandlinePeriod).where(
+            AdultLandlinePeriod.adult_id == adult_id, AdultLandlinePeriod.number == number,
+            AdultLandlinePeriod.valid_until.is_(None)).values(valid_until=now))
+    if opening:
+        session.execute(insert(AdultLandlinePeriod), opening)
 
 
 def _follow_new_times(session: Session, visits: list[PlannedVisit]) -> None:

@@ -19,7 +19,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.escalation.wording import alert_text
-from ivr_gateway.models import Adult, PlannedVisit, VisitStatus
+from ivr_gateway.models import Adult, PlannedVisit, VisitStatus, landlines_at
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import PlannedVisitIn
 from tests.escalation.conftest import make_ladder
@@ -186,3 +186,23 @@ def test_a_withheld_call_says_so_and_names_the_client_number_keyed(
     assert "Call answered: caller ID withheld" in timeline
     assert "Keyed client number 100001" in timeline
     assert "Amy keyed their PIN: accepted" in timeline
+
+
+def test_a_call_before_a_landline_changed_still_reads_as_matched(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
+        settings: Settings) -> None:
+    _rota(session)
+    clock.set(NINE_AM + timedelta(minutes=2))
+    play(twilio, LANDLINE, "1234", "5678")
+    # The next day the client's line changes on the rota: yesterday's call was still verified.
+    rota.patch_adult(session, "A1", {"landlines": ["0113 496 0999"]}, settings=settings,
+                     now=NINE_AM + timedelta(days=1), actor="api:roster")
+    session.commit()
+    html = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    timeline = _text(html.split('class="timeline"', 1)[1].split("</ol>", 1)[0])
+    assert "Call answered: caller ID 0113 496 0001 matched Joan Smith's landline" in timeline
+    # A call from the old number after the change is no longer the client's line.
+    with session.begin():
+        adult = session.scalars(select(Adult).where(Adult.ref == "A1")).one()
+        assert landlines_at(session, adult, NINE_AM) == {LANDLINE}
+        assert landlines_at(session, adult, NINE_AM + timedelta(days=2)) == {"+441134960999"}
