@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ivr_gateway.config import Settings
 from ivr_gateway.hashing import hash_pin, verify_pin
@@ -36,6 +37,7 @@ from ivr_gateway.models import (
     CareWorker,
     CareWorkerMobile,
     PlannedVisit,
+    PlannedVisitCareWorker,
 )
 from ivr_gateway.rota.problems import FieldProblem, InvalidRota, RotaError, check_ref
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn
@@ -507,6 +509,7 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
     carers |= {c.ref: c for (c,) in _select_in(session, select(CareWorker), CareWorker.ref,
                                                missing_carers)}
     moved: list[PlannedVisit] = []
+    rebooked: list[_Plan] = []
     for plan in changed:
         visit_in = cast(PlannedVisitIn, plan.item.data)
         visit = plan.record
@@ -515,8 +518,11 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
             session.add(visit)
         elif {"planned_start", "planned_end"} & set(plan.changes):
             moved.append(visit)
-        visit.adult = adults[visit_in.adult_ref]
-        visit.care_workers = [carers[r] for r in visit_in.care_worker_refs]
+        # Ids, not relationships: assigning objects costs a cascade walk per visit, and the
+        # carers are booked below in one INSERT for the batch.
+        visit.adult_id = adults[visit_in.adult_ref].id
+        if plan.is_new or "care_worker_refs" in plan.changes:
+            rebooked.append(plan)
         visit.planned_start = visit_in.planned_start
         visit.planned_end = visit_in.planned_end
         visit.status = visit_in.status
@@ -527,12 +533,38 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
         cancelled = "status" in plan.changes and plan.desired["status"] == "cancelled"
         note(plan, "planned_visit", "cancel" if cancelled else None)
     session.flush()
+    _book_carers(session, rebooked, carers)
+    for plan in changed:
+        if plan.is_new or "adult_ref" in plan.changes:
+            set_committed_value(plan.record, "adult",
+                                adults[cast(PlannedVisitIn, plan.item.data).adult_ref])
+    session.flush()
     if moved:
         _follow_new_times(session, moved)
     if audits:  # one executemany INSERT: the rows are not needed as objects
         session.execute(insert(AuditEntry), audits)
     record_rota_changes(session, announced, now)
     session.flush()
+
+
+def _book_carers(session: Session, plans: list[_Plan], carers: dict[str, Any]) -> None:
+    # The carers of new visits and of visits whose carers changed, in one DELETE and INSERT.
+    if not plans:
+        return
+    old = [p.record.id for p in plans if not p.is_new]
+    for chunk in _chunks(old):
+        session.execute(delete(PlannedVisitCareWorker)
+                        .where(PlannedVisitCareWorker.planned_visit_id.in_(chunk)))
+    session.execute(insert(PlannedVisitCareWorker), [
+        {"planned_visit_id": p.record.id, "care_worker_id": carers[ref].id}
+        for p in plans for ref in cast(PlannedVisitIn, p.item.data).care_worker_refs])
+    for plan in plans:  # read again from the rows when next asked for
+        if plan.is_new:
+            set_committed_value(plan.record, "care_workers",
+                                [carers[r] for r in cast(PlannedVisitIn,
+                                                         plan.item.data).care_worker_refs])
+        else:
+            session.expire(plan.record, ["care_workers"])
 
 
 def _record_landline_periods(session: Session, changes: list[tuple[_Plan, list[Any]]],
