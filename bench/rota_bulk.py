@@ -157,14 +157,16 @@ def send(client: FlaskClient, method: str, path: str, body: Any) -> dict[str, An
 
 
 def run_batches(client: FlaskClient, items: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
-    """The day in batches of 1,000; seconds taken and the summed counts."""
+    """The day in batches of 1,000; seconds taken and the summed counts (and CPU, printed)."""
     totals: dict[str, int] = {}
+    cpu = time.process_time()
     started = time.perf_counter()
     for first in range(0, len(items), MAX_BATCH_ITEMS):
         body = send(client, "POST", "/rota/batch",
                     {"items": items[first:first + MAX_BATCH_ITEMS]})
         for status, number in body["counts"].items():
             totals[status] = totals.get(status, 0) + number
+    totals["gateway_cpu_ms"] = round((time.process_time() - cpu) * 1000)
     return time.perf_counter() - started, totals
 
 
@@ -205,6 +207,7 @@ def main() -> None:
                         help="share of the clients sent by single PUTs (0.05)")
     args = parser.parse_args()
     url = normalise_database_url(args.database_url)
+    print(f"load average before the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     day = Day(max(1, round(2000 * args.scale)))
     records = {"adult": day.clients, "care_worker": day.clients, "planned_visit": day.visits}
     print(f"{url.rsplit('/', 1)[-1]}: a day of {day.clients:,} clients, {day.clients:,} carers, "
