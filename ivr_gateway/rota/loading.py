@@ -262,6 +262,11 @@ def load_rota(session: Session, items: Sequence[RotaItem], *, settings: Settings
     return LoadResult([results[index] for index in range(len(items))], stored)
 
 
+def _other_holder(ref: str, stored: str | None, in_batch: str | None) -> str | None:
+    # Who else holds a unique value: a stored record, or an earlier item of this batch.
+    return next((holder for holder in (stored, in_batch) if holder not in (None, ref)), None)
+
+
 def _plan_adults(session: Session, items: list[RotaItem],
                  refuse: Callable[[RotaItem, list[FieldProblem]], None]) -> list[_Plan]:
     stored = {a.ref: a for (a,) in _select_in(
@@ -275,7 +280,8 @@ def _plan_adults(session: Session, items: list[RotaItem],
     for item in items:
         data = cast(AdultIn, item.data)
         if data.client_number is not None:
-            holder = holders.get(data.client_number, claimed.get(data.client_number))
+            holder = _other_holder(item.ref, holders.get(data.client_number),
+                                   claimed.get(data.client_number))
             if holder is not None and holder != item.ref:
                 refuse(item, [FieldProblem(
                     "client_number",
@@ -315,7 +321,8 @@ def _plan_care_workers(session: Session, items: list[RotaItem], settings: Settin
     claimed_mobiles: dict[str, str] = {}
     plans = []
     for item, data in zip(items, datas, strict=True):
-        holder = staff_holders.get(data.staff_number, claimed_staff.get(data.staff_number))
+        holder = _other_holder(item.ref, staff_holders.get(data.staff_number),
+                               claimed_staff.get(data.staff_number))
         if holder is not None and holder != item.ref:
             refuse(item, [FieldProblem(
                 "staff_number", f"staff number {data.staff_number} already belongs to care "
@@ -323,7 +330,8 @@ def _plan_care_workers(session: Session, items: list[RotaItem], settings: Settin
             continue
         problems = []
         for index, number in enumerate(data.mobiles or []):
-            holder = mobile_holders.get(number, claimed_mobiles.get(number))
+            holder = _other_holder(item.ref, mobile_holders.get(number),
+                                   claimed_mobiles.get(number))
             if holder is not None and holder != item.ref:
                 problems.append(FieldProblem(
                     f"mobiles[{index}]", f"{number} is already registered to care worker "

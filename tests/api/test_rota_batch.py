@@ -155,3 +155,11 @@ def test_lookups_are_one_select_per_kind_whatever_the_batch_size(api: Api,
         api.post("/rota/batch", {"items": _day(adults=40, visits_each=5, first=10)})
     assert count(database, PlannedVisit) == 4 + 200
     assert len(large) == len(small), (len(small), len(large))
+
+
+def test_two_items_claiming_one_staff_number_are_told_apart(api: Api, database: Database) -> None:
+    api.post("/rota/batch", {"items": [_carer("C1", 1)]})
+    body = api.post("/rota/batch", {"mode": "per_item", "items": [
+        _carer("C1", 1), _carer("C2", 2, staff_number="1001")]}).get_json()
+    assert [i["status"] for i in body["items"]] == ["unchanged", "invalid"]
+    assert count(database, CareWorker) == 1
