@@ -105,7 +105,17 @@ class RotaBatchIn(BaseModel):
     adult or carer of the same batch); each item is checked as its single PUT would check it.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "mode": "per_item",
+        "items": [
+            {"kind": "adult", "ref": "A001", "given_name": "Joan", "family_name": "Smith",
+             "landlines": ["020 7946 0001"], "rag": "amber"},
+            {"kind": "care_worker", "ref": "C01", "staff_number": "4821", "given_name": "Amy",
+             "family_name": "Jones", "mobiles": ["07400 123456"]},
+            {"kind": "planned_visit", "ref": "V1001", "adult_ref": "A001",
+             "care_worker_refs": ["C01"], "planned_start": "2026-01-13T08:00:00Z",
+             "planned_end": "2026-01-13T08:30:00Z"},
+        ]}]})
 
     mode: Literal["all_or_nothing", "per_item"] = Field(
         default="all_or_nothing",

@@ -163,3 +163,9 @@ def test_two_items_claiming_one_staff_number_are_told_apart(api: Api, database: 
         _carer("C1", 1), _carer("C2", 2, staff_number="1001")]}).get_json()
     assert [i["status"] for i in body["items"]] == ["unchanged", "invalid"]
     assert count(database, CareWorker) == 1
+
+
+def test_the_documented_example_loads(api: Api) -> None:
+    example = api.document["components"]["schemas"]["RotaBatchIn"]["examples"][0]
+    body = api.post("/rota/batch", example).get_json()
+    assert [i["status"] for i in body["items"]] == ["created", "created", "created"]
