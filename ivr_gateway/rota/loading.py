@@ -128,6 +128,14 @@ class _Plan:
         return "updated" if self.changes else "unchanged"
 
 
+@dataclass
+class _People:
+    """The stored adults and carers a batch's visits name, by ref."""
+
+    adults: dict[str, Adult]
+    carers: dict[str, CareWorker]
+
+
 def _message(problems: Sequence[FieldProblem]) -> str:
     return "; ".join(f"{p.field}: {p.message}" for p in problems)
 
@@ -242,14 +250,16 @@ def load_rota(session: Session, items: Sequence[RotaItem], *, settings: Settings
 
     adult_plans = _plan_adults(session, live["adult"], refuse)
     carer_plans = _plan_care_workers(session, live["care_worker"], settings, refuse)
-    visit_plans = _plan_visits(session, live["planned_visit"], adult_plans, carer_plans, refuse)
+    people = _People({}, {})
+    visit_plans = _plan_visits(session, live["planned_visit"], adult_plans, carer_plans, refuse,
+                               people)
     plans = adult_plans + carer_plans + visit_plans
 
     refused = len(results)
     stored = not dry_run and not (refused and mode == "all_or_nothing")
     if stored:
-        _store(session, adult_plans, carer_plans, visit_plans, settings=settings, now=now,
-               actor=actor)
+        _store(session, adult_plans, carer_plans, visit_plans, people, settings=settings,
+               now=now, actor=actor)
     for plan in plans:
         item = plan.item
         status: ItemStatus = plan.change if stored or dry_run else "skipped"
@@ -365,16 +375,22 @@ def _plan_care_workers(session: Session, items: list[RotaItem], settings: Settin
 
 def _plan_visits(session: Session, items: list[RotaItem], adult_plans: list[_Plan],
                  carer_plans: list[_Plan],
-                 refuse: Callable[[RotaItem, list[FieldProblem]], None]) -> list[_Plan]:
+                 refuse: Callable[[RotaItem, list[FieldProblem]], None],
+                 people: _People) -> list[_Plan]:
+    # `people` receives the stored adults and carers the visits name, so storing the visits
+    # needs no second look-up.
     datas = [cast(PlannedVisitIn, i.data) for i in items]
     batch_adults = {p.item.ref for p in adult_plans}
     batch_carers = {p.item.ref for p in carer_plans}
-    known_adults = batch_adults | {ref for (ref,) in _select_in(
-        session, select(Adult.ref), Adult.ref,
-        [d.adult_ref for d in datas if d.adult_ref not in batch_adults])}
-    known_carers = batch_carers | {ref for (ref,) in _select_in(
-        session, select(CareWorker.ref), CareWorker.ref,
-        [r for d in datas for r in d.care_worker_refs if r not in batch_carers])}
+    for (adult,) in _select_in(session, select(Adult), Adult.ref,
+                               [d.adult_ref for d in datas if d.adult_ref not in batch_adults]):
+        people.adults[adult.ref] = adult
+    for (carer,) in _select_in(session, select(CareWorker), CareWorker.ref,
+                               [r for d in datas for r in d.care_worker_refs
+                                if r not in batch_carers]):
+        people.carers[carer.ref] = carer
+    known_adults = batch_adults | set(people.adults)
+    known_carers = batch_carers | set(people.carers)
     stored = {v.ref: v for (v,) in _select_in(
         session, select(PlannedVisit).options(joinedload(PlannedVisit.adult),
                                               selectinload(PlannedVisit.care_workers)),
@@ -434,7 +450,8 @@ def _new_client_numbers(session: Session, settings: Settings, count: int,
 
 
 def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
-           visit_plans: list[_Plan], *, settings: Settings, now: datetime, actor: str) -> None:
+           visit_plans: list[_Plan], people: _People, *, settings: Settings, now: datetime,
+           actor: str) -> None:
     audits: list[dict[str, Any]] = []
     announced: list[tuple[RotaRecord, str]] = []
 
@@ -507,15 +524,8 @@ def _store(session: Session, adult_plans: list[_Plan], carer_plans: list[_Plan],
 
     # Planned visits: their adults and carers are this batch's records or stored ones.
     changed = [p for p in visit_plans if p.change != "unchanged"]
-    adults = {p.item.ref: p.record for p in adult_plans}
-    carers = {p.item.ref: p.record for p in carer_plans}
-    missing_adults = {cast(PlannedVisitIn, p.item.data).adult_ref for p in changed} - set(adults)
-    adults |= {a.ref: a for (a,) in _select_in(session, select(Adult), Adult.ref,
-                                               missing_adults)}
-    missing_carers = {r for p in changed for r in cast(PlannedVisitIn, p.item.data)
-                      .care_worker_refs} - set(carers)
-    carers |= {c.ref: c for (c,) in _select_in(session, select(CareWorker), CareWorker.ref,
-                                               missing_carers)}
+    adults = people.adults | {p.item.ref: p.record for p in adult_plans}
+    carers = people.carers | {p.item.ref: p.record for p in carer_plans}
     moved: list[PlannedVisit] = []
     rebooked: list[_Plan] = []
     for plan in changed:
