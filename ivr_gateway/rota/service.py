@@ -213,8 +213,10 @@ def upsert_planned_visit(session: Session, ref: str, data: PlannedVisitIn, *,
     """Create or replace a planned visit by reference; its adult and carers must exist already."""
     item = _one(load_rota(session, [RotaItem("planned_visit", ref, data)], settings=settings,
                           now=now, actor=actor))
-    return Upserted(item.change or "unchanged", planned_visit_view(item.record),
-                    item.changed_fields)
+    # A new visit is stored as a row, not an object (loading.py): read it back.
+    visit = item.record or session.scalars(select(PlannedVisit).where(
+        PlannedVisit.ref == item.ref)).one()
+    return Upserted(item.change or "unchanged", planned_visit_view(visit), item.changed_fields)
 
 
 def get_planned_visit(session: Session, ref: str) -> PlannedVisitView:
