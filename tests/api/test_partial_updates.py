@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ivr_gateway.config import DEV_PIN_PEPPER as PEPPER
 from ivr_gateway.config import KpiWindows
 from ivr_gateway.db import Database
 from ivr_gateway.hashing import verify_pin
-from ivr_gateway.models import Adult, AuditEntry, CareWorker, Channel, Verification
+from ivr_gateway.models import Adult, AuditEntry, CareWorker, Channel, LogEvent, Verification
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.visits.recording import LogRequest, record_log_event
 from tests.api.conftest import Api, adult_body, care_worker_body, count, visit_body
+from tests.ivr.calls import count as count_rows
+from tests.ivr.calls import play
+from tests.twilio_client import TwilioClient
 
 
 def _rota(api: Api) -> None:
@@ -115,3 +119,17 @@ def test_a_visit_cannot_be_withdrawn_once_a_carer_logged_in(api: Api,
     assert response.status_code == 409
     assert "has started (a carer logged in at 08:05)" in response.get_json()["error"]["message"]
     assert api.get("/planned-visits/V1").get_json()["status"] == "planned"
+
+
+def test_a_leaver_cannot_log_a_visit_by_phone_and_their_evidence_stays(
+        api: Api, twilio: TwilioClient, session: Session) -> None:
+    api.put("/adults/A1", adult_body(landlines=["0113 496 0001"]))
+    api.put("/care-workers/C1", care_worker_body(pin="3860"))
+    api.put("/planned-visits/V1", visit_body(planned_start="2026-01-13T08:50:00Z",
+                                             planned_end="2026-01-13T09:20:00Z"))
+    play(twilio, "+441134960001", "4821", "3860")
+    assert count_rows(session, LogEvent) == 1
+    api.patch("/care-workers/C1", {"active": False})
+    play(twilio, "+441134960001", "4821", "3860")
+    assert count_rows(session, LogEvent) == 1  # refused: nothing new recorded
+    assert api.get("/visits?date=2026-01-13").get_json()["visits"][0]["actual_start"] is not None
