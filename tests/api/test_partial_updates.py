@@ -7,14 +7,26 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import DEV_PIN_PEPPER as PEPPER
-from ivr_gateway.config import KpiWindows
+from ivr_gateway.config import KpiWindows, Settings
 from ivr_gateway.db import Database
+from ivr_gateway.escalation.models import Alert
+from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.hashing import verify_pin
-from ivr_gateway.models import Adult, AuditEntry, CareWorker, Channel, LogEvent, Verification
+from ivr_gateway.models import (
+    Adult,
+    AuditEntry,
+    CareWorker,
+    Channel,
+    LogEvent,
+    PlannedVisit,
+    Verification,
+)
 from ivr_gateway.outbox.models import OutboxMessage
 from ivr_gateway.visits.recording import LogRequest, record_log_event
 from tests.api.conftest import Api, adult_body, care_worker_body, count, visit_body
+from tests.escalation.conftest import make_ladder
 from tests.ivr.calls import count as count_rows
 from tests.ivr.calls import play
 from tests.twilio_client import TwilioClient
@@ -133,3 +145,21 @@ def test_a_leaver_cannot_log_a_visit_by_phone_and_their_evidence_stays(
     play(twilio, "+441134960001", "4821", "3860")
     assert count_rows(session, LogEvent) == 1  # refused: nothing new recorded
     assert api.get("/visits?date=2026-01-13").get_json()["visits"][0]["actual_start"] is not None
+
+
+def test_a_withdrawn_visit_raises_no_alert_where_a_planned_one_does(
+        api: Api, session: Session, database: Database, settings: Settings,
+        clock: FixedClock) -> None:
+    _rota(api)  # V1 08:00-08:30 on 13 January
+    api.put("/planned-visits/V2", visit_body(planned_start="2026-01-13T08:05:00Z",
+                                             planned_end="2026-01-13T08:35:00Z"))
+    clock.set(datetime(2026, 1, 13, 7, 30, tzinfo=UTC))
+    make_ladder(session, clock.now())
+    session.commit()
+    assert api.delete("/planned-visits/V1").status_code == 200
+    clock.set(datetime(2026, 1, 13, 10, 30, tzinfo=UTC))  # both past the missed window
+    run_escalation_tick(database, settings, clock)
+    with database.unit_of_work() as db:
+        refs = {db.get_one(PlannedVisit, a.planned_visit_id).ref
+                for a in db.scalars(select(Alert)) if a.planned_visit_id}
+    assert refs == {"V2"}
