@@ -23,8 +23,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ivr_gateway.db import Base, UTCDateTime, string_enum
 
@@ -138,6 +139,39 @@ class AdultLandline(Base):
     number: Mapped[str] = mapped_column(String(20), index=True)
 
     adult: Mapped[Adult] = relationship(back_populates="landlines")
+
+
+class AdultLandlinePeriod(Base):
+    """When a landline was registered to a client: from (inclusive) until (exclusive; None: now).
+
+    A call is judged against the numbers of its own moment, so a client's changed landline does
+    not turn last week's verified calls into calls from an unknown line (the evidence page).
+    """
+
+    __tablename__ = "adult_landline_periods"
+    __table_args__ = (Index("ix_adult_landline_periods_adult_id_valid_from", "adult_id",
+                            "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adult_id: Mapped[int] = mapped_column(ForeignKey("adults.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def landlines_at(session: Session, adult: Adult, at: datetime) -> frozenset[str]:
+    """The landlines registered to a client at that moment (E.164).
+
+    A client whose landlines were never recorded by period (stored by other means than the
+    rota service) is judged by the numbers registered now.
+    """
+    periods = session.execute(select(AdultLandlinePeriod.number, AdultLandlinePeriod.valid_from,
+                                     AdultLandlinePeriod.valid_until)
+                              .where(AdultLandlinePeriod.adult_id == adult.id)).all()
+    if not periods:
+        return frozenset(line.number for line in adult.landlines)
+    return frozenset(number for number, start, until in periods
+                     if start <= at and (until is None or at < until))
 
 
 class CareWorker(Base):

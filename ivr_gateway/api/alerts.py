@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway import extensions
 from ivr_gateway.api.blueprint import blueprint
 from ivr_gateway.api.errors import ApiError
+from ivr_gateway.api.paging import cursor_after, page_request
 from ivr_gateway.api.payload import json_body, json_response
 from ivr_gateway.api.schemas import (
     AcknowledgeIn,
@@ -21,8 +22,6 @@ from ivr_gateway.escalation.acknowledgement import acknowledge
 from ivr_gateway.escalation.models import Alert, AlertState
 from ivr_gateway.models import PlannedVisit
 from ivr_gateway.rota.service import InvalidRota
-
-ALERT_LIST_LIMIT = 500
 
 
 def alert_out(session: Session, alert: Alert) -> AlertOut:
@@ -48,7 +47,14 @@ def alert_out(session: Session, alert: Alert) -> AlertOut:
 def list_alerts() -> Response:
     """Alerts, newest first (?state=open|acknowledged|resolved|unresolved)."""
     state = request.args.get("state", "")
-    query = select(Alert).order_by(Alert.id.desc()).limit(ALERT_LIST_LIMIT)
+    page = page_request()
+    # Newest first by id: keyset paging in SQL (the key is the id, negated to sort ascending).
+    query = select(Alert).order_by(Alert.id.desc()).limit(page.limit + 1)
+    if page.after is not None:
+        if not isinstance(page.after[0], int):
+            raise InvalidRota.of("cursor", "this is not a cursor of /alerts; start again "
+                                 "without it")
+        query = query.where(Alert.id < -page.after[0])
     if state == "unresolved":
         query = query.where(Alert.state != AlertState.RESOLVED)
     elif state:
@@ -58,8 +64,12 @@ def list_alerts() -> Response:
             raise InvalidRota.of("state", f"{state!r} is not one of open, acknowledged, "
                                  "resolved, unresolved") from None
     with extensions.database().unit_of_work() as session:
-        return json_response(AlertsResponse(alerts=[alert_out(session, a)
-                                                    for a in session.scalars(query)]))
+        alerts = list(session.scalars(query))
+        chosen = alerts[:page.limit]
+        next_cursor = (cursor_after((-chosen[-1].id,), page.scope)
+                       if len(alerts) > page.limit else None)
+        return json_response(AlertsResponse(alerts=[alert_out(session, a) for a in chosen],
+                                            next_cursor=next_cursor))
 
 
 def _alert(session: Session, alert_id: int) -> Alert:

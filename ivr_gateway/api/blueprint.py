@@ -30,6 +30,7 @@ def init_api(app: Flask) -> None:
         openapi,
         outbox,
         planned_visits,
+        rota,
         texts,
         visit_code_tokens,
         visits,

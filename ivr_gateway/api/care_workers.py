@@ -6,7 +6,8 @@ from flask import Response, g
 
 from ivr_gateway import extensions
 from ivr_gateway.api.blueprint import blueprint
-from ivr_gateway.api.payload import json_body, json_response, status_of
+from ivr_gateway.api.paging import page_request, paged
+from ivr_gateway.api.payload import json_body, json_object, json_response, status_of
 from ivr_gateway.api.schemas import CareWorkerResponse, LockoutsResponse
 from ivr_gateway.rota import service
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
@@ -21,6 +22,16 @@ def put_care_worker(ref: str) -> Response:
                                             now=extensions.clock().now(), actor=g.api_actor)
     return json_response(CareWorkerResponse(change=result.change, care_worker=result.view),
                          status_of(result.change))
+
+
+@blueprint.patch("/care-workers/<ref>")
+def patch_care_worker(ref: str) -> Response:
+    """Change only the fields given of a carer: a PIN alone, or active false for a leaver."""
+    patch = json_object()
+    with extensions.database().unit_of_work() as session:
+        result = service.patch_care_worker(session, ref, patch, settings=extensions.settings(),
+                                           now=extensions.clock().now(), actor=g.api_actor)
+    return json_response(CareWorkerResponse(change=result.change, care_worker=result.view))
 
 
 @blueprint.get("/care-workers/<ref>")
@@ -43,6 +54,8 @@ def unlock_care_worker(ref: str) -> Response:
 @blueprint.get("/lockouts")
 def lockouts() -> Response:
     """Carers locked out right now after too many wrong PINs."""
+    page = page_request()
     with extensions.database().unit_of_work() as session:
         locked = service.list_lockouts(session, extensions.clock().now())
-    return json_response(LockoutsResponse(lockouts=locked))
+    chosen, next_cursor = paged(locked, lambda c: (c.locked_until.isoformat(), c.ref), page)
+    return json_response(LockoutsResponse(lockouts=chosen, next_cursor=next_cursor))

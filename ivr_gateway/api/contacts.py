@@ -9,6 +9,7 @@ from flask import Response, g
 from ivr_gateway import extensions
 from ivr_gateway.api.blueprint import blueprint
 from ivr_gateway.api.errors import ApiError
+from ivr_gateway.api.paging import page_request, paged
 from ivr_gateway.api.payload import json_body, json_response, time_arg
 from ivr_gateway.api.schemas import (
     ContactIn,
@@ -33,9 +34,12 @@ def _contact_out(contact: OfficeContact) -> ContactOut:
 @blueprint.get("/office-contacts")
 def list_office_contacts() -> Response:
     """Every office contact."""
+    page = page_request()
     with extensions.database().unit_of_work() as session:
-        return json_response(ContactsResponse(contacts=[
-            _contact_out(c) for c in contact_service.list_contacts(session)]))
+        chosen, next_cursor = paged(contact_service.list_contacts(session),
+                                    lambda c: (c.role, c.name, c.id), page)
+        return json_response(ContactsResponse(contacts=[_contact_out(c) for c in chosen],
+                                              next_cursor=next_cursor))
 
 
 @blueprint.post("/office-contacts")
@@ -60,10 +64,13 @@ def list_on_call_periods() -> Response:
     """On-call periods overlapping ?from= and ?to= (default: the next 7 days)."""
     start = time_arg("from", extensions.clock().now())
     end = time_arg("to", start + timedelta(days=7))
+    page = page_request()
     with extensions.database().unit_of_work() as session:
         periods = contact_service.on_call_periods(session, start, end)
+        chosen, next_cursor = paged(periods, lambda p: (p.starts_at.isoformat(), p.id), page)
         return json_response(OnCallListResponse(on_call_periods=[_period_out(p)
-                                                                 for p in periods]))
+                                                                 for p in chosen],
+                                                next_cursor=next_cursor))
 
 
 @blueprint.post("/on-call-periods")

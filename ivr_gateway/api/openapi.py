@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ivr_gateway.api.blueprint import blueprint
+from ivr_gateway.api.paging import MAX_PAGE_SIZE
 from ivr_gateway.api.schemas import (
     AcknowledgeIn,
     AcknowledgeResponse,
@@ -29,16 +30,21 @@ from ivr_gateway.api.schemas import (
     OptOutsResponse,
     OutboxFiguresResponse,
     PlannedVisitResponse,
+    RotaBatchIn,
+    RotaBatchResponse,
     TextsResponse,
     TokenResponse,
     VisitsResponse,
 )
 from ivr_gateway.rota.schemas import (
     AdultIn,
+    AdultPatch,
     AdultView,
     CareWorkerIn,
+    CareWorkerPatch,
     CareWorkerView,
     PlannedVisitIn,
+    PlannedVisitPatch,
     PlannedVisitView,
 )
 from ivr_gateway.sms.devices import TokenIn, TokenView
@@ -49,7 +55,9 @@ _ERRORS = {
     400: "The body is not a JSON object sent as application/json.",
     401: "No bearer token, or one that is unknown or revoked.",
     404: "No record with that reference.",
-    409: "A concurrent request changed the same record; send it again.",
+    409: "A concurrent request changed the same record (send it again), or the change is no "
+         "longer allowed (error.message says why).",
+    413: "Too many items in one batch (or a body over 16 MiB).",
     422: "The input is not valid; error.fields names each field that is wrong.",
 }
 
@@ -68,9 +76,12 @@ class Operation:
     errors: tuple[int, ...] = (401,)
     query: list[dict[str, Any]] = field(default_factory=list)
     authenticated: bool = True
+    # An error status answered with its own model rather than ErrorResponse.
+    error_models: dict[int, type[BaseModel]] = field(default_factory=dict)
 
 
 _PUT_ERRORS = (400, 401, 409, 422)
+_PATCH_ERRORS = (400, 401, 404, 409, 422)
 _DATE = {"name": "date", "in": "query", "required": True,
          "description": "The local day (TIMEZONE, default Europe/London).",
          "schema": {"type": "string", "format": "date"}}
@@ -78,6 +89,14 @@ _NEEDS_OFFICE = {"name": "needs_office", "in": "query", "required": False,
                  "description": "true: only the texts the office should look at (unregistered "
                                 "mobiles, codes of another client, lockouts, STOP ...).",
                  "schema": {"type": "boolean"}}
+_PAGE = [
+    {"name": "limit", "in": "query", "required": False,
+     "description": f"Items a page, 1 to {MAX_PAGE_SIZE} (the default and the maximum).",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+    {"name": "cursor", "in": "query", "required": False,
+     "description": "The next_cursor of the page before, as given (opaque); keep the other "
+                    "query values the same.", "schema": {"type": "string"}},
+]
 _ID = {"name": "id", "in": "path", "required": True, "description": "The record's id.",
        "schema": {"type": "integer"}}
 _TIME = {"type": "string", "format": "date-time"}
@@ -86,12 +105,19 @@ OPERATIONS: list[Operation] = [
     Operation("/adults/{ref}", "put", "putAdult",
               "Create or update a client (adult) by your reference", "adults",
               {200: AdultResponse, 201: AdultResponse}, AdultIn, _PUT_ERRORS),
+    Operation("/adults/{ref}", "patch", "patchAdult",
+              "Change only the fields given of a client (JSON merge patch)", "adults",
+              {200: AdultResponse}, AdultPatch, _PATCH_ERRORS),
     Operation("/adults/{ref}", "get", "getAdult", "Read a client by your reference", "adults",
               {200: AdultView}, errors=(401, 404)),
     Operation("/care-workers/{ref}", "put", "putCareWorker",
               "Create or update a care worker; a pin given is set, never returned",
               "care-workers", {200: CareWorkerResponse, 201: CareWorkerResponse}, CareWorkerIn,
               _PUT_ERRORS),
+    Operation("/care-workers/{ref}", "patch", "patchCareWorker",
+              "Change only the fields given of a care worker: a pin alone resets the PIN; "
+              "active false marks a leaver (no more log-ins, evidence kept)", "care-workers",
+              {200: CareWorkerResponse}, CareWorkerPatch, _PATCH_ERRORS),
     Operation("/care-workers/{ref}", "get", "getCareWorker",
               "Read a care worker with any PIN lockout", "care-workers", {200: CareWorkerView},
               errors=(401, 404)),
@@ -100,17 +126,32 @@ OPERATIONS: list[Operation] = [
               errors=(401, 404)),
     Operation("/lockouts", "get", "listLockouts",
               "Care workers locked out now after too many wrong PINs", "care-workers",
-              {200: LockoutsResponse}),
+              {200: LockoutsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/planned-visits/{ref}", "put", "putPlannedVisit",
               "Create or replace a planned visit by your reference", "planned-visits",
               {200: PlannedVisitResponse, 201: PlannedVisitResponse}, PlannedVisitIn,
               _PUT_ERRORS),
+    Operation("/planned-visits/{ref}", "patch", "patchPlannedVisit",
+              "Change only the fields given of a planned visit (JSON merge patch)",
+              "planned-visits", {200: PlannedVisitResponse}, PlannedVisitPatch, _PATCH_ERRORS),
+    Operation("/planned-visits/{ref}", "delete", "withdrawPlannedVisit",
+              "Withdraw a planned visit before it starts: cancelled with the reason given "
+              "(WITHDRAWN by default), so no alert fires and the council is told; 409 once a "
+              "carer has logged in to it", "planned-visits", {200: PlannedVisitResponse},
+              errors=(401, 404, 409, 422),
+              query=[{"name": "reason", "in": "query", "required": False,
+                      "description": "The cancellation's reason code (default WITHDRAWN).",
+                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,64}$"}}]),
     Operation("/planned-visits/{ref}", "get", "getPlannedVisit",
               "Read a planned visit by your reference", "planned-visits",
               {200: PlannedVisitView}, errors=(401, 404)),
+    Operation("/rota/batch", "post", "loadRotaBatch",
+              "Upsert up to 1,000 adults, care workers and planned visits, answered item by "
+              "item", "rota", {200: RotaBatchResponse}, RotaBatchIn, (400, 401, 409, 413, 422),
+              error_models={422: RotaBatchResponse}),
     Operation("/visits", "get", "listVisits",
               "A local day's visits with actual times, outcomes and exceptions", "visits",
-              {200: VisitsResponse}, errors=(401, 422), query=[_DATE]),
+              {200: VisitsResponse}, errors=(401, 422), query=[_DATE, *_PAGE]),
     Operation("/outbox", "get", "getOutboxFigures",
               "Outbox figures for monitoring: backlog, oldest age, dead letters, by kind",
               "operations", {200: OutboxFiguresResponse}),
@@ -122,17 +163,18 @@ OPERATIONS: list[Operation] = [
               {200: TokenView}, errors=(401, 404)),
     Operation("/texts", "get", "listTexts",
               "A local day's inbound texts, matched or not, with the replies given", "sms",
-              {200: TextsResponse}, errors=(401, 422), query=[_DATE, _NEEDS_OFFICE]),
+              {200: TextsResponse}, errors=(401, 422), query=[_DATE, _NEEDS_OFFICE, *_PAGE]),
     Operation("/sms-opt-outs", "get", "listSmsOptOuts",
               "Numbers that texted STOP and so receive no texts", "sms",
-              {200: OptOutsResponse}),
+              {200: OptOutsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/alerts", "get", "listAlerts", "Alerts, newest first, with who was told when",
               "alerts", {200: AlertsResponse}, errors=(401, 422),
               query=[{"name": "state", "in": "query", "required": False,
                       "description": "open, acknowledged, resolved, or unresolved (open and "
                                      "acknowledged); all when absent.",
                       "schema": {"type": "string",
-                                 "enum": ["open", "acknowledged", "resolved", "unresolved"]}}]),
+                                 "enum": ["open", "acknowledged", "resolved", "unresolved"]}},
+                     *_PAGE]),
     Operation("/alerts/{id}", "get", "getAlert", "One alert", "alerts", {200: AlertOut},
               errors=(401, 404), query=[_ID]),
     Operation("/alerts/{id}/acknowledge", "post", "acknowledgeAlert",
@@ -142,7 +184,7 @@ OPERATIONS: list[Operation] = [
               query=[_ID]),
     Operation("/office-contacts", "get", "listOfficeContacts",
               "Office contacts the ladder can reach", "office-contacts",
-              {200: ContactsResponse}),
+              {200: ContactsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/office-contacts", "post", "createOfficeContact",
               "Add an office contact (coordinator, on_call or manager)", "office-contacts",
               {201: ContactResponse}, ContactIn, errors=(400, 401, 409, 422)),
@@ -152,7 +194,8 @@ OPERATIONS: list[Operation] = [
               query=[{"name": "from", "in": "query", "required": False,
                       "description": "Start (default now).", "schema": _TIME},
                      {"name": "to", "in": "query", "required": False,
-                      "description": "End (default 7 days after the start).", "schema": _TIME}]),
+                      "description": "End (default 7 days after the start).", "schema": _TIME},
+                     *_PAGE]),
     Operation("/on-call-periods", "post", "createOnCallPeriod",
               "Put a contact on call for a period", "on-call", {201: OnCallResponse},
               OnCallIn, errors=(400, 401, 404, 422)),
@@ -168,7 +211,8 @@ _OK_TEXT = {200: "OK", 201: "Created"}
 
 def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     inputs = {op.request for op in OPERATIONS if op.request is not None}
-    outputs = {m for op in OPERATIONS for m in op.ok.values() if m is not None} | {ErrorResponse}
+    outputs = ({m for op in OPERATIONS for m in op.ok.values() if m is not None}
+               | {m for op in OPERATIONS for m in op.error_models.values()} | {ErrorResponse})
     keys: list[tuple[type[BaseModel], Any]] = [
         *((m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)),
         *((m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)),
@@ -195,8 +239,9 @@ def openapi_document() -> dict[str, Any]:
             responses[str(status)] = {"description": _OK_TEXT[status],
                                       "content": _content(schema)}
         for status in op.errors:
-            responses[str(status)] = {"description": _ERRORS[status],
-                                      "content": _content(error_ref)}
+            model = op.error_models.get(status)
+            responses[str(status)] = {"description": _ERRORS[status], "content": _content(
+                refs[model.__name__] if model is not None else error_ref)}
         operation: dict[str, Any] = {
             "operationId": op.operation_id, "summary": op.summary, "tags": [op.tag],
             "responses": responses,

@@ -35,6 +35,15 @@ def json_body(model: type[M], *, context: dict[str, Any] | None = None,
     """
     if optional and not request.get_data():
         return model()
+    data = json_object()
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as error:
+        raise invalid_from(error) from None
+
+
+def json_object() -> dict[str, Any]:
+    """The request's body as a JSON object, or a 400 saying what is wrong with it."""
     if not request.is_json:
         raise ApiError(400, "bad_request", "Send the body as JSON with the header "
                        "'Content-Type: application/json'.")
@@ -43,10 +52,7 @@ def json_body(model: type[M], *, context: dict[str, Any] | None = None,
         raise ApiError(400, "bad_request", "The body is not valid JSON.")
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "The body must be a JSON object ({...}).")
-    try:
-        return model.model_validate(data, context=context)
-    except ValidationError as error:
-        raise invalid_from(error) from None
+    return data
 
 
 def day_arg(name: str = "date") -> date:

@@ -4,11 +4,21 @@ models: rota/schemas.py, sms/devices.py): the source of the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ivr_gateway.rota.schemas import AdultView, CareWorkerView, LockoutView, PlannedVisitView
+from ivr_gateway.rota.loading import MAX_BATCH_ITEMS
+from ivr_gateway.rota.schemas import (
+    AdultIn,
+    AdultView,
+    CareWorkerIn,
+    CareWorkerView,
+    LockoutView,
+    PlannedVisitIn,
+    PlannedVisitView,
+    Ref,
+)
 from ivr_gateway.sms.devices import TokenView
 from ivr_gateway.visits.outcomes import Outcome
 from ivr_gateway.visits.summary import VisitSummary
@@ -60,10 +70,102 @@ class PlannedVisitResponse(BaseModel):
     planned_visit: PlannedVisitView
 
 
+# ------------------------------------------------------------ the rota in batches
+
+
+class AdultItem(AdultIn):
+    """An adult in a batch: the fields of PUT /adults/{ref}, with its kind and ref."""
+
+    kind: Literal["adult"]
+    ref: Ref
+
+
+class CareWorkerItem(CareWorkerIn):
+    """A care worker in a batch: the fields of PUT /care-workers/{ref}, with its kind and ref."""
+
+    kind: Literal["care_worker"]
+    ref: Ref
+
+
+class PlannedVisitItem(PlannedVisitIn):
+    """A planned visit in a batch: the fields of PUT /planned-visits/{ref}, with kind and ref."""
+
+    kind: Literal["planned_visit"]
+    ref: Ref
+
+
+RotaBatchItem = Annotated[AdultItem | CareWorkerItem | PlannedVisitItem,
+                          Field(discriminator="kind")]
+
+
+class RotaBatchIn(BaseModel):
+    """Up to 1,000 adults, care workers and planned visits, upserted by your references.
+
+    They are taken adults first, then care workers, then planned visits (a visit may name an
+    adult or carer of the same batch); each item is checked as its single PUT would check it.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "mode": "per_item",
+        "items": [
+            {"kind": "adult", "ref": "A001", "given_name": "Joan", "family_name": "Smith",
+             "landlines": ["020 7946 0001"], "rag": "amber"},
+            {"kind": "care_worker", "ref": "C01", "staff_number": "4821", "given_name": "Amy",
+             "family_name": "Jones", "mobiles": ["07400 123456"]},
+            {"kind": "planned_visit", "ref": "V1001", "adult_ref": "A001",
+             "care_worker_refs": ["C01"], "planned_start": "2026-01-13T08:00:00Z",
+             "planned_end": "2026-01-13T08:30:00Z"},
+        ]}]})
+
+    mode: Literal["all_or_nothing", "per_item"] = Field(
+        default="all_or_nothing",
+        description="all_or_nothing: one invalid item and nothing is stored (422). per_item: "
+        "the valid items are stored and the invalid ones reported (200).")
+    items: list[RotaBatchItem] = Field(
+        max_length=MAX_BATCH_ITEMS,
+        description=f"At most {MAX_BATCH_ITEMS:,} items; more is refused with 413.")
+
+
+class RotaItemResult(BaseModel):
+    """What became of one item of a batch."""
+
+    index: int = Field(description="The item's position in the request's items, from 0.")
+    kind: str
+    ref: str
+    status: Literal["created", "updated", "unchanged", "invalid", "skipped"] = Field(
+        description="skipped: valid, but not stored because another item was invalid in "
+        "all_or_nothing mode.")
+    error: ErrorDetail | None = Field(
+        default=None, description="Why an invalid item was refused, field by field (the "
+        "single PUT's words); why a skipped one was not stored.")
+
+
+class RotaBatchCounts(BaseModel):
+    """How many items ended each way."""
+
+    created: int
+    updated: int
+    unchanged: int
+    invalid: int
+    skipped: int
+
+
+class RotaBatchResponse(BaseModel):
+    """Every item's result, in the order sent; on 422 (all_or_nothing) also the error."""
+
+    mode: Literal["all_or_nothing", "per_item"]
+    stored: bool = Field(description="false: nothing of this request was stored.")
+    counts: RotaBatchCounts
+    items: list[RotaItemResult]
+    error: ErrorDetail | None = None
+
+
 class LockoutsResponse(BaseModel):
     """Carers currently locked out after too many wrong PINs."""
 
     lockouts: list[LockoutView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class CarerActualOut(BaseModel):
@@ -171,6 +273,8 @@ class VisitsResponse(BaseModel):
     date: str = Field(description="The local day asked for, YYYY-MM-DD.")
     timezone: str
     visits: list[VisitOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class OutboxKindFigures(BaseModel):
@@ -236,6 +340,8 @@ class AlertsResponse(BaseModel):
     """Alerts, newest first."""
 
     alerts: list[AlertOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class AcknowledgeIn(BaseModel):
@@ -289,6 +395,8 @@ class ContactsResponse(BaseModel):
     """Every contact."""
 
     contacts: list[ContactOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class OnCallIn(BaseModel):
@@ -321,6 +429,8 @@ class OnCallListResponse(BaseModel):
     """On-call periods overlapping the asked-for time."""
 
     on_call_periods: list[OnCallOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 # ------------------------------------------------------------ texts, visit-code tokens
@@ -359,6 +469,8 @@ class TextsResponse(BaseModel):
     date: str
     timezone: str
     texts: list[TextOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class OptOutOut(BaseModel):
@@ -373,3 +485,5 @@ class OptOutsResponse(BaseModel):
     """Numbers that cannot receive texts now."""
 
     opt_outs: list[OptOutOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")

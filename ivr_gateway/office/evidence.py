@@ -19,6 +19,7 @@ from ivr_gateway.models import (
     LogEvent,
     PlannedVisit,
     VisitException,
+    landlines_at,
 )
 from ivr_gateway.office.board import EXCEPTION_WORDS, STATUS, VERIFICATION_WORDS, person_name
 from ivr_gateway.office.reason_codes import ReasonDue, reason_due
@@ -160,10 +161,12 @@ def load_visit_record(session: Session, settings: Settings, now: datetime, *,
         callers = {e.source_sid: carer_names.get(e.care_worker_id, "the carer") for e in events
                    if e.source_sid in sids}
         client = f"{adult.given_name} {adult.family_name}" if adult else "the client"
-        landlines = frozenset(line.number for line in adult.landlines) if adult else frozenset()
-        timeline += [_step_entry(s, CallParty(callers.get(s.call_sid, "the carer"), client,
-                                              landlines))
-                     for s in session.scalars(select(CallStep).where(CallStep.call_sid.in_(sids)))]
+        # Each step is judged against the client's landlines of that moment (a number changed
+        # since does not unverify last week's calls).
+        timeline += [_step_entry(s, CallParty(
+            callers.get(s.call_sid, "the carer"), client,
+            landlines_at(session, adult, s.received_at) if adult else frozenset()))
+            for s in session.scalars(select(CallStep).where(CallStep.call_sid.in_(sids)))]
     exceptions = list(session.scalars(select(VisitException).where(
         VisitException.actual_visit_id.in_(actual_ids)).order_by(VisitException.id)))
     for e in exceptions:

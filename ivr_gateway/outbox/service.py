@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ivr_gateway.db import insert_unless_present
@@ -31,6 +31,19 @@ def enqueue(session: Session, *, kind: str, idempotency_key: str, payload: dict[
               "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0,
               "next_attempt_at": now, "created_at": now}
     return insert_unless_present(session, OutboxMessage, values, ("idempotency_key",))
+
+
+def enqueue_many(session: Session, *, kind: str, messages: list[tuple[str, dict[str, Any]]],
+                 now: datetime) -> None:
+    """Add many messages of one kind (idempotency key, payload) in one executemany INSERT.
+
+    For keys that cannot already be queued (fresh random ones): there is no conflict check.
+    """
+    if messages:
+        session.execute(insert(OutboxMessage), [
+            {"kind": kind, "idempotency_key": key, "ordering_key": None, "payload": payload,
+             "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now,
+             "created_at": now} for key, payload in messages])
 
 
 def _claimable(now: datetime, kinds: tuple[str, ...]) -> Any:

@@ -22,21 +22,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
+from ivr_gateway.rota.loading import LoadResult, RotaItem, load_rota
+from ivr_gateway.rota.problems import FieldProblem, InvalidRota, check_ref, problems_from
 from ivr_gateway.rota.schemas import (
     AdultIn,
     CareWorkerIn,
     PlannedVisitIn,
     validation_context,
-)
-from ivr_gateway.rota.service import (
-    FieldProblem,
-    InvalidRota,
-    RotaError,
-    check_ref,
-    problems_from,
-    upsert_adult,
-    upsert_care_worker,
-    upsert_planned_visit,
 )
 from ivr_gateway.spreadsheet_csv import SpreadsheetWriter
 
@@ -563,7 +555,7 @@ def import_rota_csv(session: Session, text_or_path: str | bytes | Path, settings
 
     reader = _RotaReader(header, settings)
     report.rows = len(records)
-    outer = session.begin_nested()
+    rows: list[_Row] = []
     for done, (number, record) in enumerate(records, start=1):
         extra = [cell for cell in record[len(header):] if cell.strip()]
         if extra:
@@ -572,52 +564,81 @@ def import_rota_csv(session: Session, text_or_path: str | bytes | Path, settings
         else:
             values = {column: (record[i].strip() if i < len(record) else "")
                       for i, column in enumerate(header) if column}
-            _import_row(session, reader, number, values, report, settings, now, actor)
+            row, problems = reader.read(number, values)
+            if row is None:
+                reader.note_failure(number, values)
+                report.problems += problems
+            else:
+                reader.remember(row)
+                rows.append(row)
         if progress is not None:
             progress(done, len(records))
-    if dry_run or (report.problems and not skip_bad_rows):
-        outer.rollback()
-    else:
-        outer.commit()
-        report.stored = True
+    result = None
+    if not dry_run and not report.problems:
+        # The usual file: every row reads well, so try it whole in one pass; only when the
+        # loader refuses something (nothing stored then) are the rows checked one by one.
+        attempt = load_rota(session, _items(rows)[0], settings=settings, now=now, actor=actor,
+                            mode="all_or_nothing")
+        if attempt.stored:
+            good, result, report.stored = rows, attempt, True
+    if result is None:
+        good, result = _load_rows(session, reader, rows, report, settings, now, actor)
+        if not (dry_run or (report.problems and not skip_bad_rows)):
+            result = load_rota(session, _items(good)[0], settings=settings, now=now,
+                               actor=actor)
+            report.stored = True
+    report.problems.sort(key=lambda p: -1 if p.row is None else p.row)
+    report.imported_rows = len(good)
+    for item in result.results:
+        if item.change is not None:
+            report.counts[item.kind][item.change] += 1
     return report
 
 
-def _import_row(session: Session, reader: _RotaReader, number: int, values: dict[str, str],
-                report: ImportReport, settings: Settings, now: datetime, actor: str) -> None:
-    row, problems = reader.read(number, values)
-    if row is None:
-        reader.note_failure(number, values)
-        report.problems += problems
-        return
-    changes: list[tuple[str, str]] = []
-    savepoint = session.begin_nested()
-    columns, label = _ADULT_FIELD_COLUMN, ""
-    try:
+_Owner = tuple[_Row, dict[str, str], str]
+
+
+def _items(rows: list[_Row]) -> tuple[list[RotaItem], list[_Owner]]:
+    """The batch of a file's rows, and for each item its row, columns and label."""
+    items: list[RotaItem] = []
+    owners: list[_Owner] = []
+    for row in rows:
         if row.adult is not None:
-            result_a = upsert_adult(session, row.adult_ref, row.adult, settings=settings,
-                                    now=now, actor=actor)
-            changes.append(("adult", result_a.change))
-        columns = _CARER_FIELD_COLUMN
+            items.append(RotaItem("adult", row.adult_ref, row.adult))
+            owners.append((row, _ADULT_FIELD_COLUMN, ""))
         for ref, carer in row.carers:
-            label = f"care worker {ref}: "
-            result_c = upsert_care_worker(session, ref, carer, settings=settings, now=now,
-                                          actor=actor)
-            changes.append(("care_worker", result_c.change))
-        columns, label = _VISIT_FIELD_COLUMN, ""
-        result_v = upsert_planned_visit(session, row.visit_ref, row.visit, settings=settings,
-                                        now=now, actor=actor)
-        changes.append(("planned_visit", result_v.change))
-    except RotaError as error:
-        savepoint.rollback()
-        reader.forget(row)
-        reader.note_failure(number, values)
-        fields = [FieldProblem(f.field, reader.hint(f.message))
-                  for f in error.fields or [FieldProblem("ref", error.message)]]
-        report.problems += _column_problems(fields, columns, number, label)
-        return
-    savepoint.commit()
-    reader.remember(row)
-    report.imported_rows += 1
-    for kind, change in changes:
-        report.counts[kind][change] += 1
+            items.append(RotaItem("care_worker", ref, carer))
+            owners.append((row, _CARER_FIELD_COLUMN, f"care worker {ref}: "))
+        items.append(RotaItem("planned_visit", row.visit_ref, row.visit))
+        owners.append((row, _VISIT_FIELD_COLUMN, ""))
+    return items, owners
+
+
+def _load_rows(session: Session, reader: _RotaReader, rows: list[_Row], report: ImportReport,
+               settings: Settings, now: datetime, actor: str) -> tuple[list[_Row], LoadResult]:
+    """Check the rows as one batch (the loader, storing nothing) until only good rows are left.
+
+    A row is imported whole or not at all: a row with a refused item drops out, and with it the
+    client or carers whose details it carried, so rows naming them are checked again.
+    """
+    good = list(rows)
+    while True:
+        items, owners = _items(good)
+        result = load_rota(session, items, settings=settings, now=now, actor=actor,
+                           dry_run=True)
+        refused = result.invalid
+        if not refused:
+            return good, result
+        bad = {id(owners[item.index][0]) for item in refused}
+        for row in good:
+            if id(row) in bad:
+                reader.forget(row)
+                if row.adult is not None:
+                    reader.failed.setdefault(row.adult_ref, row.number)
+                for ref, _carer in row.carers:
+                    reader.failed.setdefault(ref, row.number)
+        for item in refused:
+            row, columns, label = owners[item.index]
+            fields = [FieldProblem(f.field, reader.hint(f.message)) for f in item.fields]
+            report.problems += _column_problems(fields, columns, row.number, label)
+        good = [row for row in good if id(row) not in bad]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -325,3 +326,25 @@ class LockoutView(BaseModel):
     given_name: str
     family_name: str
     locked_until: datetime
+
+
+def _patch_model(model: type[BaseModel], doc: str) -> type[BaseModel]:
+    # The PATCH body documents the same fields, each optional; a request is checked by merging
+    # it into the stored record and validating the result with the full model.
+    fields: dict[str, Any] = {
+        name: (Optional[info.annotation], Field(default=None,  # noqa: UP045 - a runtime type
+                                                description=info.description))
+        for name, info in model.model_fields.items()}
+    patch: type[BaseModel] = create_model(
+        f"{model.__name__.removesuffix('In')}Patch", __config__=ConfigDict(extra="forbid"),
+        __doc__=doc, **fields)
+    return patch
+
+
+_PATCH_DOC = ("A JSON merge patch (RFC 7396): only the fields given change; null clears a field "
+              "that may be empty. The record, once patched, must be valid as for PUT.")
+AdultPatch = _patch_model(AdultIn, _PATCH_DOC)
+CareWorkerPatch = _patch_model(
+    CareWorkerIn, _PATCH_DOC + ' {"pin": "..."} alone resets the PIN; {"active": false} marks a '
+    "leaver (no more log-ins, evidence kept).")
+PlannedVisitPatch = _patch_model(PlannedVisitIn, _PATCH_DOC)

@@ -9,31 +9,36 @@ payload twice changes nothing the second time and writes no audit row.
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
-from sqlalchemy import delete, select
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
-from ivr_gateway.hashing import hash_pin, verify_pin
+from ivr_gateway.hashing import hash_pin
 from ivr_gateway.models import (
     ActualVisit,
-    ActualVisitState,
     Adult,
-    AdultLandline,
     AuditEntry,
     CareWorker,
-    CareWorkerMobile,
     PinFailure,
     PlannedVisit,
+    VisitStatus,
 )
+from ivr_gateway.rota.loading import Change as Change
+from ivr_gateway.rota.loading import ItemResult, LoadResult, RotaItem, load_rota
+from ivr_gateway.rota.problems import FieldProblem as FieldProblem
+from ivr_gateway.rota.problems import InvalidRota as InvalidRota
+from ivr_gateway.rota.problems import NotFound as NotFound
+from ivr_gateway.rota.problems import RotaError as RotaError
+from ivr_gateway.rota.problems import check_ref as check_ref
+from ivr_gateway.rota.problems import field_path as field_path
+from ivr_gateway.rota.problems import invalid_from as invalid_from
+from ivr_gateway.rota.problems import problems_from as problems_from
 from ivr_gateway.rota.schemas import (
-    REF_PATTERN,
     AdultIn,
     AdultView,
     CareWorkerIn,
@@ -42,52 +47,12 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitIn,
     PlannedVisitView,
     pin_problem,
+    validation_context,
 )
-from ivr_gateway.visits.changes import (
-    record_adult_changed,
-    record_care_worker_changed,
-    record_planned_visit_changed,
-)
-from ivr_gateway.visits.deadlines import expected_end
 
-Change = Literal["created", "updated", "unchanged"]
 V = TypeVar("V")
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    """One thing wrong with one field of the input (``landlines[0]``, ``planned_end``)."""
-
-    field: str
-    message: str
-
-
-class RotaError(Exception):
-    """A refusal with a message a person can act on; ``code`` is the API's error code."""
-
-    code = "rota_error"
-
-    def __init__(self, message: str, fields: Sequence[FieldProblem] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = list(fields)
-
-
-class InvalidRota(RotaError):
-    """The input is wrong: see ``fields``. Nothing was stored."""
-
-    code = "validation_error"
-
-    @classmethod
-    def of(cls, field_name: str, message: str) -> InvalidRota:
-        """One problem with one field."""
-        return cls(f"{field_name}: {message}", [FieldProblem(field_name, message)])
-
-
-class NotFound(RotaError):
-    """No record with that reference."""
-
-    code = "not_found"
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", Adult, CareWorker, PlannedVisit)
 
 
 @dataclass(frozen=True)
@@ -99,79 +64,22 @@ class Upserted(Generic[V]):
     changed_fields: list[str] = field(default_factory=list)
 
 
-def field_path(loc: Iterable[int | str]) -> str:
-    """('landlines', 0) -> 'landlines[0]'."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-def problems_from(error: ValidationError) -> list[FieldProblem]:
-    """Turn pydantic's errors into field problems worded for a person."""
-    problems = []
-    for item in error.errors(include_url=False):
-        message = item["msg"]
-        if item["type"] == "value_error":
-            message = str(item.get("ctx", {}).get("error", message))
-        elif item["type"] == "missing":
-            message = "this field is required"
-        elif item["type"] == "extra_forbidden":
-            message = "unknown field; check its spelling against the API document"
-        elif item["type"] == "string_pattern_mismatch" and "pattern" in item.get("ctx", {}):
-            pattern = item["ctx"]["pattern"]
-            if pattern == REF_PATTERN:
-                message = "a reference is 1-64 letters, digits or . _ : - (no spaces)"
-            elif pattern == r"^[0-9]+$":
-                message = "digits only"
-        problems.append(FieldProblem(field_path(item["loc"]) or "body", message))
-    return problems
-
-
-def invalid_from(error: ValidationError) -> InvalidRota:
-    """An InvalidRota carrying every problem pydantic found."""
-    problems = problems_from(error)
-    summary = "; ".join(f"{p.field}: {p.message}" for p in problems[:3])
-    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-    return InvalidRota(f"The request is not valid: {summary}{more}", problems)
-
-
-def check_ref(ref: str) -> str:
-    """A reference from a URL or a file, or InvalidRota naming the field ``ref``."""
-    ref = ref.strip()
-    if not re.fullmatch(REF_PATTERN, ref):
-        raise InvalidRota.of("ref", "a reference is 1-64 letters, digits or . _ : - (no spaces)")
-    return ref
+def _one(result: LoadResult) -> ItemResult:
+    # A single upsert is a batch of one: its refusal is raised, as the single PUTs answer it.
+    item = result.results[0]
+    if item.status == "invalid":
+        raise InvalidRota(item.message, item.fields)
+    assert item.change is not None
+    return item
 
 
 def _audit(session: Session, now: datetime, actor: str, action: str, entity: str, ref: str,
-           detail: dict[str, Any]) -> None:
+           detail: dict[str, object]) -> None:
     session.add(AuditEntry(at=now, actor=actor[:100], action=action, entity=entity,
                            entity_ref=ref, detail=detail))
 
 
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {key: [before.get(key), value] for key, value in after.items()
-            if before.get(key) != value}
-
-
 # ---------------------------------------------------------------- adults
-
-
-def _adult_state(adult: Adult) -> dict[str, Any]:
-    return {
-        "client_number": adult.client_number,
-        "given_name": adult.given_name,
-        "family_name": adult.family_name,
-        "address": adult.address,
-        "postcode": adult.postcode,
-        "landlines": sorted(line.number for line in adult.landlines),
-        "rag": str(adult.rag.value),
-        "active": adult.active,
-    }
 
 
 def adult_view(adult: Adult) -> AdultView:
@@ -184,70 +92,12 @@ def adult_view(adult: Adult) -> AdultView:
     )
 
 
-def _new_client_number(session: Session, settings: Settings) -> str:
-    digits = settings.client_number_digits
-    low = 10 ** (digits - 1)
-    for _ in range(50):
-        candidate = str(low + secrets.randbelow(9 * low))
-        if session.scalar(select(Adult.id).where(Adult.client_number == candidate)) is None:
-            return candidate
-    raise RotaError("No free client number could be found; set CLIENT_NUMBER_DIGITS higher.")
-
-
 def upsert_adult(session: Session, ref: str, data: AdultIn, *, settings: Settings,
                  now: datetime, actor: str) -> Upserted[AdultView]:
     """Create or update a client by its reference; same data twice is 'unchanged'."""
-    ref = check_ref(ref)
-    adult = session.scalar(select(Adult).where(Adult.ref == ref))
-    if data.client_number is not None:
-        holder = session.scalar(select(Adult.ref).where(
-            Adult.client_number == data.client_number, Adult.ref != ref))
-        if holder is not None:
-            raise InvalidRota.of(
-                "client_number",
-                f"client number {data.client_number} already belongs to adult {holder}; "
-                "leave it out to have one generated",
-            )
-    before = _adult_state(adult) if adult is not None else {}
-    desired: dict[str, Any] = {
-        "client_number": data.client_number or (adult.client_number if adult else None),
-        "given_name": data.given_name,
-        "family_name": data.family_name,
-        "address": data.address if data.address is not None else before.get("address", ""),
-        "postcode": data.postcode if data.postcode is not None else before.get("postcode", ""),
-        "landlines": sorted(data.landlines),
-        "rag": str(data.rag.value),
-        "active": data.active if data.active is not None else before.get("active", True),
-    }
-    if adult is None:
-        desired["client_number"] = desired["client_number"] or _new_client_number(session,
-                                                                                  settings)
-        adult = Adult(ref=ref, created_at=now, updated_at=now)
-        session.add(adult)
-        change: Change = "created"
-    else:
-        change = "updated"
-    changes = _diff(before, desired)
-    if not changes:
-        return Upserted("unchanged", adult_view(adult))
-    adult.client_number = desired["client_number"]
-    adult.given_name = data.given_name
-    adult.family_name = data.family_name
-    adult.address = desired["address"]
-    adult.postcode = desired["postcode"]
-    adult.rag = data.rag
-    adult.active = desired["active"]
-    adult.updated_at = now
-    if "landlines" in changes:
-        wanted = set(data.landlines)
-        adult.landlines = [line for line in adult.landlines if line.number in wanted]
-        have = {line.number for line in adult.landlines}
-        adult.landlines.extend(AdultLandline(number=n) for n in data.landlines if n not in have)
-    session.flush()
-    _audit(session, now, actor, "create" if change == "created" else "update", "adult", ref,
-           {"changes": changes})
-    record_adult_changed(session, adult, now)
-    return Upserted(change, adult_view(adult), sorted(changes))
+    item = _one(load_rota(session, [RotaItem("adult", ref, data)], settings=settings, now=now,
+                          actor=actor))
+    return Upserted(item.change or "unchanged", adult_view(item.record), item.changed_fields)
 
 
 def get_adult(session: Session, ref: str) -> AdultView:
@@ -259,18 +109,6 @@ def get_adult(session: Session, ref: str) -> AdultView:
 
 
 # ---------------------------------------------------------------- care workers
-
-
-def _care_worker_state(care_worker: CareWorker) -> dict[str, Any]:
-    return {
-        "staff_number": care_worker.staff_number,
-        "given_name": care_worker.given_name,
-        "family_name": care_worker.family_name,
-        "mobiles": sorted(m.number for m in care_worker.mobiles),
-        "language": care_worker.language,
-        "branch": care_worker.branch,
-        "active": care_worker.active,
-    }
 
 
 def care_worker_view(care_worker: CareWorker) -> CareWorkerView:
@@ -288,63 +126,10 @@ def care_worker_view(care_worker: CareWorker) -> CareWorkerView:
 def upsert_care_worker(session: Session, ref: str, data: CareWorkerIn, *, settings: Settings,
                        now: datetime, actor: str) -> Upserted[CareWorkerView]:
     """Create or update a carer by reference; a PIN given is set or reset (hashed, never echoed)."""
-    ref = check_ref(ref)
-    care_worker = session.scalar(select(CareWorker).where(CareWorker.ref == ref))
-    holder = session.scalar(select(CareWorker.ref).where(
-        CareWorker.staff_number == data.staff_number, CareWorker.ref != ref))
-    if holder is not None:
-        raise InvalidRota.of("staff_number",
-                             f"staff number {data.staff_number} already belongs to care worker "
-                             f"{holder}; each carer needs their own")
-    for index, number in enumerate(data.mobiles or []):
-        holder = session.scalar(
-            select(CareWorker.ref).join(CareWorkerMobile)
-            .where(CareWorkerMobile.number == number, CareWorker.ref != ref))
-        if holder is not None:
-            raise InvalidRota.of(f"mobiles[{index}]",
-                                 f"{number} is already registered to care worker {holder}")
-    before = _care_worker_state(care_worker) if care_worker is not None else {}
-    desired: dict[str, Any] = {
-        "staff_number": data.staff_number,
-        "given_name": data.given_name,
-        "family_name": data.family_name,
-        "mobiles": sorted(data.mobiles) if data.mobiles is not None
-        else before.get("mobiles", []),
-        "language": data.language or before.get("language", "en"),
-        "branch": data.branch if data.branch is not None else before.get("branch", ""),
-        "active": data.active if data.active is not None else before.get("active", True),
-    }
-    if care_worker is None:
-        care_worker = CareWorker(ref=ref, created_at=now, updated_at=now)
-        session.add(care_worker)
-        change: Change = "created"
-    else:
-        change = "updated"
-    changes: dict[str, Any] = _diff(before, desired)
-    if data.pin is not None and not verify_pin(care_worker.pin_hash, data.pin, settings.pin_pepper):
-        changes["pin"] = "reset" if care_worker.pin_hash else "set"
-    if not changes:
-        return Upserted("unchanged", care_worker_view(care_worker))
-    care_worker.staff_number = data.staff_number
-    care_worker.given_name = data.given_name
-    care_worker.family_name = data.family_name
-    care_worker.language = desired["language"]
-    care_worker.branch = desired["branch"]
-    care_worker.active = desired["active"]
-    care_worker.updated_at = now
-    if "pin" in changes and data.pin is not None:
-        care_worker.pin_hash = hash_pin(data.pin, settings.pin_pepper)
-    if "mobiles" in changes:
-        wanted = set(desired["mobiles"])
-        care_worker.mobiles = [m for m in care_worker.mobiles if m.number in wanted]
-        have = {m.number for m in care_worker.mobiles}
-        care_worker.mobiles.extend(
-            CareWorkerMobile(number=n) for n in data.mobiles or [] if n not in have)
-    session.flush()
-    _audit(session, now, actor, "create" if change == "created" else "update", "care_worker",
-           ref, {"changes": changes})
-    record_care_worker_changed(session, care_worker, now)
-    return Upserted(change, care_worker_view(care_worker), sorted(changes))
+    item = _one(load_rota(session, [RotaItem("care_worker", ref, data)], settings=settings,
+                          now=now, actor=actor))
+    return Upserted(item.change or "unchanged", care_worker_view(item.record),
+                    item.changed_fields)
 
 
 def get_care_worker(session: Session, ref: str) -> CareWorkerView:
@@ -410,19 +195,6 @@ def list_lockouts(session: Session, now: datetime) -> list[LockoutView]:
 # ---------------------------------------------------------------- planned visits
 
 
-def _visit_state(visit: PlannedVisit) -> dict[str, Any]:
-    return {
-        "adult_ref": visit.adult.ref,
-        "care_worker_refs": sorted(c.ref for c in visit.care_workers),
-        "planned_start": visit.planned_start.isoformat(),
-        "planned_end": visit.planned_end.isoformat(),
-        "status": str(visit.status.value),
-        "cancel_reason": visit.cancel_reason,
-        "cancel_note": visit.cancel_note,
-        "time_critical": visit.time_critical,
-    }
-
-
 def planned_visit_view(visit: PlannedVisit) -> PlannedVisitView:
     """The API's view of a planned visit."""
     return PlannedVisitView(
@@ -439,70 +211,12 @@ def upsert_planned_visit(session: Session, ref: str, data: PlannedVisitIn, *,
                          settings: Settings, now: datetime,
                          actor: str) -> Upserted[PlannedVisitView]:
     """Create or replace a planned visit by reference; its adult and carers must exist already."""
-    ref = check_ref(ref)
-    problems: list[FieldProblem] = []
-    adult = session.scalar(select(Adult).where(Adult.ref == data.adult_ref))
-    if adult is None:
-        problems.append(FieldProblem(
-            "adult_ref", f"there is no adult with ref {data.adult_ref!r}; send the adult first"))
-    care_workers: list[CareWorker] = []
-    for index, carer_ref in enumerate(data.care_worker_refs):
-        care_worker = session.scalar(select(CareWorker).where(CareWorker.ref == carer_ref))
-        if care_worker is None:
-            problems.append(FieldProblem(
-                f"care_worker_refs[{index}]",
-                f"there is no care worker with ref {carer_ref!r}; send the care worker first"))
-        else:
-            care_workers.append(care_worker)
-    if problems:
-        raise InvalidRota("; ".join(f"{p.field}: {p.message}" for p in problems), problems)
-    assert adult is not None
-    visit = session.scalar(select(PlannedVisit).where(PlannedVisit.ref == ref))
-    before = _visit_state(visit) if visit is not None else {}
-    desired: dict[str, Any] = {
-        "adult_ref": adult.ref,
-        "care_worker_refs": sorted(c.ref for c in care_workers),
-        "planned_start": data.planned_start.isoformat(),
-        "planned_end": data.planned_end.isoformat(),
-        "status": str(data.status.value),
-        "cancel_reason": data.cancel_reason,
-        "cancel_note": data.cancel_note,
-        "time_critical": data.time_critical,
-    }
-    changes = _diff(before, desired)
-    if visit is not None and not changes:
-        return Upserted("unchanged", planned_visit_view(visit))
-    change: Change = "updated"
-    if visit is None:
-        visit = PlannedVisit(ref=ref, created_at=now)
-        session.add(visit)
-        change = "created"
-    visit.adult = adult
-    visit.care_workers = care_workers
-    visit.planned_start = data.planned_start
-    visit.planned_end = data.planned_end
-    visit.status = data.status
-    visit.cancel_reason = data.cancel_reason
-    visit.cancel_note = data.cancel_note
-    visit.time_critical = data.time_critical
-    visit.updated_at = now
-    session.flush()
-    if change == "updated" and {"planned_start", "planned_end"} & set(changes):
-        _follow_new_times(session, visit)
-    action = "create" if change == "created" else (
-        "cancel" if "status" in changes and desired["status"] == "cancelled" else "update")
-    _audit(session, now, actor, action, "planned_visit", ref, {"changes": changes})
-    record_planned_visit_changed(session, visit, now)
-    return Upserted(change, planned_visit_view(visit), sorted(changes))
-
-
-def _follow_new_times(session: Session, visit: PlannedVisit) -> None:
-    # Carers already logged in are chased for their log-out from the new times (deadlines.py).
-    for actual in session.scalars(select(ActualVisit).where(
-            ActualVisit.planned_visit_id == visit.id,
-            ActualVisit.state == ActualVisitState.OPEN)):
-        actual.expected_end_at = expected_end(visit.planned_start, visit.planned_end,
-                                              actual.started_at)
+    item = _one(load_rota(session, [RotaItem("planned_visit", ref, data)], settings=settings,
+                          now=now, actor=actor))
+    # A new visit is stored as a row, not an object (loading.py): read it back.
+    visit = item.record or session.scalars(select(PlannedVisit).where(
+        PlannedVisit.ref == item.ref)).one()
+    return Upserted(item.change or "unchanged", planned_visit_view(visit), item.changed_fields)
 
 
 def get_planned_visit(session: Session, ref: str) -> PlannedVisitView:
@@ -511,3 +225,121 @@ def get_planned_visit(session: Session, ref: str) -> PlannedVisitView:
     if visit is None:
         raise NotFound(f"There is no planned visit with ref {ref!r}.")
     return planned_visit_view(visit)
+
+
+# ---------------------------------------------------------------- partial updates, withdrawals
+
+# A null in a merge patch clears a field; where the stored value of "nothing" is not null, this
+# is what it becomes. A field not listed and sent as null is left out (required: refused).
+_CLEARED: dict[str, object] = {"address": "", "postcode": "", "branch": "", "mobiles": []}
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """JSON merge patch (RFC 7396) of a record's input fields: only the fields given change."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+            if key in _CLEARED:
+                merged[key] = _CLEARED[key]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validated(model: type[M], merged: dict[str, Any], settings: Settings) -> M:
+    try:
+        return model.model_validate(merged, context=validation_context(settings))
+    except ValidationError as error:
+        raise invalid_from(error) from None
+
+
+def _found(session: Session, model: type[R], ref: str, what: str) -> R:
+    column: Any = model.ref
+    record: R | None = session.scalar(select(model).where(column == ref))
+    if record is None:
+        raise NotFound(f"There is no {what} with ref {ref!r}; create it with PUT first.")
+    return record
+
+
+def patch_adult(session: Session, ref: str, patch: dict[str, Any], *, settings: Settings,
+                now: datetime, actor: str) -> Upserted[AdultView]:
+    """Change only the given fields of a client (JSON merge patch)."""
+    view = adult_view(_found(session, Adult, ref, "adult"))
+    current = view.model_dump(mode="json", include=set(AdultIn.model_fields))
+    data = _validated(AdultIn, merge_patch(current, patch), settings)
+    return upsert_adult(session, ref, data, settings=settings, now=now, actor=actor)
+
+
+def patch_care_worker(session: Session, ref: str, patch: dict[str, Any], *, settings: Settings,
+                      now: datetime, actor: str) -> Upserted[CareWorkerView]:
+    """Change only the given fields of a carer (JSON merge patch): a PIN alone resets the PIN.
+
+    ``"active": false`` is how a leaver is marked: they can no longer log visits by phone or
+    text, and everything they logged stays as evidence.
+    """
+    view = care_worker_view(_found(session, CareWorker, ref, "care worker"))
+    current = view.model_dump(mode="json", include=set(CareWorkerIn.model_fields))
+    data = _validated(CareWorkerIn, merge_patch(current, patch), settings)
+    return upsert_care_worker(session, ref, data, settings=settings, now=now, actor=actor)
+
+
+def patch_planned_visit(session: Session, ref: str, patch: dict[str, Any], *,
+                        settings: Settings, now: datetime,
+                        actor: str) -> Upserted[PlannedVisitView]:
+    """Change only the given fields of a planned visit (JSON merge patch).
+
+    Setting status back to planned without naming cancel_reason drops the cancellation's reason
+    and note with it.
+    """
+    view = planned_visit_view(_found(session, PlannedVisit, ref, "planned visit"))
+    current = view.model_dump(mode="json", include=set(PlannedVisitIn.model_fields))
+    if patch.get("status") == "planned" and "cancel_reason" not in patch:
+        current.pop("cancel_reason", None)
+        current.pop("cancel_note", None)
+    data = _validated(PlannedVisitIn, merge_patch(current, patch), settings)
+    return upsert_planned_visit(session, ref, data, settings=settings, now=now, actor=actor)
+
+
+class VisitStarted(RotaError):
+    """The visit has begun (a carer logged in): the rota can no longer withdraw it."""
+
+    code = "visit_started"
+
+
+WITHDRAWN = "WITHDRAWN"
+
+
+def check_reason(code: str) -> str:
+    """A cancellation's reason code as the rota gives it, or InvalidRota naming ``reason``."""
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", code):
+        raise InvalidRota.of("reason", "a reason code is 1-64 letters, digits, _ or -")
+    return code
+
+
+def withdraw_planned_visit(session: Session, ref: str, *, settings: Settings, now: datetime,
+                           actor: str, reason: str = WITHDRAWN,
+                           note: str | None = None) -> Upserted[PlannedVisitView]:
+    """Withdraw a planned visit before it starts: it is cancelled with the rota's reason.
+
+    Cancelled, it raises no alert (an open one settles), the board shows it cancelled, and the
+    council is told of the cancellation as for any other. Refused (VisitStarted) once a carer
+    has logged in to it: what happened then is evidence, corrected by the office.
+    """
+    visit = _found(session, PlannedVisit, ref, "planned visit")
+    started = session.scalar(select(func.min(ActualVisit.started_at))
+                             .where(ActualVisit.planned_visit_id == visit.id))
+    logged = started or session.scalar(select(ActualVisit.id).where(
+        ActualVisit.planned_visit_id == visit.id).limit(1))
+    if logged:
+        at = f" at {started.astimezone(settings.tz):%H:%M}" if started else ""
+        raise VisitStarted(f"Visit {ref} has started (a carer logged in{at}); it can no longer "
+                           "be withdrawn. Ask the office to record what happened instead.")
+    if visit.status == VisitStatus.CANCELLED:
+        return Upserted("unchanged", planned_visit_view(visit))
+    view = planned_visit_view(visit)
+    current = view.model_dump(mode="json", include=set(PlannedVisitIn.model_fields))
+    current.update(status="cancelled", cancel_reason=reason,
+                   cancel_note=note or "withdrawn by the rostering system before it started")
+    data = _validated(PlannedVisitIn, current, settings)
+    return upsert_planned_visit(session, ref, data, settings=settings, now=now, actor=actor)

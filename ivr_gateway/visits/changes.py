@@ -23,7 +23,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from ivr_gateway.models import ActualVisit, Adult, CareWorker, PlannedVisit
-from ivr_gateway.outbox.service import enqueue
+from ivr_gateway.outbox.service import enqueue, enqueue_many
 
 VISIT_CHANGED = "visit_changed"
 VISIT_CORRECTED = "visit_corrected"
@@ -97,3 +97,11 @@ def record_care_worker_changed(session: Session, care_worker: CareWorker, now: d
 def record_planned_visit_changed(session: Session, visit: PlannedVisit, now: datetime) -> bool:
     """Announce that a planned visit was created, moved or cancelled."""
     return _record_rota_changed(session, "planned_visit", visit.ref, now)
+
+
+def record_rota_changes(session: Session, records: list[tuple[RotaRecord, str]],
+                        now: datetime) -> None:
+    """Announce many changed rota records at once (a rota batch): one row each, one INSERT."""
+    enqueue_many(session, kind=ROTA_CHANGED, now=now, messages=[
+        (f"rota-changed:{record_type}:{ref}:{uuid.uuid4().hex}",
+         {"record_type": record_type, "ref": ref}) for record_type, ref in records])

@@ -84,6 +84,14 @@ class Api:
         """POST."""
         return self.call("POST", path, json, **kwargs)
 
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> TestResponse:
+        """PATCH with a JSON (merge patch) body."""
+        return self.call("PATCH", path, json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> TestResponse:
+        """DELETE."""
+        return self.call("DELETE", path, **kwargs)
+
 
 @pytest.fixture
 def api_token(session: Session) -> ApiToken:

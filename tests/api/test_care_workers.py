@@ -125,7 +125,7 @@ def test_locked_out_carer_is_listed_shown_and_can_be_unlocked(
     assert response.status_code == 200
     assert response.get_json()["change"] == "updated"
     assert response.get_json()["care_worker"]["locked_until"] is None
-    assert api.get("/lockouts").get_json() == {"lockouts": []}
+    assert api.get("/lockouts").get_json() == {"lockouts": [], "next_cursor": None}
     assert count(database, PinFailure) == 0
     assert api.post("/care-workers/C9/unlock").get_json()["change"] == "unchanged"
     with database.unit_of_work() as session:

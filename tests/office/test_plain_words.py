@@ -19,7 +19,7 @@ from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
 from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.escalation.wording import alert_text
-from ivr_gateway.models import Adult, LogEvent, PlannedVisit, VisitStatus
+from ivr_gateway.models import Adult, LogEvent, PlannedVisit, VisitStatus, landlines_at
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import PlannedVisitIn
 from tests.escalation.conftest import make_ladder
@@ -263,3 +263,23 @@ def test_the_move_page_says_how_the_event_came_in_and_how_presence_was_proven_in
         as_text=True))
     assert "log-in by phone call" in page and "Presence caller ID" in page
     assert " by ivr" not in page and "caller id" not in page
+
+
+def test_a_call_before_a_landline_changed_still_reads_as_matched(
+        as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
+        settings: Settings) -> None:
+    _rota(session)
+    clock.set(NINE_AM + timedelta(minutes=2))
+    play(twilio, LANDLINE, "1234", "5678")
+    # The next day the client's line changes on the rota: yesterday's call was still verified.
+    rota.patch_adult(session, "A1", {"landlines": ["0113 496 0999"]}, settings=settings,
+                     now=NINE_AM + timedelta(days=1), actor="api:roster")
+    session.commit()
+    html = as_coordinator.get("/office/visits/V1").get_data(as_text=True)
+    timeline = _text(html.split('class="timeline"', 1)[1].split("</ol>", 1)[0])
+    assert "Call answered: caller ID 0113 496 0001 matched Joan Smith's landline" in timeline
+    # A call from the old number after the change is no longer the client's line.
+    with session.begin():
+        adult = session.scalars(select(Adult).where(Adult.ref == "A1")).one()
+        assert landlines_at(session, adult, NINE_AM) == {LANDLINE}
+        assert landlines_at(session, adult, NINE_AM + timedelta(days=2)) == {"+441134960999"}
