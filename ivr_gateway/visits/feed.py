@@ -160,8 +160,8 @@ def render_entries(session: Session, rows: list[VisitChange], settings: Settings
     carer_ids = ({a.care_worker_id for a in actuals.values()}
                  | {e.care_worker_id for e in events.values()}
                  | {r.care_worker_id for r in rows if r.care_worker_id})
-    carer_refs = dict(session.execute(select(CareWorker.id, CareWorker.ref)
-                                      .where(CareWorker.id.in_(carer_ids))).tuples())
+    carer_refs: dict[int, str] = {i: ref for i, ref in session.execute(
+        select(CareWorker.id, CareWorker.ref).where(CareWorker.id.in_(carer_ids)))}
     # The planned visit an entry belongs to now (an office move may have changed it).
     planned_ids: dict[int, int | None] = {}
     for row in rows:
