@@ -9,7 +9,14 @@ only entries whose writer is older than the oldest transaction still running in 
 visible now or never will be (rolled back). Any entry that becomes visible later belongs to a
 writer at or above that xmin, so it sorts after everything returned, and a cursor of
 (xact_id, id) never passes over it. Writers take no extra lock; a long transaction holds the
-feed back (not its writes) until it ends. The PostgreSQL tests prove it with two writing
+feed back (not its writes) until it ends.
+
+Transaction ids and snapshots are the cluster's, not the database's: a long transaction in
+another database of the same server would hold the feed back too. So the bound is the oldest
+running transaction of the snapshot less those pg_stat_activity shows to belong to another
+database (a transaction's database never changes, so that can only leave out transactions
+that cannot write our table; one it cannot place, e.g. one that ended meanwhile or a prepared
+one, still holds the feed back: late, never wrong). The PostgreSQL tests prove it with two writing
 processes and a reader (tests/webhooks/test_feed_concurrency.py).
 
 SQLite has one writer at a time (the database lock is held from the first write to commit), so
@@ -28,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, and_, cast, func, or_, select, true
+from sqlalchemy import and_, or_, select, text, true
 from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.config import Settings
@@ -126,11 +133,21 @@ class FeedPage:
     more: bool  # more entries can be read now; else poll again later
 
 
+# The oldest transaction of this database still running in the statement's snapshot (else the
+# snapshot's xmax): every writer below it has ended. backend_xid is 32-bit; xip's are 64-bit.
+_VISIBLE_BELOW = text("""visit_changes.xact_id < (
+    SELECT coalesce(min(running.xid::text::bigint),
+                    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)
+    WHERE running.xid::text::bigint % 4294967296 NOT IN (
+        SELECT backend_xid::text::bigint FROM pg_stat_activity
+        WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()))""")
+
+
 def _visible(session: Session) -> Any:
     if session.get_bind().dialect.name != "postgresql":
         return true()
-    xmin = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
-    return VisitChange.xact_id < select(xmin).scalar_subquery()
+    return _VISIBLE_BELOW
 
 
 def read_changes(session: Session, after: Position, limit: int, settings: Settings,
