@@ -98,37 +98,37 @@ def create_webhook_subscription() -> Response:
     return json_response(SubscriptionResponse(subscription=_out(view)), 201)
 
 
-@blueprint.get("/webhooks/subscriptions/<int:subscription_id>")
-def get_webhook_subscription(subscription_id: int) -> Response:
+@blueprint.get("/webhooks/subscriptions/<int:id>")
+def get_webhook_subscription(id: int) -> Response:
     """One subscription."""
     try:
         with extensions.database().unit_of_work() as session:
-            view = service.get_subscription(session, subscription_id)
+            view = service.get_subscription(session, id)
     except service.SubscriptionNotFound as error:
         raise _refusal(error) from None
     return json_response(SubscriptionResponse(subscription=_out(view)))
 
 
-@blueprint.patch("/webhooks/subscriptions/<int:subscription_id>")
-def update_webhook_subscription(subscription_id: int) -> Response:
+@blueprint.patch("/webhooks/subscriptions/<int:id>")
+def update_webhook_subscription(id: int) -> Response:
     """Change a subscription's URL, event types, description, or pause it."""
     data = json_body(SubscriptionPatch)
     try:
         with extensions.database().unit_of_work() as session:
             view = service.update_subscription(
-                session, subscription_id, url=data.url, event_types=data.event_types,
+                session, id, url=data.url, event_types=data.event_types,
                 description=data.description, active=data.active)
     except (service.SubscriptionInvalid, service.SubscriptionNotFound) as error:
         raise _refusal(error) from None
     return json_response(SubscriptionResponse(subscription=_out(view)))
 
 
-@blueprint.delete("/webhooks/subscriptions/<int:subscription_id>")
-def delete_webhook_subscription(subscription_id: int) -> Response:
+@blueprint.delete("/webhooks/subscriptions/<int:id>")
+def delete_webhook_subscription(id: int) -> Response:
     """Remove a subscription."""
     try:
         with extensions.database().unit_of_work() as session:
-            view = service.remove_subscription(session, subscription_id)
+            view = service.remove_subscription(session, id)
     except service.SubscriptionNotFound as error:
         raise _refusal(error) from None
     return json_response(SubscriptionResponse(subscription=_out(view)))
