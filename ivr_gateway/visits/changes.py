@@ -56,11 +56,13 @@ def _append_feed(session: Session, now: datetime, type_: str, *,
                  planned_visit_ref: str | None = None, detail: dict[str, Any] | None = None
                  ) -> None:
     """Append one entry to the change feed in the caller's transaction."""
-    if planned_visit is None and actual_visit_id is not None:
+    planned_visit_id = planned_visit.id if planned_visit is not None else None
+    if planned_visit_id is None and actual_visit_id is not None:
+        # The id only: the feed reads the planned visit (and its ref) when it shows the entry,
+        # so a carer's log-in costs no extra read of planned_visits here.
         actual = session.get(ActualVisit, actual_visit_id)
-        if actual is not None and actual.planned_visit_id is not None:
-            planned_visit = session.get(PlannedVisit, actual.planned_visit_id)
-    if planned_visit is None and planned_visit_ref is not None:
+        planned_visit_id = actual.planned_visit_id if actual is not None else None
+    if planned_visit is None and planned_visit_id is None and planned_visit_ref is not None:
         planned_visit = session.scalar(select(PlannedVisit)
                                        .where(PlannedVisit.ref == planned_visit_ref))
     # PostgreSQL: the writer's own transaction id orders the feed (visits/feed.py says why);
@@ -70,7 +72,7 @@ def _append_feed(session: Session, now: datetime, type_: str, *,
     session.execute(insert(VisitChange).values(
         xact_id=xact_id, type=type_,
         planned_visit_ref=planned_visit.ref if planned_visit is not None else planned_visit_ref,
-        planned_visit_id=planned_visit.id if planned_visit is not None else None,
+        planned_visit_id=planned_visit.id if planned_visit is not None else planned_visit_id,
         actual_visit_id=actual_visit_id, log_event_id=log_event_id,
         care_worker_id=care_worker_id, detail=detail or {}, recorded_at=now))
 
