@@ -150,3 +150,38 @@ def test_a_receiver_outage_delays_deliveries_and_then_each_arrives_once_in_order
     assert by_visit == {ref: ["in", "out"] for ref in refs}  # once each, in order per visit
     assert all(n == 1 for n in receiver.store.attempts.values())
     assert _pending(database) == 0
+
+
+def test_a_receiver_that_refuses_a_delivery_gets_it_dead_lettered_for_a_person(
+        settings: Settings, database: Database, clock: FixedClock, receiver: Receiver) -> None:
+    refusing = Receiver(receiver.url.removesuffix("/webhooks") + "/nowhere", receiver.secret,
+                        receiver.store)  # answers 404: a refusal, not an outage
+    subscribe(database, refusing, clock)
+    carers_log_in_and_out(database, 1)
+    wait_for_feed(settings, database, clock, 2)
+    drain(settings, database, clock, passes=5)
+    with database.unit_of_work() as session:
+        messages = list(session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "webhook").order_by(OutboxMessage.id)))
+        states = [(m.status, m.last_error) for m in messages]
+    # Each is refused at once and kept for a person (`outbox retry` sends it again).
+    assert [s for s, _ in states] == [OutboxStatus.DEAD, OutboxStatus.DEAD]
+    assert all("refused the delivery (404)" in (error or "") for _, error in states)
+    assert receiver.store.bodies() == []
+
+
+def test_deliveries_of_a_removed_subscription_are_dropped_not_sent(
+        settings: Settings, database: Database, clock: FixedClock, receiver: Receiver) -> None:
+    from ivr_gateway.webhooks.dispatch import dispatch_feed
+    from ivr_gateway.webhooks.subscriptions import remove_subscription
+
+    subscription_id = subscribe(database, receiver, clock)
+    carers_log_in_and_out(database, 1)
+    wait_for_feed(settings, database, clock, 2)
+    with database.unit_of_work() as session:
+        assert dispatch_feed(session, settings, clock.now()) == 2
+    with database.unit_of_work() as session:
+        remove_subscription(session, subscription_id)
+    drain(settings, database, clock)
+    assert receiver.store.bodies() == []
+    assert _pending(database) == 0
