@@ -92,7 +92,7 @@ def create_webhook_subscription() -> Response:
             view = service.create_subscription(
                 session, url=data.url, event_types=data.event_types,
                 description=data.description, actor=g.api_actor, now=extensions.clock().now(),
-                from_start=data.from_start)
+                key_setting=extensions.settings().token_secret_key, from_start=data.from_start)
     except service.SubscriptionInvalid as error:
         raise _refusal(error) from None
     return json_response(SubscriptionResponse(subscription=_out(view)), 201)

@@ -37,7 +37,7 @@ def add(url: str, events: str, description: str, from_start: bool, secret: str |
             view = create_subscription(
                 session, url=url, event_types=[e.strip() for e in events.split(",") if e.strip()],
                 description=description, actor=cli_actor(), now=cli.clock.now(),
-                from_start=from_start, secret=secret)
+                key_setting=cli.settings.token_secret_key, from_start=from_start, secret=secret)
     except SubscriptionInvalid as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Subscription {view.id} sends {', '.join(view.event_types)} to {view.url}.")
@@ -89,7 +89,7 @@ def relay(interval: float, lease: int, timeout: float, once: bool) -> None:
 
     cli = cli_context()
     settings, database, clock = cli.settings, cli.database, cli.clock
-    relay_ = build_webhook_relay(database, clock, lease=timedelta(seconds=lease),
+    relay_ = build_webhook_relay(settings, database, clock, lease=timedelta(seconds=lease),
                                  timeout=timeout)
     stop = threading.Event()
     with contextlib.suppress(ValueError):  # not the main thread (tests): no signal handler

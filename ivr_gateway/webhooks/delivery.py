@@ -22,7 +22,7 @@ import requests
 from ivr_gateway.db import Database
 from ivr_gateway.outbox.relay import Delivery
 from ivr_gateway.webhooks.models import WebhookSubscription
-from ivr_gateway.webhooks.signing import signed_headers
+from ivr_gateway.webhooks.signing import open_secret, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,10 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 class WebhookSender:
     """Posts deliveries, signed with their subscription's secret."""
 
-    def __init__(self, database: Database, now: Callable[[], float], *, timeout: float = 10.0,
-                 http: requests.Session | None = None) -> None:
+    def __init__(self, database: Database, now: Callable[[], float], key_setting: str, *,
+                 timeout: float = 10.0, http: requests.Session | None = None) -> None:
         self.database = database
+        self.key_setting = key_setting
         self.now = now
         self.timeout = timeout
         self.http = http or requests.Session()
@@ -60,7 +61,8 @@ class WebhookSender:
             log.info("webhook %s dropped: its subscription is removed or paused",
                      payload["webhook_id"])
             return Delivery.sent()
-        url, secret, _active = target
+        url, stored, _active = target
+        secret = open_secret(stored, self.key_setting)  # a ValueError: retried, logged
         body = str(payload["body"])
         headers = signed_headers(secret, str(payload["webhook_id"]), int(self.now()), body)
         try:

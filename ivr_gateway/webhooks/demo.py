@@ -24,8 +24,9 @@ def start_demo_webhooks(settings: Settings, database: Database, clock: Clock, po
     url = f"http://127.0.0.1:{port}/webhooks"
     with database.unit_of_work() as session:
         create_subscription(session, url=url, event_types=None, description="demo receiver",
-                            actor="demo", now=clock.now(), secret=secret)
-    relay = build_webhook_relay(database, clock)
+                            actor="demo", now=clock.now(),
+                            key_setting=settings.token_secret_key, secret=secret)
+    relay = build_webhook_relay(settings, database, clock)
     threading.Thread(target=run_webhook_relay, args=(relay, settings, database, clock),
                      name="webhooks-relay", daemon=True).start()
     return f'curl -s "{url}"'

@@ -19,9 +19,9 @@ class WebhookSubscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[Any]] = mapped_column(JSON)  # ["*"]: every type
-    # Standard Webhooks: "whsec_" + base64 of the key. Kept as is, since signing needs it (like
-    # the Twilio token); shown once when created.
-    secret: Mapped[str] = mapped_column(String(200))
+    # Standard Webhooks: "whsec_" + base64 of the key, stored encrypted under TOKEN_SECRET_KEY
+    # (signing.seal_secret: signing needs it back, so not a hash); shown once when created.
+    secret: Mapped[str] = mapped_column(String(400))
     description: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 1.0
 
 
-def build_webhook_relay(database: Database, clock: Clock, *, batch_size: int = 50,
-                        lease: timedelta = timedelta(seconds=60), timeout: float = 10.0,
-                        worker: str | None = None) -> Relay:
+def build_webhook_relay(settings: Settings, database: Database, clock: Clock, *,
+                        batch_size: int = 50, lease: timedelta = timedelta(seconds=60),
+                        timeout: float = 10.0, worker: str | None = None) -> Relay:
     """A relay with the signed POST as the adapter of the "webhook" kind."""
-    sender = WebhookSender(database, lambda: clock.now().timestamp(), timeout=timeout)
+    sender = WebhookSender(database, lambda: clock.now().timestamp(),
+                           settings.token_secret_key, timeout=timeout)
     return Relay(database, clock, {KIND: sender.send}, batch_size=batch_size, lease=lease,
                  worker=worker)
 

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import secrets
 
+from cryptography.fernet import Fernet, InvalidToken
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
 TOLERANCE_SECONDS = 5 * 60  # the spec's suggested window against replays
 
@@ -23,6 +25,28 @@ class InvalidSignature(ValueError):
 def new_secret() -> str:
     """A new secret: 'whsec_' and 32 random bytes in base64 (the spec allows 24 to 64)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _fernet(key_setting: str) -> Fernet:
+    # Fernet wants 32 url-safe base64 bytes; derived from TOKEN_SECRET_KEY with a label of
+    # its own, so a webhook secret and a visit-code token secret never share a key.
+    digest = hashlib.sha256(b"ivr-gateway webhook secrets\x00" + key_setting.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def seal_secret(secret: str, key_setting: str) -> str:
+    """A subscription's secret as stored: encrypted under TOKEN_SECRET_KEY (a copy of the
+    database alone cannot forge deliveries)."""
+    return _fernet(key_setting).encrypt(secret.encode()).decode("ascii")
+
+
+def open_secret(stored: str, key_setting: str) -> str:
+    """The secret of a stored subscription; ValueError if TOKEN_SECRET_KEY changed since."""
+    try:
+        return _fernet(key_setting).decrypt(stored.encode("ascii")).decode()
+    except InvalidToken:
+        raise ValueError("a webhook secret does not decrypt: TOKEN_SECRET_KEY is not the key "
+                         "the subscription was made under; remove and add it again") from None
 
 
 def _key(secret: str) -> bytes:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ivr_gateway.visits.changes import FEED_TYPES
 from ivr_gateway.visits.feed import last_position
 from ivr_gateway.webhooks.models import WebhookSubscription
-from ivr_gateway.webhooks.signing import SECRET_PREFIX, new_secret
+from ivr_gateway.webhooks.signing import SECRET_PREFIX, new_secret, seal_secret
 
 ALL_TYPES = "*"
 
@@ -42,11 +42,11 @@ class SubscriptionView:
     secret: str | None = None
 
     @classmethod
-    def of(cls, row: WebhookSubscription, *, with_secret: bool = False) -> SubscriptionView:
-        """The view of a row."""
+    def of(cls, row: WebhookSubscription, *, secret: str | None = None) -> SubscriptionView:
+        """The view of a row (with its secret only when just made)."""
         return cls(id=row.id, url=row.url, event_types=list(row.event_types),
                    description=row.description, active=row.active, created_at=row.created_at,
-                   secret=row.secret if with_secret else None)
+                   secret=secret)
 
 
 def checked_url(url: str) -> str:
@@ -75,21 +75,25 @@ def wants(event_types: list[str], type_: str) -> bool:
 
 
 def create_subscription(session: Session, *, url: str, event_types: list[str] | None,
-                        description: str, actor: str, now: datetime,
+                        description: str, actor: str, now: datetime, key_setting: str,
                         from_start: bool = False, secret: str | None = None
                         ) -> SubscriptionView:
-    """A new subscription, sent what changes from now on (from_start: the whole feed)."""
+    """A new subscription, sent what changes from now on (from_start: the whole feed).
+
+    key_setting: TOKEN_SECRET_KEY, which the secret is stored encrypted under.
+    """
     if secret is not None and not secret.startswith(SECRET_PREFIX):
         raise SubscriptionInvalid("secret", "A secret starts with 'whsec_' (Standard Webhooks).")
     start = last_position(session) if not from_start else None
+    secret = secret or new_secret()
     row = WebhookSubscription(
         url=checked_url(url), event_types=checked_event_types(event_types),
-        secret=secret or new_secret(), description=description[:200], active=True,
+        secret=seal_secret(secret, key_setting), description=description[:200], active=True,
         created_at=now, created_by=actor[:100],
         after_xact_id=start.xact_id if start else 0, after_id=start.id if start else 0)
     session.add(row)
     session.flush()
-    return SubscriptionView.of(row, with_secret=True)
+    return SubscriptionView.of(row, secret=secret)
 
 
 def _row(session: Session, subscription_id: int) -> WebhookSubscription:

@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("event_types", sa.JSON(), nullable=False),
-        sa.Column("secret", sa.String(length=200), nullable=False),
+        sa.Column("secret", sa.String(length=400), nullable=False),
         sa.Column("description", sa.String(length=200), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

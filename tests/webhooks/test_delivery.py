@@ -51,7 +51,8 @@ def subscribe(database: Database, receiver: Receiver, clock: FixedClock,
     with database.unit_of_work() as session:
         return create_subscription(session, url=receiver.url, event_types=event_types,
                                    description="test", actor="test", now=clock.now(),
-                                   from_start=True, secret=receiver.secret).id
+                                   key_setting=Settings().token_secret_key, from_start=True,
+                                   secret=receiver.secret).id
 
 
 def carers_log_in_and_out(database: Database, carers: int) -> list[str]:
@@ -75,7 +76,7 @@ def carers_log_in_and_out(database: Database, carers: int) -> list[str]:
 def drain(settings: Settings, database: Database, clock: FixedClock, passes: int = 30,
           step: timedelta = timedelta(0)) -> None:
     """Relay passes (the clock moved on by `step` after each) until nothing is left to do."""
-    relay = build_webhook_relay(database, clock, worker="test-relay", timeout=5)
+    relay = build_webhook_relay(settings, database, clock, worker="test-relay", timeout=5)
     for _ in range(passes):
         queued, result = run_pass(relay, settings, database, clock)
         clock.advance(seconds=step.total_seconds())

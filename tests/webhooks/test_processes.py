@@ -124,7 +124,7 @@ def test_a_relay_killed_mid_delivery_loses_nothing_and_each_visit_stays_in_order
         with database.unit_of_work() as session:
             create_subscription(session, url=base + "/webhooks", event_types=None,
                                 description="test", actor="test", now=T0, from_start=True,
-                                secret=secret)
+                                key_setting=Settings().token_secret_key, secret=secret)
             adult = make_adult(session)
             pairs = []
             for i in range(10):

@@ -15,13 +15,16 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.models import LogKind
 from ivr_gateway.webhooks.demo import start_demo_webhooks
+from ivr_gateway.webhooks.models import WebhookSubscription
+from ivr_gateway.webhooks.signing import open_secret
 from tests.api.conftest import Api
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import free_port
 from tests.webhooks.conftest import log
 
 
-def test_a_subscription_is_created_shown_changed_paused_and_removed_by_api(api: Api) -> None:
+def test_a_subscription_is_created_shown_changed_paused_and_removed_by_api(
+        api: Api, database: Database, settings: Settings) -> None:
     created = api.post("/webhooks/subscriptions", {
         "url": "https://rostering.example/hooks", "event_types": ["log_event.recorded"],
         "description": "CarePlanner"})
@@ -29,6 +32,10 @@ def test_a_subscription_is_created_shown_changed_paused_and_removed_by_api(api: 
     sub = created.get_json()["subscription"]
     assert sub["secret"].startswith("whsec_")  # shown once, here
     assert sub["event_types"] == ["log_event.recorded"]
+    with database.unit_of_work() as session:  # kept encrypted under TOKEN_SECRET_KEY
+        stored = session.get_one(WebhookSubscription, sub["id"]).secret
+    assert sub["secret"] not in stored
+    assert open_secret(stored, settings.token_secret_key) == sub["secret"]
 
     shown = api.get(f"/webhooks/subscriptions/{sub['id']}").get_json()["subscription"]
     assert shown["secret"] is None
