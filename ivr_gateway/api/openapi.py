@@ -49,7 +49,7 @@ from ivr_gateway.rota.schemas import (
 )
 from ivr_gateway.sms.devices import TokenIn, TokenView
 from ivr_gateway.visits.feed import MAX_LIMIT
-from ivr_gateway.webhooks.payloads import ChangesResponse
+from ivr_gateway.webhooks.payloads import ChangesResponse, WebhookDelivery
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -240,7 +240,8 @@ _OK_TEXT = {200: "OK", 201: "Created"}
 
 def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     inputs = {op.request for op in OPERATIONS if op.request is not None}
-    outputs = {m for op in OPERATIONS for m in op.ok.values() if m is not None} | {ErrorResponse}
+    extra: set[type[BaseModel]] = {ErrorResponse, WebhookDelivery}  # errors; webhook bodies
+    outputs = {m for op in OPERATIONS for m in op.ok.values() if m is not None} | extra
     keys: list[tuple[type[BaseModel], Any]] = [
         *((m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)),
         *((m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)),
@@ -301,6 +302,13 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "servers": [{"url": "/api/v1"}],
+        "webhooks": {"change": {"post": {
+            "operationId": "deliverChange", "tags": ["webhooks"],
+            "summary": "A change feed entry POSTed to a subscription's URL, signed per Standard "
+                       "Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1, "
+                       "HMAC-SHA256 of id.timestamp.body with the whsec_ secret). Answer 2xx.",
+            "requestBody": {"required": True, "content": _content(refs["WebhookDelivery"])},
+            "responses": {"200": {"description": "Stored (any 2xx)."}}}}},
         "security": [{"bearerAuth": []}],
         "paths": paths,
         "components": {

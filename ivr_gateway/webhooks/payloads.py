@@ -130,6 +130,14 @@ class ChangeEntry(BaseModel):
                    detail=entry.detail)
 
 
+class WebhookDelivery(BaseModel):
+    """The body of a webhook delivery (Standard Webhooks' suggested shape)."""
+
+    type: str = Field(description="The entry's type (the event type subscribed to).")
+    timestamp: datetime = Field(description="When the change was recorded.")
+    data: ChangeEntry
+
+
 class ChangesResponse(BaseModel):
     """A page of the change feed."""
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr_gateway.api.openapi import openapi_document
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
@@ -19,6 +20,7 @@ from ivr_gateway.webhooks.mock_receiver import ReceivedStore, create_receiver_ap
 from ivr_gateway.webhooks.relay import build_webhook_relay, run_pass
 from ivr_gateway.webhooks.signing import new_secret
 from ivr_gateway.webhooks.subscriptions import create_subscription
+from tests.api.conftest import schema_errors
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.live_server import serving
 from tests.webhooks.conftest import log
@@ -115,6 +117,10 @@ def test_each_change_is_delivered_signed_once_in_the_feeds_order(
     assert receiver.store.refused == 0  # every signature checked out
     assert all(n == 1 for n in receiver.store.attempts.values())
     assert bodies[-1]["data"]["visit"]["outcome"] == "completed"
+    document = openapi_document()  # each body is what the OpenAPI document's webhook says
+    schema = document["webhooks"]["change"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert [schema_errors(document, schema, body) for body in bodies] == [[]] * len(bodies)
 
 
 def test_a_subscription_is_sent_only_the_event_types_it_asked_for(
