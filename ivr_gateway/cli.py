@@ -30,6 +30,7 @@ PACKAGE_COMMANDS = {
     "ivr_gateway.ecc.commands": ["relay", "mock-ecc", "report", "outbox", "ecc-schema"],
     "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
     "ivr_gateway.outage.commands": ["spool"],
+    "ivr_gateway.webhooks.commands": ["webhooks", "mock-webhook-receiver"],
 }
 
 
@@ -156,6 +157,11 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     council = start_demo_forwarding(settings, database, clock, port + 50)
     click.echo(f"The relay forwards visits to a mock council; see what it received:\n"
                f"    {council}\n")
+    from ivr_gateway.webhooks.demo import start_demo_webhooks
+
+    receiver = start_demo_webhooks(settings, database, clock, port + 60)
+    click.echo(f"Every change is also pushed as a signed webhook to a mock receiver; see what "
+               f"it verified and received:\n    {receiver}\n")
     # The scheduler in a thread (its own process in production), printing what it would send.
     scheduler = build_scheduler(settings, database, clock, background=True,
                                 sender=RecordingSender(echo=lambda line: click.echo(f"\n{line}")))

@@ -20,7 +20,9 @@ from ivr_gateway.rota import models as rota_models
 from ivr_gateway.sms import models as sms_models
 from ivr_gateway.telephony import models as telephony_models
 from ivr_gateway.visits import models as visit_models
+from ivr_gateway.webhooks import models as webhook_models
 
 MODULES = (core_models, api_models, ecc_models, escalation_models, ivr_models, office_models,
-           outbox_models, rota_models, sms_models, telephony_models, visit_models)
+           outbox_models, rota_models, sms_models, telephony_models, visit_models,
+           webhook_models)
 metadata = Base.metadata

@@ -25,6 +25,7 @@ def init_api(app: Flask) -> None:
         alerts,
         auth,
         care_workers,
+        changes,
         contacts,
         errors,
         openapi,
@@ -34,6 +35,7 @@ def init_api(app: Flask) -> None:
         texts,
         visit_code_tokens,
         visits,
+        webhooks,
     )
 
     app.register_blueprint(blueprint)

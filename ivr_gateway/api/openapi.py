@@ -36,6 +36,12 @@ from ivr_gateway.api.schemas import (
     TokenResponse,
     VisitsResponse,
 )
+from ivr_gateway.api.webhooks import (
+    SubscriptionIn,
+    SubscriptionPatch,
+    SubscriptionResponse,
+    SubscriptionsResponse,
+)
 from ivr_gateway.rota.schemas import (
     AdultIn,
     AdultPatch,
@@ -48,6 +54,8 @@ from ivr_gateway.rota.schemas import (
     PlannedVisitView,
 )
 from ivr_gateway.sms.devices import TokenIn, TokenView
+from ivr_gateway.visits.feed import MAX_LIMIT
+from ivr_gateway.webhooks.payloads import ChangesResponse, WebhookDelivery
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -78,6 +86,7 @@ class Operation:
     authenticated: bool = True
     # An error status answered with its own model rather than ErrorResponse.
     error_models: dict[int, type[BaseModel]] = field(default_factory=dict)
+    example: dict[str, Any] | None = None  # of the first success answer
 
 
 _PUT_ERRORS = (400, 401, 409, 422)
@@ -206,13 +215,77 @@ OPERATIONS: list[Operation] = [
               errors=(), authenticated=False),
 ]
 
+# The ways out (issue 14): the change feed and the webhook subscriptions.
+_CHANGE_EXAMPLE = {
+    "changes": [{
+        "position": "djEuNzQxLjEy", "type": "log_event.recorded",
+        "recorded_at": "2026-01-13T08:02:11Z", "planned_visit_ref": "PV-1001",
+        "visit": {"ref": "PV-1001", "adult_ref": "A-17", "adult_initials": "M.B.",
+                  "care_worker_refs": ["CW-4"], "planned_start": "2026-01-13T08:00:00Z",
+                  "planned_end": "2026-01-13T08:30:00Z", "status": "planned",
+                  "cancel_reason": None, "time_critical": False, "outcome": "in_progress",
+                  "minutes_late": None, "short": False, "actual_start": "2026-01-13T08:02:00Z",
+                  "actual_end": None, "carers_needed": 1, "carers_logged_in": 1,
+                  "council_verdict": {"timeliness": "on_time", "kpi3_met": True, "because": "",
+                                      "window_closes_at": "2026-01-13T23:00:00Z"},
+                  "reason_code": {"needed": False, "status": "not_needed", "due_at": None,
+                                  "code": None}},
+        "actual_visit": {"id": 88, "care_worker_ref": "CW-4", "planned_visit_ref": "PV-1001",
+                         "removed": False, "state": "open",
+                         "started_at": "2026-01-13T08:02:00Z", "ended_at": None,
+                         "in_verification": "caller_id", "out_verification": None},
+        "log_event": {"id": 301, "kind": "in", "channel": "ivr", "care_worker_ref": "CW-4",
+                      "event_time": "2026-01-13T08:02:00Z",
+                      "received_at": "2026-01-13T08:02:11Z", "verification": "caller_id",
+                      "superseded": False},
+        "detail": {}}],
+    "next_cursor": "djEuNzQxLjEy", "more": False,
+}
+_SUBSCRIPTION_EXAMPLE = {"subscription": {
+    "id": 3, "url": "https://rostering.example/hooks/ivr-gateway", "event_types": ["*"],
+    "description": "CarePlanner", "active": True, "created_at": "2026-01-13T09:00:00Z",
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}
+_SUB_ID = {"name": "id", "in": "path", "required": True, "description": "The subscription's id.",
+           "schema": {"type": "integer"}}
+OPERATIONS += [
+    Operation("/changes", "get", "listChanges",
+              "The change feed: every new or changed actual visit, log event, correction, "
+              "reason code and cancellation, in a strict order, after a cursor", "changes",
+              {200: ChangesResponse}, errors=(401, 422), example=_CHANGE_EXAMPLE,
+              query=[{"name": "after", "in": "query", "required": False,
+                      "description": "The next_cursor (or an entry's position) you kept; "
+                                     "none: from the beginning of the feed.",
+                      "schema": {"type": "string"}},
+                     {"name": "limit", "in": "query", "required": False,
+                      "description": f"Entries per page, 1 to {MAX_LIMIT} (default 100).",
+                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}]),
+    Operation("/webhooks/subscriptions", "get", "listWebhookSubscriptions",
+              "Every webhook subscription (without secrets)", "webhooks",
+              {200: SubscriptionsResponse}),
+    Operation("/webhooks/subscriptions", "post", "createWebhookSubscription",
+              "Subscribe a URL to the change feed as signed webhooks (Standard Webhooks); "
+              "the answer carries its secret, once", "webhooks", {201: SubscriptionResponse},
+              SubscriptionIn, errors=(400, 401, 422), example=_SUBSCRIPTION_EXAMPLE),
+    Operation("/webhooks/subscriptions/{id}", "get", "getWebhookSubscription",
+              "One webhook subscription", "webhooks", {200: SubscriptionResponse},
+              errors=(401, 404), query=[_SUB_ID]),
+    Operation("/webhooks/subscriptions/{id}", "patch", "updateWebhookSubscription",
+              "Change a subscription's URL, event types or description, or pause it",
+              "webhooks", {200: SubscriptionResponse}, SubscriptionPatch,
+              errors=(400, 401, 404, 422), query=[_SUB_ID]),
+    Operation("/webhooks/subscriptions/{id}", "delete", "deleteWebhookSubscription",
+              "Remove a webhook subscription", "webhooks", {200: SubscriptionResponse},
+              errors=(401, 404), query=[_SUB_ID]),
+]
+
 _OK_TEXT = {200: "OK", 201: "Created"}
 
 
 def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     inputs = {op.request for op in OPERATIONS if op.request is not None}
+    extra: set[type[BaseModel]] = {ErrorResponse, WebhookDelivery}  # errors; webhook bodies
     outputs = ({m for op in OPERATIONS for m in op.ok.values() if m is not None}
-               | {m for op in OPERATIONS for m in op.error_models.values()} | {ErrorResponse})
+               | {m for op in OPERATIONS for m in op.error_models.values()} | extra)
     keys: list[tuple[type[BaseModel], Any]] = [
         *((m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)),
         *((m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)),
@@ -238,6 +311,8 @@ def openapi_document() -> dict[str, Any]:
             schema = refs[model.__name__] if model is not None else {"type": "object"}
             responses[str(status)] = {"description": _OK_TEXT[status],
                                       "content": _content(schema)}
+            if op.example is not None and len(responses) == 1:
+                responses[str(status)]["content"]["application/json"]["example"] = op.example
         for status in op.errors:
             model = op.error_models.get(status)
             responses[str(status)] = {"description": _ERRORS[status], "content": _content(
@@ -272,6 +347,13 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "servers": [{"url": "/api/v1"}],
+        "webhooks": {"change": {"post": {
+            "operationId": "deliverChange", "tags": ["webhooks"],
+            "summary": "A change feed entry POSTed to a subscription's URL, signed per Standard "
+                       "Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1, "
+                       "HMAC-SHA256 of id.timestamp.body with the whsec_ secret). Answer 2xx.",
+            "requestBody": {"required": True, "content": _content(refs["WebhookDelivery"])},
+            "responses": {"200": {"description": "Stored (any 2xx)."}}}}},
         "security": [{"bearerAuth": []}],
         "paths": paths,
         "components": {

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.config import Settings
 from ivr_gateway.models import AuditEntry, PlannedVisit, VisitStatus
-from ivr_gateway.visits.changes import record_visit_corrected
+from ivr_gateway.visits.changes import REASON_CODE_RECORDED, record_visit_corrected
 from ivr_gateway.visits.errors import ActionRefused
 from ivr_gateway.visits.models import ReasonCode, VisitReasonCode
 from ivr_gateway.visits.queries import summaries_of
@@ -85,5 +85,5 @@ def record_reason_code(session: Session, ref: str, code: str, note: str, *, sett
     record_visit_corrected(session, change_id=f"reason:{visit.ref}:{now.isoformat()}",
                        changed_by=actor, changed_at=now, reason_code=code, memo=note,
                        changes={"reason_code": [before["code"] if before else None, code]},
-                       planned_visit_ref=visit.ref)
+                       planned_visit_ref=visit.ref, feed_type=REASON_CODE_RECORDED)
     return existing
