@@ -185,10 +185,11 @@ def record_rota_changes(session: Session, records: list[tuple[RotaRecord, str]],
         found.update({ref: (id_, status) for id_, ref, status in session.execute(
             select(PlannedVisit.id, PlannedVisit.ref, PlannedVisit.status)
             .where(PlannedVisit.ref.in_(visit_refs[start:start + 1000])))})
-    rows: list[dict[str, Any]] = [{"type": PLANNED_VISIT_CANCELLED if status == VisitStatus.CANCELLED
-             else PLANNED_VISIT_CHANGED, "planned_visit_ref": ref, "planned_visit_id": id_,
-             "actual_visit_id": None, "log_event_id": None, "care_worker_id": None,
-             "detail": {}, "recorded_at": now}
-            for ref in visit_refs if ref in found for id_, status in (found[ref],)]
+    rows: list[dict[str, Any]] = [
+        {"type": PLANNED_VISIT_CANCELLED if status == VisitStatus.CANCELLED
+         else PLANNED_VISIT_CHANGED, "planned_visit_ref": ref, "planned_visit_id": id_,
+         "actual_visit_id": None, "log_event_id": None, "care_worker_id": None,
+         "detail": {}, "recorded_at": now}
+        for ref in visit_refs if ref in found for id_, status in (found[ref],)]
     if rows:
         session.execute(insert(VisitChange).values(xact_id=xact_id), rows)
