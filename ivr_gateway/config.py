@@ -74,6 +74,11 @@ class Settings:
     # How many proxies in front of the web process append X-Forwarded-For (a platform's router:
     # 1); 0 trusts none. The office login throttles by the client address this gives.
     trusted_proxy_hops: int = 0
+    # Operations: the log's format (JSON by default; the demo writes text), and who may read
+    # /metrics: a bearer token, and/or source networks (CIDR); neither set: /metrics is a 404.
+    log_format: str = "json"
+    metrics_token: str = ""
+    metrics_allowed_networks: tuple[str, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,6 +128,22 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or CIDR networks, each checked."""
+    import ipaddress
+
+    networks = []
+    for item in (env.get(name) or "").split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{name}: {item.strip()!r} is not an address or network (10.0.0.0/8)"
+                ) from None
+    return tuple(networks)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment once; ConfigurationError names what is wrong."""
     env = os.environ if env is None else env
@@ -170,7 +191,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sms_late_code_max_hours=_int(env, "SMS_LATE_CODE_MAX_HOURS", 48),
         escalation=escalation,
         trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
+        log_format=env.get("LOG_FORMAT") or "json",
+        metrics_token=env.get("METRICS_TOKEN", ""),
+        metrics_allowed_networks=_networks(env, "METRICS_ALLOWED_ADDRESSES"),
     )
+    if settings.log_format not in ("json", "text"):
+        raise ConfigurationError(f"LOG_FORMAT must be json or text, not {settings.log_format!r}")
     check_secrets(settings, env)
     return settings
 
@@ -224,6 +250,8 @@ def check_secrets(settings: Settings, env: Mapping[str, str]) -> None:
         problems.append(f"TWILIO_AUTH_TOKEN (too weak: {weakness})")
     if not env.get("TWILIO_ACCOUNT_SID") or settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:
         problems.append("TWILIO_ACCOUNT_SID (not set: your Twilio account's AC... SID)")
+    if settings.metrics_token and (weakness := secret_weakness(settings.metrics_token)):
+        problems.append(f"METRICS_TOKEN (too weak: {weakness})")
     if settings.is_production and not settings.serves_https:
         problems.append("PUBLIC_BASE_URL (the https:// address Twilio calls)")
     if settings.is_production and settings.database_url.startswith("sqlite"):
