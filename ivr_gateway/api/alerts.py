@@ -47,11 +47,11 @@ def alert_out(session: Session, alert: Alert) -> AlertOut:
 @blueprint.get("/alerts")
 def list_alerts() -> Response:
     """Alerts, newest first (?state=open|acknowledged|resolved|unresolved)."""
-    state = request.args.get("state", "")
+    state = request.args.get("state")
     query = select(Alert).order_by(Alert.id.desc()).limit(ALERT_LIST_LIMIT)
     if state == "unresolved":
         query = query.where(Alert.state != AlertState.RESOLVED)
-    elif state:
+    elif state is not None:  # given, even empty: one of the documented states
         try:
             query = query.where(Alert.state == AlertState(state))
         except ValueError:

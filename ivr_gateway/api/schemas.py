@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ivr_gateway.bounds import PG_INT_MAX
 from ivr_gateway.rota.schemas import AdultView, CareWorkerView, LockoutView, PlannedVisitView
 from ivr_gateway.sms.devices import TokenView
 from ivr_gateway.visits.outcomes import Outcome
@@ -296,7 +297,9 @@ class OnCallIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int
+    # Within the id column (PostgreSQL integer): a larger number is no contact, said as a 422
+    # rather than a database overflow.
+    contact_id: int = Field(ge=1, le=PG_INT_MAX)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
 
