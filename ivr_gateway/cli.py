@@ -29,7 +29,7 @@ PACKAGE_COMMANDS = {
     "ivr_gateway.office.commands": ["user"],
     "ivr_gateway.ecc.commands": ["relay", "mock-ecc", "report", "outbox", "ecc-schema"],
     "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
-    "ivr_gateway.operations.commands": ["retention"],
+    "ivr_gateway.operations.commands": ["retention", "backup"],
 }
 
 

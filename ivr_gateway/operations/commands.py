@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import click
 
@@ -43,4 +44,18 @@ def purge(older_than: timedelta, apply: bool) -> None:
                    + ", ".join(report.recording_sids))
 
 
-commands = [retention]
+@click.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+def backup(destination: Path) -> None:
+    """Back up the database to a new file (SQLite's backup API, or pg_dump -Fc)."""
+    from ivr_gateway.operations.backup import BackupError, back_up
+
+    try:
+        back_up(cli_context().settings.database_url, destination)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up to {destination} ({destination.stat().st_size} bytes). Restore: "
+               "SECURITY.md, \"Backup and restore\".")
+
+
+commands = [retention, backup]
