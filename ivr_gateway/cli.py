@@ -76,7 +76,8 @@ def main(ctx: click.Context) -> None:
 
     log_format = os.environ.get("LOG_FORMAT") or (
         "text" if ctx.invoked_subcommand == "demo" else "json")
-    configure_logging(log_format if log_format in LOG_FORMATS else "json")
+    if not logging.getLogger().handlers:  # as basicConfig: never over a host's (pytest's) own
+        configure_logging(log_format if log_format in LOG_FORMATS else "json")
     for chatty in ("alembic", "apscheduler"):  # our own jobs log what they did
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
