@@ -22,6 +22,7 @@ import hmac
 import importlib
 import inspect
 import ipaddress
+import logging
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ SpoolDepth = Callable[[], int]
 SPOOL_DEPTH_EXTENSION = "spool_depth"
 
 blueprint = Blueprint("metrics", __name__)
+log = logging.getLogger(__name__)
 
 
 def observe_request(kind: str, status: int, seconds: float) -> None:
@@ -126,10 +128,15 @@ class DatabaseCollector(Collector):
         yield up
         yield from metrics
         if self.spool_depth is not None:
+            try:
+                depth = self.spool_depth()
+            except Exception:  # the spool's own fault must not take the other figures down
+                log.exception("could not read the spool's depth")
+                return
             spool = GaugeMetricFamily("ivr_gateway_spool_depth",
                                       "Webhooks kept on local disk during an outage, not yet "
                                       "replayed into the database")
-            spool.add_metric([], self.spool_depth())
+            spool.add_metric([], depth)
             yield spool
 
     def _from_database(self) -> Iterator[Metric]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -165,6 +168,14 @@ def test_spool_depth_is_read_from_the_hook_the_spool_fills(app: Flask, client: F
     register_spool_depth(app, lambda: 4)
     assert scrape(client)[("ivr_gateway_spool_depth", ())] == 4
 
+    def broken() -> int:
+        raise OSError("spool directory gone")
+
+    register_spool_depth(app, broken)
+    samples = scrape(client)
+    assert ("ivr_gateway_spool_depth", ()) not in samples
+    assert samples[("ivr_gateway_database_up", ())] == 1
+
 
 def test_metrics_answer_while_the_database_is_down(tmp_path: Path,
                                                    clock: FixedClock) -> None:
@@ -179,3 +190,19 @@ def test_percentile_is_the_nearest_rank() -> None:
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert percentile([float(n) for n in range(1, 101)], 0.99) == 99.0
     assert percentile([5.0], 0.99) == 5.0
+
+
+def test_the_spool_packages_depth_is_found_when_it_exists(
+        monkeypatch: pytest.MonkeyPatch, database: Database, clock: FixedClock) -> None:
+    seen: list[Settings] = []
+
+    def spool_depth(settings: Settings) -> int:
+        seen.append(settings)
+        return 2
+
+    monkeypatch.setitem(sys.modules, "ivr_gateway.spool",
+                        types.SimpleNamespace(spool_depth=spool_depth))
+    settings = Settings(database_url=database.url, metrics_token=METRICS_TOKEN)
+    app = create_app(settings, database, clock)
+    assert scrape(app.test_client())[("ivr_gateway_spool_depth", ())] == 2
+    assert seen == [settings]
