@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,20 +35,21 @@ def procfile_command(process_type: str) -> str:
     raise AssertionError(f"no {process_type} in the Procfile")
 
 
-@pytest.fixture
-def web_twilio(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Path]]:
-    """The web_twilio process on a copy of the migrated SQLite database: (base URL, its log)."""
+@contextmanager
+def procfile_process(process_type: str, tmp_path: Path, sqlite_template: Path
+                     ) -> Iterator[tuple[str, Path]]:
+    """A Procfile web process on a copy of the migrated SQLite database: (base URL, its log)."""
     database = tmp_path / "gateway.sqlite3"
     database.write_bytes(sqlite_template.read_bytes())
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {**os.environ, "IVR_GATEWAY_ENV": "test", "DATABASE_URL": f"sqlite:///{database}",
-           "METRICS_TOKEN": METRICS_TOKEN, "TWILIO_PORT": str(port),
+           "METRICS_TOKEN": METRICS_TOKEN, "TWILIO_PORT": str(port), "PORT": str(port),
            "PROMETHEUS_MULTIPROC_ROOT": str(tmp_path / "metrics"),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - the Procfile's own line, through a shell
-            ["/bin/sh", "-c", "exec env " + procfile_command("web_twilio")], env=env,
+            ["/bin/sh", "-c", "exec env " + procfile_command(process_type)], env=env,
             cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,6 +67,13 @@ def web_twilio(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Pat
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def web_twilio(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Path]]:
+    """The Procfile's web_twilio process."""
+    with procfile_process("web_twilio", tmp_path, sqlite_template) as running:
+        yield running
 
 
 def test_web_twilio_serves_webhooks_and_sums_its_workers_metrics(
@@ -92,3 +101,15 @@ def test_web_twilio_serves_webhooks_and_sums_its_workers_metrics(
     assert len(sms_lines) == 8
     assert all(re.fullmatch(r"SM\d{32}", line["message_sid"]) for line in sms_lines)
     assert len({line["request_id"] for line in sms_lines}) == 8
+
+
+def test_web_serves_the_dashboard_the_api_and_the_webhooks(tmp_path: Path,
+                                                            sqlite_template: Path) -> None:
+    with procfile_process("web", tmp_path, sqlite_template) as (base, _log):
+        assert requests.get(f"{base}/office/login", timeout=10).status_code == 200
+        assert requests.get(f"{base}/api/v1/openapi.json", timeout=10).status_code == 200
+        params = {"MessageSid": "SM" + "9" * 32, "From": "+447700900123",
+                  "To": "+441134960000", "Body": "HELP"}
+        answer = requests.post(f"{base}/twilio/sms", data=params, timeout=10, headers={
+            "X-Twilio-Signature": sign(DEV_TWILIO_AUTH_TOKEN, f"{base}/twilio/sms", params)})
+        assert answer.status_code == 200
