@@ -46,7 +46,9 @@ from ivr_gateway.sms.devices import TokenIn, TokenView
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 _ERRORS = {
-    400: "The body is not a JSON object sent as application/json.",
+    400: ("The request cannot be read: the body is not a JSON object sent as "
+          "application/json, or is nested too deeply, or the request holds a NUL character."),
+    413: "The body is larger than the gateway accepts (16 MB).",
     401: "No bearer token, or one that is unknown or revoked.",
     404: "No record with that reference.",
     409: "A concurrent request changed the same record; send it again.",
@@ -194,7 +196,10 @@ def openapi_document() -> dict[str, Any]:
             schema = refs[model.__name__] if model is not None else {"type": "object"}
             responses[str(status)] = {"description": _OK_TEXT[status],
                                       "content": _content(schema)}
-        for status in op.errors:
+        # Any request may be refused before its operation reads it (ivr_gateway/request_guards:
+        # a NUL character, JSON nested too deep: 400), and a body over the limit is a 413.
+        guarded = {400, 413} if op.request is not None else {400}
+        for status in sorted({*op.errors, *guarded}):
             responses[str(status)] = {"description": _ERRORS[status],
                                       "content": _content(error_ref)}
         operation: dict[str, Any] = {

@@ -9,6 +9,7 @@ test's own database, so .ci/run runs it with the rest of pytest on SQLite and Po
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import schemathesis
@@ -27,8 +28,11 @@ from schemathesis.specs.openapi.checks import (
 from ivr_gateway.api.models import ApiToken
 from tests.api.conftest import TOKEN
 
-# Bounded so the run stays well under a minute per engine on a busy 2-core machine.
-MAX_EXAMPLES = 6
+# Bounded so the run stays well under a minute per engine on a busy 2-core machine, and the
+# same examples every run (derandomized) so CI is stable. A deeper, random search on demand:
+# SCHEMATHESIS_MAX_EXAMPLES=200 SCHEMATHESIS_RANDOM=1 pytest tests/api/test_schemathesis.py
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES") or 6)
+DERANDOMIZE = not os.environ.get("SCHEMATHESIS_RANDOM")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, negative_data_rejection]
@@ -43,7 +47,7 @@ def test_the_api_keeps_its_documented_contract(app: Flask, api_token: ApiToken) 
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode, headers=AUTH))
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+            @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
                       database=None, suppress_health_check=list(HealthCheck))
             def call(case: Any) -> None:
                 case.call_and_validate(checks=CHECKS)
