@@ -97,6 +97,8 @@ def test_web_twilio_serves_webhooks_and_sums_its_workers_metrics(
     assert samples[("ivr_gateway_webhook_duration_seconds_count", (("kind", "sms"),))] == 8
     lines = [json.loads(line) for line in log.read_text().splitlines()
              if line.startswith("{")]
+    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"]
+               for line in lines)  # gunicorn's own lines are JSON too
     sms_lines = [line for line in lines if line.get("kind") == "sms"]
     assert len(sms_lines) == 8
     assert all(re.fullmatch(r"SM\d{32}", line["message_sid"]) for line in sms_lines)
