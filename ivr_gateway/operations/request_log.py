@@ -109,9 +109,10 @@ def init_request_log(app: Flask, observe: Any = None) -> None:
         if observe is not None:
             observe(kind, response.status_code, seconds)
         # request_id comes from the record factory (as on every record made in this request).
-        log.info("%s %s %s", request.method, request.path, response.status_code, extra={
+        path = request.path[:200]  # a 10,000-character path is not worth a log line's length
+        log.info("%s %s %s", request.method, path, response.status_code, extra={
             "kind": kind, "method": request.method,
-            "path": request.path[:200], "status": response.status_code,
+            "path": path, "status": response.status_code,
             "duration_ms": round(seconds * 1000, 1), "call_sid": _sid("CallSid"),
             "message_sid": _sid("MessageSid"), "remote_addr": request.remote_addr})
         return response

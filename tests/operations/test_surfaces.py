@@ -11,7 +11,7 @@ from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from tests.factories import make_adult
+from tests.factories import make_adult, make_care_worker
 from tests.ivr.calls import PlayedCall, new_call_sid
 from tests.operations.conftest import METRICS_TOKEN
 from tests.twilio_client import TwilioClient
@@ -28,10 +28,13 @@ def twilio_app(settings: Settings, database: Database, clock: FixedClock) -> Fla
 def test_the_twilio_app_answers_calls_texts_and_status_callbacks(
         twilio_app: Flask, settings: Settings, session: Session) -> None:
     make_adult(session)
+    make_care_worker(session, staff_number="1234", pin="4721")
     session.commit()
     twilio = TwilioClient(twilio_app.test_client(), settings.twilio_auth_token)
     call = PlayedCall(twilio, new_call_sid(), "+441134960001")
     assert "Carer number" in " ".join(call.start().said())
+    call.press("1234")
+    assert "Logged in" in " ".join(call.press("4721").said())
     text = twilio.post("/twilio/sms", {"MessageSid": "SM" + "2" * 32, "From": "+447700900123",
                                        "To": "+441134960000", "Body": "HELP"})
     assert text.status_code == 200 and b"<Message>" in text.data
