@@ -11,13 +11,24 @@ from ivr_gateway.clock import Clock, SystemClock
 from ivr_gateway.config import Settings, load_settings
 from ivr_gateway.db import Database
 
+SURFACES = ("all", "twilio")
+
 
 def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     clock: Clock | None = None,
+    *,
+    surface: str = "all",
 ) -> Flask:
-    """Build the gateway's Flask app from settings (read from the environment if not given)."""
+    """Build the gateway's Flask app from settings (read from the environment if not given).
+
+    ``surface="twilio"`` builds the webhooks-only app (Procfile ``web_twilio``): Twilio's
+    webhooks, /healthz and /metrics, and nothing of the dashboard or the API, so the carers'
+    calls and texts get workers of their own. ``"all"`` (``web``) serves everything.
+    """
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {SURFACES}, not {surface!r}")
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
@@ -37,6 +48,18 @@ def create_app(
 
     init_request_guards(app)  # first: the id converter binds as the routes are registered
 
+    import logging
+
+    from ivr_gateway.log_format import configure_logging
+    from ivr_gateway.operations.metrics import init_metrics, observe_request
+    from ivr_gateway.operations.request_log import init_request_log
+
+    if not logging.getLogger().handlers:
+        # Under gunicorn nothing configured the root logger; the CLI (and the demo) did.
+        configure_logging(settings.log_format)
+    init_request_log(app, observe=observe_request)
+    init_metrics(app)
+
     from ivr_gateway.api.blueprint import init_api
     from ivr_gateway.api.errors import http_error as api_http_error
     from ivr_gateway.api.errors import is_api_request
@@ -55,12 +78,14 @@ def create_app(
 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(ivr_blueprint)
-    init_api(app)
+    if surface == "all":
+        init_api(app)
     app.register_blueprint(telephony_blueprint)
     app.register_blueprint(sms_blueprint)
-    init_office(app)
-    register_code_source(app, SmsCodeSource(settings))
-    register_alert_source(app, EscalationAlertSource(settings))
+    if surface == "all":
+        init_office(app)
+        register_code_source(app, SmsCodeSource(settings))
+        register_alert_source(app, EscalationAlertSource(settings))
     app.register_blueprint(escalation_blueprint)
     # Twilio's status callbacks: alert texts and calls (by ?notification=), then inbound calls.
     subscribe_to_status(app, record_status_callback)
@@ -78,7 +103,8 @@ def create_app(
     def _not_found(error: Any) -> Any:
         if is_api_request():
             return api_http_error(error)
-        if request.path == "/office" or request.path.startswith("/office/"):
+        if "office" in app.blueprints and (
+                request.path == "/office" or request.path.startswith("/office/")):
             # A path no dashboard route matches (a mistyped link, an id beyond any row): the
             # dashboard's own page, not the API's JSON.
             return render_template("office/error.html", title="Not found",

@@ -31,6 +31,7 @@ PACKAGE_COMMANDS = {
     "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
     "ivr_gateway.outage.commands": ["spool"],
     "ivr_gateway.webhooks.commands": ["webhooks", "mock-webhook-receiver"],
+    "ivr_gateway.operations.commands": ["retention", "backup"],
 }
 
 
@@ -72,7 +73,13 @@ def main(ctx: click.Context) -> None:
     if not isinstance(ctx.obj, CliContext):
         ctx.obj = CliContext()
     ctx.call_on_close(ctx.obj.close)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # JSON lines (LOG_FORMAT=json) outside the demo, whose reader is a person at a terminal.
+    from ivr_gateway.log_format import LOG_FORMATS, configure_logging
+
+    log_format = os.environ.get("LOG_FORMAT") or (
+        "text" if ctx.invoked_subcommand == "demo" else "json")
+    if not logging.getLogger().handlers:  # as basicConfig: never over a host's (pytest's) own
+        configure_logging(log_format if log_format in LOG_FORMATS else "json")
     for chatty in ("alembic", "apscheduler"):  # our own jobs log what they did
         logging.getLogger(chatty).setLevel(logging.WARNING)
 

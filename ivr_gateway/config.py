@@ -77,6 +77,11 @@ class Settings:
     # Where the voice and SMS webhooks keep carers' input while the database cannot be reached
     # (ivr_gateway/telephony/spool.py): a local disk the web and scheduler processes share.
     spool_dir: Path = INSTANCE_DIR / "spool"
+    # Operations: the log's format (JSON by default; the demo writes text), and who may read
+    # /metrics: a bearer token, and/or source networks (CIDR); neither set: /metrics is a 404.
+    log_format: str = "json"
+    metrics_token: str = ""
+    metrics_allowed_networks: tuple[str, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -124,6 +129,22 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative, got {value}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or CIDR networks, each checked."""
+    import ipaddress
+
+    networks = []
+    for item in (env.get(name) or "").split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{name}: {item.strip()!r} is not an address or network (10.0.0.0/8)"
+                ) from None
+    return tuple(networks)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -174,7 +195,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         escalation=escalation,
         trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
         spool_dir=Path(env.get("SPOOL_DIR") or INSTANCE_DIR / "spool"),
+        log_format=env.get("LOG_FORMAT") or "json",
+        metrics_token=env.get("METRICS_TOKEN", ""),
+        metrics_allowed_networks=_networks(env, "METRICS_ALLOWED_ADDRESSES"),
     )
+    if settings.log_format not in ("json", "text"):
+        raise ConfigurationError(f"LOG_FORMAT must be json or text, not {settings.log_format!r}")
     check_secrets(settings, env)
     return settings
 
@@ -228,6 +254,8 @@ def check_secrets(settings: Settings, env: Mapping[str, str]) -> None:
         problems.append(f"TWILIO_AUTH_TOKEN (too weak: {weakness})")
     if not env.get("TWILIO_ACCOUNT_SID") or settings.twilio_account_sid == DEV_TWILIO_ACCOUNT_SID:
         problems.append("TWILIO_ACCOUNT_SID (not set: your Twilio account's AC... SID)")
+    if settings.metrics_token and (weakness := secret_weakness(settings.metrics_token)):
+        problems.append(f"METRICS_TOKEN (too weak: {weakness})")
     if settings.is_production and not settings.serves_https:
         problems.append("PUBLIC_BASE_URL (the https:// address Twilio calls)")
     if settings.is_production and settings.database_url.startswith("sqlite"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.routing import IntegerConverter
 
 from ivr_gateway.bounds import (  # noqa: F401 - the guards' ranges, used by their callers too
@@ -61,7 +61,7 @@ def _refuse(status: int, code: str, message: str) -> Any:
 
     if is_api_request():
         return error_response(status, code, message)
-    if request.path.startswith("/office/"):
+    if request.path.startswith("/office/") and "office" in current_app.blueprints:
         return render_template("office/error.html", title="Not accepted",
                                message=message), status
     return jsonify(error={"code": code, "message": message}), status

@@ -46,7 +46,7 @@ def alert_out(session: Session, alert: Alert) -> AlertOut:
 @blueprint.get("/alerts")
 def list_alerts() -> Response:
     """Alerts, newest first (?state=open|acknowledged|resolved|unresolved)."""
-    state = request.args.get("state", "")
+    state = request.args.get("state")
     page = page_request()
     # Newest first by id: keyset paging in SQL (the key is the id, negated to sort ascending).
     query = select(Alert).order_by(Alert.id.desc()).limit(page.limit + 1)
@@ -57,7 +57,7 @@ def list_alerts() -> Response:
         query = query.where(Alert.id < -page.after[0])
     if state == "unresolved":
         query = query.where(Alert.state != AlertState.RESOLVED)
-    elif state:
+    elif state is not None:  # given, even empty: one of the documented states
         try:
             query = query.where(Alert.state == AlertState(state))
         except ValueError:

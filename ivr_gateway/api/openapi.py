@@ -60,12 +60,13 @@ from ivr_gateway.webhooks.payloads import ChangesResponse, WebhookDelivery
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 _ERRORS = {
-    400: "The body is not a JSON object sent as application/json.",
+    400: ("The request cannot be read: the body is not a JSON object sent as "
+          "application/json, or is nested too deeply, or the request holds a NUL character."),
     401: "No bearer token, or one that is unknown or revoked.",
     404: "No record with that reference.",
     409: "A concurrent request changed the same record (send it again), or the change is no "
          "longer allowed (error.message says why).",
-    413: "Too many items in one batch (or a body over 16 MiB).",
+    413: "The body is larger than the gateway accepts (16 MB), or a batch has too many items.",
     422: "The input is not valid; error.fields names each field that is wrong.",
 }
 
@@ -313,7 +314,10 @@ def openapi_document() -> dict[str, Any]:
                                       "content": _content(schema)}
             if op.example is not None and len(responses) == 1:
                 responses[str(status)]["content"]["application/json"]["example"] = op.example
-        for status in op.errors:
+        # Any request may be refused before its operation reads it (ivr_gateway/request_guards:
+        # a NUL character, JSON nested too deep: 400), and a body over the limit is a 413.
+        guarded = {400, 413} if op.request is not None else {400}
+        for status in sorted({*op.errors, *guarded}):
             model = op.error_models.get(status)
             responses[str(status)] = {"description": _ERRORS[status], "content": _content(
                 refs[model.__name__] if model is not None else error_ref)}

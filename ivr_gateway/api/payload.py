@@ -72,7 +72,7 @@ def day_arg(name: str = "date") -> date:
 def time_arg(name: str, default: datetime) -> datetime:
     """An optional ISO 8601 time with a zone (?from=2026-01-13T18:00:00Z), or a 422 naming it."""
     raw = request.args.get(name)
-    if not raw:
+    if raw is None:  # absent; given but empty is refused below, not read as absent
         return default
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))

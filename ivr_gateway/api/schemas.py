@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ivr_gateway.bounds import PG_INT_MAX
 from ivr_gateway.rota.loading import MAX_BATCH_ITEMS
 from ivr_gateway.rota.schemas import (
     AdultIn,
@@ -404,7 +405,9 @@ class OnCallIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int
+    # Within the id column (PostgreSQL integer): a larger number is no contact, said as a 422
+    # rather than a database overflow.
+    contact_id: int = Field(ge=1, le=PG_INT_MAX)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
 

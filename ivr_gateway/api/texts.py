@@ -9,7 +9,10 @@ from ivr_gateway.api.blueprint import blueprint
 from ivr_gateway.api.paging import page_request, paged
 from ivr_gateway.api.payload import day_arg, json_response
 from ivr_gateway.api.schemas import OptOutOut, OptOutsResponse, TextOut, TextsResponse
+from ivr_gateway.rota.service import InvalidRota
 from ivr_gateway.sms.texts import opted_out_numbers, texts_for_day
+
+_BOOLEANS = {"true": True, "false": False}  # as the document says: a boolean
 
 
 @blueprint.get("/texts")
@@ -17,7 +20,9 @@ def texts() -> Response:
     """The inbound texts of one local day, matched or not."""
     day = day_arg()
     flag = request.args.get("needs_office")
-    needs_office = None if flag is None else flag.lower() in ("1", "true", "yes")
+    needs_office = None if flag is None else _BOOLEANS.get(flag)
+    if flag is not None and needs_office is None:
+        raise InvalidRota.of("needs_office", f"give true or false, not {flag!r}")
     page = page_request()
     settings = extensions.settings()
     with extensions.database().unit_of_work() as session:
