@@ -318,9 +318,12 @@ def openapi_document() -> dict[str, Any]:
         # a NUL character, JSON nested too deep: 400), and a body over the limit is a 413.
         guarded = {400, 413} if op.request is not None else {400}
         for status in sorted({*op.errors, *guarded}):
+            # An operation's own error model (a batch's item-by-item 422) or, for a request
+            # refused before it is read (a body that is not a batch at all), the common one.
             model = op.error_models.get(status)
             responses[str(status)] = {"description": _ERRORS[status], "content": _content(
-                refs[model.__name__] if model is not None else error_ref)}
+                {"anyOf": [refs[model.__name__], error_ref]} if model is not None
+                else error_ref)}
         operation: dict[str, Any] = {
             "operationId": op.operation_id, "summary": op.summary, "tags": [op.tag],
             "responses": responses,

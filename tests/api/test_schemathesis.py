@@ -36,6 +36,10 @@ DERANDOMIZE = not os.environ.get("SCHEMATHESIS_RANDOM")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, negative_data_rejection]
+# A rota batch in per_item mode answers an invalid item in its place in a 200 (the valid ones
+# are stored): by design, so invalid items there are not refused as a whole request. Every
+# other check still runs on it, and tests/api/test_rota_batch.py asserts the per-item answers.
+ANSWERED_ITEM_BY_ITEM = {"POST /rota/batch"}
 
 
 def test_the_api_keeps_its_documented_contract(app: Flask, api_token: ApiToken) -> None:
@@ -44,13 +48,15 @@ def test_the_api_keeps_its_documented_contract(app: Flask, api_token: ApiToken) 
     assert len(operations) > 20
     failures: list[str] = []
     for operation in operations:
+        checks = [c for c in CHECKS if not (c is negative_data_rejection
+                                            and operation.label in ANSWERED_ITEM_BY_ITEM)]
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode, headers=AUTH))
             @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
                       database=None, suppress_health_check=list(HealthCheck))
             def call(case: Any) -> None:
-                case.call_and_validate(checks=CHECKS)
+                case.call_and_validate(checks=checks)  # noqa: B023 - run before the next loop
 
             try:
                 call()
