@@ -20,19 +20,47 @@ from ivr_gateway.config import (
 
 # Each package's commands (its commands.py `commands` list), by name, imported only when one of
 # them runs: `codes now` loads the SMS package, not the council's, the office's and Flask (a
-# second of start-up, and a TOTP code ageing meanwhile). tests/test_cli.py checks this table
-# against the packages' lists.
-PACKAGE_COMMANDS = {
-    "ivr_gateway.api.commands": ["api-token"],
-    "ivr_gateway.rota.commands": ["import-rota", "care-worker"],
-    "ivr_gateway.sms.commands": ["codes"],
-    "ivr_gateway.office.commands": ["user", "display-link"],
-    "ivr_gateway.ecc.commands": ["relay", "mock-ecc", "report", "outbox", "ecc-schema"],
-    "ivr_gateway.escalation.commands": ["contacts", "on-call", "alerts", "reason-code"],
-    "ivr_gateway.outage.commands": ["spool"],
-    "ivr_gateway.webhooks.commands": ["webhooks", "mock-webhook-receiver"],
-    "ivr_gateway.operations.commands": ["retention", "backup"],
+# second of start-up, and a TOTP code ageing meanwhile). With each, its one-line help, so that
+# `ivr-gateway --help` imports none of them either. tests/test_cli.py checks this table against
+# the packages' lists and their commands' own help.
+PACKAGE_COMMANDS: dict[str, dict[str, str]] = {
+    "ivr_gateway.api.commands": {
+        "api-token": "Bearer tokens for rostering systems calling /api/v1."},
+    "ivr_gateway.rota.commands": {
+        "import-rota": "Import planned visits (with their adults and carers) from a CSV FILE "
+                       "(docs/rota-csv.md).",
+        "care-worker": "Office tasks for one care worker."},
+    "ivr_gateway.sms.commands": {
+        "codes": "Visit codes: tokens (key-fobs) and printed code sheets kept in clients' "
+                 "homes."},
+    "ivr_gateway.office.commands": {
+        "user": "Office dashboard users (/office/).",
+        "display-link": "Read-only wall-screen links to today's board (/office/display-links)."},
+    "ivr_gateway.ecc.commands": {
+        "relay": "Deliver queued council records to ECC_API_URL (Procfile `relay`).",
+        "mock-ecc": "Run the mock council API; change its faults live with PUT /admin/faults.",
+        "report": "Reports for the council and the office.",
+        "outbox": "What is waiting to leave the building (council records, texts, calls).",
+        "ecc-schema": "Print the JSON Schema of the council records (docs/ecc-schema/ holds a "
+                      "copy)."},
+    "ivr_gateway.escalation.commands": {
+        "contacts": "Office contacts the alert ladder reaches (coordinator, on_call, manager).",
+        "on-call": "On-call periods: who is rung out of office hours.",
+        "alerts": "Alerts raised by the scheduler.",
+        "reason-code": "Record why planned visit VISIT_REF was missed or cancelled (settles its "
+                       "alerts)."},
+    "ivr_gateway.outage.commands": {
+        "spool": "The outage spool: calls and texts kept on disk while the database was down."},
+    "ivr_gateway.webhooks.commands": {
+        "webhooks": "Signed outbound webhooks: the change feed pushed to rostering systems.",
+        "mock-webhook-receiver": "Receive webhooks at /webhooks, verify their signatures, list "
+                                 "them at GET /webhooks."},
+    "ivr_gateway.operations.commands": {
+        "retention": 'Personal data kept only as long as needed (SECURITY.md, "Personal data").',
+        "backup": "Back up the database to a new file (SQLite's backup API, or pg_dump -Fc)."},
 }
+SUMMARIES = {name: summary for names in PACKAGE_COMMANDS.values()
+             for name, summary in names.items()}
 
 
 class LazyGroup(click.Group):
@@ -56,6 +84,25 @@ class LazyGroup(click.Group):
             for command in commands:
                 self.add_command(command)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their one-line help, a lazy one's from the table (not imported)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.lazy and name not in self.commands:
+                summary = SUMMARIES[name]
+                rows.append((name, summary if len(summary) <= limit
+                             else summary[:max(0, limit - 3)].rstrip() + "..."))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, bindparam, create_engine, event
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -208,9 +206,14 @@ def insert_unless_present(session: Session, model: type[Base], values: dict[str,
     statement = _UPSERT_IGNORING.get(key)
     if statement is None:
         table = table_of(model)
+        # Each dialect's insert imported when first used: a SQLite command loads no PostgreSQL.
         if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
             base: Any = postgresql_insert(table)
         elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
             base = sqlite_insert(table)
         else:  # pragma: no cover - the two engines we support
             raise NotImplementedError(f"insert_unless_present on {dialect}")

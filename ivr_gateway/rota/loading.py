@@ -40,12 +40,11 @@ from ivr_gateway.models import (
     PlannedVisit,
     PlannedVisitCareWorker,
 )
-from ivr_gateway.rota.problems import FieldProblem, InvalidRota, RotaError, check_ref
+from ivr_gateway.rota.problems import Change, FieldProblem, InvalidRota, RotaError, check_ref
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn
 from ivr_gateway.visits.changes import RotaRecord, record_rota_changes
 from ivr_gateway.visits.deadlines import expected_end
 
-Change = Literal["created", "updated", "unchanged"]
 Kind = RotaRecord
 KINDS: tuple[Kind, ...] = ("adult", "care_worker", "planned_visit")
 Mode = Literal["all_or_nothing", "per_item"]

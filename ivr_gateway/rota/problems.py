@@ -8,10 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only a type here: `codes now` and the other light commands load no pydantic
+    from pydantic import ValidationError
 
-from ivr_gateway.rota.schemas import REF_PATTERN
+# What an upsert did to a record: with the refusals below, every answer a rota write gives.
+Change = Literal["created", "updated", "unchanged"]
+
+# A reference of the rota's (ours or a rostering system's): the schemas use it too.
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from pydantic_core import PydanticCustomError
 from ivr_gateway.config import Settings
 from ivr_gateway.models import Rag, VisitStatus
 from ivr_gateway.phones import InvalidPhoneNumber, is_mobile, normalise
+from ivr_gateway.rota.problems import REF_PATTERN
 
 # Live-in 24-hour care is out of scope (DESIGN.md section 2); 12 hours is the longest single visit.
 MAX_VISIT_HOURS = 12
 MAX_CARERS_PER_VISIT = 4
 
-REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 
 Ref = Annotated[
     str,

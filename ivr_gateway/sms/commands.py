@@ -9,7 +9,7 @@ import click
 from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.commandline import cli_context
 from ivr_gateway.config import INSTANCE_DIR
-from ivr_gateway.rota.service import RotaError
+from ivr_gateway.rota.problems import RotaError
 from ivr_gateway.sms.codes import SHEET_CODES_DEFAULT, SHEET_CODES_MAX, TOKEN_DIGITS, TOKEN_STEPS
 from ivr_gateway.sms.devices import (
     TokenIn,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.config import Settings
 from ivr_gateway.models import Adult, AuditEntry
-from ivr_gateway.rota.service import Change, InvalidRota, NotFound, check_ref
+from ivr_gateway.rota.problems import Change, InvalidRota, NotFound, check_ref
 from ivr_gateway.sms.codes import (
     MAX_DRIFT_STEPS,
     SHEET_CODES_MAX,
