@@ -6,7 +6,7 @@ outbox idempotency key, so a tick repeated after a crash finds both and sends no
 Not every notification is sent on its own: a text to a phone that texted STOP is marked
 `unreachable` and not sent at all (Twilio would refuse it, error 21610, and the ladder would wait
 on a text that never comes); in a storm, a phone past its texts-per-minute gets the rest
-`summarised` into one text per tick (StormGuard) rather than hundreds.
+`summarised` (texts and calls) into one text per tick (StormGuard) rather than hundreds.
 """
 
 from __future__ import annotations
@@ -50,10 +50,11 @@ def opted_out(session: Session, number: str) -> bool:
 class StormGuard:
     """One tick's limit on texts per office phone per minute, and the summaries past it.
 
-    A morning when nobody logged in raises hundreds of alerts in a few ticks; texting each to one
-    coordinator buries the phone (and takes minutes through Twilio). Past `per_minute` texts to a
-    phone in the last minute, the rest of the tick's texts to it are summarised into one ("37
-    more alerts: 30 late start, 7 missed visit. See the board."), which `send_summaries` queues.
+    A morning when nobody logged in raises hundreds of alerts in a few ticks; texting (and at
+    night ringing) each to one person buries the phone and takes minutes through Twilio. Past
+    `per_minute` texts and calls to a phone in the last minute, the rest of the tick's to it are
+    summarised into one text ("37 more alerts (30 late start, 7 missed visit). See the board."),
+    which `send_summaries` queues.
     """
 
     def __init__(self, session: Session, now: datetime, per_minute: int) -> None:
@@ -61,7 +62,7 @@ class StormGuard:
         self.now = now
         self.per_minute = per_minute
         self._recent: dict[str, int] = {}
-        self.held: dict[str, Counter[str]] = defaultdict(Counter)
+        self.held: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
 
     def allows(self, number: str) -> bool:
         """True if one more text to this phone stays within the limit (and counts it)."""
@@ -71,7 +72,6 @@ class StormGuard:
             self._recent[number] = self.session.scalar(
                 select(func.count()).select_from(AlertNotification).where(
                     AlertNotification.to_number == number,
-                    AlertNotification.channel == NotificationChannel.SMS,
                     AlertNotification.created_at > self.now - STORM_WINDOW,
                     AlertNotification.outbox_message_id.is_not(None))) or 0
             self._recent[number] += self.session.scalar(
@@ -83,14 +83,14 @@ class StormGuard:
         self._recent[number] += 1
         return True
 
-    def hold(self, number: str, what: str) -> None:
-        """Keep one text for this phone's summary."""
-        self.held[number][what] += 1
+    def hold(self, number: str, what: str, alert_id: int) -> None:
+        """Keep one alert's text or call for this phone's summary."""
+        self.held[number][what].add(alert_id)
 
     def send_summaries(self) -> int:
         """Queue one summary text per phone with texts held this tick; return how many."""
         for number, held in self.held.items():
-            body = summary_text(held)
+            body = summary_text(Counter({what: len(ids) for what, ids in held.items()}))
             key = f"summary:{number}:{self.now.isoformat()}"
             enqueue(self.session, kind=SMS_KIND, idempotency_key=key, now=self.now,
                     payload={"to": number, "body": body, "status_path": "/twilio/status"},
@@ -153,9 +153,9 @@ def notify(session: Session, alert: Alert, *, purpose: NotificationPurpose, leve
         notification.status, notification.status_at = UNREACHABLE, now
         notification.error = "not sent: this phone texted STOP (it can text START to undo it)"
         return notification
-    if channel is NotificationChannel.SMS and storm is not None and not storm.allows(to_number):
+    if storm is not None and not storm.allows(to_number):
         notification.status, notification.status_at = SUMMARISED, now
-        storm.hold(to_number, storm_word)
+        storm.hold(to_number, storm_word, alert.id)
         return notification
     status_path = f"/twilio/status?notification={notification.id}"
     if channel is NotificationChannel.SMS:
