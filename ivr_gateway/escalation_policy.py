@@ -139,6 +139,9 @@ class EscalationPolicy:
     # most the longest normal visit (DESIGN.md: shifts of up to 8 hours), then chased as a planned
     # one is. Kept under the 12-hour stale-open rule (visits/recording.py, STALE_OPEN_VISIT).
     unplanned_visit_minutes: int = 480
+    # In a storm (nobody logged in by 9 am) an office phone gets this many texts a minute, then
+    # one summary text a tick ("37 more alerts ... see the board"); 0: no limit.
+    texts_per_minute: int = 5
 
     def level_time(self, red: bool) -> timedelta:
         """Time at one ladder level: half for red-rated clients."""
@@ -194,6 +197,7 @@ def load_policy(env: Mapping[str, str], production: bool) -> EscalationPolicy:
                                         minimum=1, maximum=_STALE_OPEN_MINUTES),
         office_hours=_office_hours(env),
         sender=sender,
+        texts_per_minute=_number(env, "ALERT_TEXTS_PER_MINUTE", 5),
     )
 
 

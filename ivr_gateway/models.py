@@ -386,3 +386,19 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_ref: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SmsOptOut(Base):
+    """A number that texted STOP: Twilio sends it nothing more until it texts START.
+
+    Written by the SMS webhook; read by escalation, which texts no opted-out phone. Here with
+    the core tables, so escalation (below the webhooks) can read it.
+    """
+
+    __tablename__ = "sms_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    care_worker_id: Mapped[int | None] = mapped_column(ForeignKey("care_workers.id"))

@@ -16,7 +16,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from ivr_gateway.clock import Clock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.escalation.jobs import alert_relay, build_sender, run_escalation_job
+from ivr_gateway.escalation.jobs import (
+    SENDER_SECONDS,
+    alert_relay,
+    build_sender,
+    run_alert_sender,
+)
+from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.housekeeping import purge_pin_failures
 from ivr_gateway.outage.replay import REPLAY_SECONDS, run_spool_replay
 from ivr_gateway.telephony.senders import Sender
@@ -47,7 +53,12 @@ def build_scheduler(settings: Settings, database: Database, clock: Clock, *,
                       args=[database, settings, clock], id="spool_replay", max_instances=1,
                       coalesce=True, next_run_time=clock.now())
     relay = alert_relay(database, settings, clock, sender or build_sender(settings))
-    scheduler.add_job(run_escalation_job, "interval", seconds=settings.escalation.tick_seconds,
-                      args=[database, settings, clock, relay], id="escalation",
+    # The tick decides and queues; the sender sends. Two jobs, so a tick never waits on Twilio
+    # and a slow Twilio never delays the next tick (APScheduler runs them in its thread pool).
+    scheduler.add_job(run_escalation_tick, "interval", seconds=settings.escalation.tick_seconds,
+                      args=[database, settings, clock], id="escalation",
                       max_instances=1, coalesce=True, next_run_time=clock.now())
+    scheduler.add_job(run_alert_sender, "interval", seconds=SENDER_SECONDS, args=[relay],
+                      id="alert-sender", max_instances=1, coalesce=True,
+                      next_run_time=clock.now())
     return scheduler

@@ -30,5 +30,5 @@ def test_housekeeping_forgets_wrong_pins_after_a_day_and_keeps_recent_ones(
 def test_scheduler_runs_in_the_configured_zone(database: Database) -> None:
     scheduler = build_scheduler(Settings(database_url=database.url), database, FixedClock(NOW))
     assert str(scheduler.timezone) == "Europe/London"
-    assert [job.id for job in scheduler.get_jobs()] == ["housekeeping", "spool_replay",
-                                                       "escalation"]
+    assert [job.id for job in scheduler.get_jobs()] == [
+        "housekeeping", "spool_replay", "escalation", "alert-sender"]

@@ -310,7 +310,11 @@ class NotificationOut(BaseModel):
     step: str = Field(description="carer, coordinator, on_call, manager, resolved, acknowledged")
     purpose: str
     channel: Literal["sms", "voice"]
-    status: str = Field(description="queued, then Twilio's word: sent, delivered, failed, ...")
+    status: str = Field(description=(
+        "queued; sent once Twilio took it; then Twilio's word from its status callbacks: "
+        "delivered, undelivered, failed (texts), completed, no-answer, busy, failed (calls). "
+        "unreachable: not sent, the phone texted STOP; summarised: in a storm, told in one "
+        "summary text to that phone; refused: Twilio refused the number."))
     created_at: datetime
     status_at: datetime | None
 

@@ -20,6 +20,7 @@ from ivr_gateway.escalation.models import (
     NotificationPurpose,
 )
 from ivr_gateway.escalation.notifications import FAILED_STATUSES
+from ivr_gateway.outbox.relay import Delivery
 from ivr_gateway.telephony.status import StatusReport
 
 FINAL = FAILED_STATUSES | {"delivered", "completed", "read"}
@@ -78,6 +79,28 @@ def _move_on_if_rung_unreached(session: Session, failed: AlertNotification, now:
     primary = voice or [n for n in at_rung if n.channel is NotificationChannel.SMS]
     if all(n.status in FAILED_STATUSES for n in primary):
         alert.next_escalation_at = now
+
+
+# Twilio took it: "sent" until its callbacks say more (a call's "completed", a text's
+# "delivered"). Only a notification still "queued" moves: a callback may have come first.
+SENT = "sent"
+
+
+def record_sent(session: Session, delivered: list[tuple[dict[str, Any], Delivery]],
+                now: datetime) -> None:
+    """The relay's word on alert messages Twilio accepted: each notification is now "sent",
+    with Twilio's SID, rather than "queued" until a callback that may never come."""
+    for payload, delivery in delivered:
+        notification_id = payload.get("notification_id")
+        if not isinstance(notification_id, int):
+            continue  # a summary text: no notification of its own
+        notification = session.get(AlertNotification, notification_id)
+        if notification is None:
+            continue
+        if delivery.reference and not notification.provider_sid:
+            notification.provider_sid = delivery.reference[:64]
+        if notification.status == "queued":
+            notification.status, notification.status_at = SENT, now
 
 
 def record_dead_letter(session: Session, payload: dict[str, Any], error: str, now: datetime

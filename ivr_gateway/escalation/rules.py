@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from ivr_gateway.config import Settings
@@ -499,13 +499,46 @@ def settled(session: Session, alert: Alert, settings: Settings, now: datetime
     return None  # a carer's concern is resolved by the person who acknowledges it, not here
 
 
-def unresolved(session: Session) -> list[Alert]:
-    """Alerts that may still settle: open ones, and acknowledged ones not yet resolved.
+# Today's safety alerts (not started, short of a carer, no log-out) stop standing after a day:
+# by then the visit is history, its reason code has its own alert, and a tick should not keep
+# re-checking a morning when nobody logged in for ever.
+TODAYS_KINDS = (AlertKind.LATE_START, AlertKind.MISSED_VISIT, AlertKind.SHORT_OF_CARER,
+                AlertKind.MISSING_LOG_OUT)
+ALERT_DAY = timedelta(hours=24)
+PAST_ITS_DAY = "past its day: the visit stays on the board for the record"
 
-    Concerns are left out: nothing in the data says a concern is dealt with, so acknowledging
-    one resolves it there and then (acknowledgement.py).
+
+def settle_past_their_day(session: Session, now: datetime) -> list[int]:
+    """Resolve (without telling anyone) today's-kind alerts whose deadline is a day old."""
+    ids = list(session.scalars(select(Alert.id).where(
+        Alert.state.in_([AlertState.OPEN, AlertState.ACKNOWLEDGED]),
+        Alert.kind.in_(TODAYS_KINDS), Alert.deadline_at < now - ALERT_DAY)))
+    if ids:
+        session.execute(update(Alert).where(Alert.id.in_(ids)).values(
+            state=AlertState.RESOLVED, resolved_at=now, resolved_reason=PAST_ITS_DAY,
+            next_escalation_at=None).execution_options(synchronize_session="fetch"))
+    return ids
+
+
+def may_have_settled(session: Session) -> list[Alert]:
+    """The unresolved alerts `settled` could resolve now: what a tick re-checks.
+
+    A not-started alert (late, missed) can only settle once its visit has a log-in, is
+    cancelled, or has been raised as something else; one indexed query finds those, so the
+    tick's cost follows what changed, not every alert still waiting (a morning when nobody
+    logged in left thousands to re-read one by one, 10.9 s a tick). The other kinds are few
+    and are re-checked as before.
     """
+    later = aliased(Alert)
+    not_started = Alert.kind.in_([AlertKind.LATE_START, AlertKind.MISSED_VISIT])
+    changed = or_(
+        exists().where(ActualVisit.planned_visit_id == Alert.planned_visit_id),
+        exists().where(PlannedVisit.id == Alert.planned_visit_id,
+                       PlannedVisit.status == VisitStatus.CANCELLED),
+        exists().where(later.subject_key == Alert.subject_key, later.id != Alert.id,
+                       later.kind.in_([AlertKind.SHORT_OF_CARER, AlertKind.MISSED_VISIT])))
     return list(session.scalars(
         select(Alert).where(Alert.state.in_([AlertState.OPEN, AlertState.ACKNOWLEDGED]),
-                            Alert.kind != AlertKind.CARER_CONCERN)
+                            Alert.kind != AlertKind.CARER_CONCERN,
+                            or_(~not_started, changed))
         .order_by(Alert.id)))

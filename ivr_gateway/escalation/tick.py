@@ -35,17 +35,24 @@ from ivr_gateway.escalation.models import (
     NotificationChannel,
     NotificationPurpose,
 )
-from ivr_gateway.escalation.notifications import FAILED_STATUSES, notify
+from ivr_gateway.escalation.notifications import (
+    FAILED_STATUSES,
+    UNREACHABLE,
+    StormGuard,
+    notify,
+)
 from ivr_gateway.escalation.rules import (
     DEADLINE_RULES,
     Raise,
     advance_cursor,
     forwarding_failures,
+    may_have_settled,
+    settle_past_their_day,
     settled,
     short_of_carer_handovers,
-    unresolved,
 )
 from ivr_gateway.models import CareWorker, CareWorkerMobile
+from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +151,7 @@ def _continue_from(session: Session, alert: Alert, kinds: tuple[AlertKind, ...])
 
 
 def resolve_alert(session: Session, alert: Alert, reason: str, now: datetime, settings: Settings,
-                  tell: bool = True) -> int:
+                  tell: bool = True, storm: StormGuard | None = None) -> int:
     """Mark an alert resolved and tell each office number that was told of it; return texts."""
     alert.state = AlertState.RESOLVED
     alert.resolved_at = now
@@ -157,7 +164,7 @@ def resolve_alert(session: Session, alert: Alert, reason: str, now: datetime, se
         if notify(session, alert, purpose=NotificationPurpose.RESOLVED, level=alert.level,
                   step="resolved", to_number=number, recipient=name, contact_id=contact_id,
                   channel=NotificationChannel.SMS, body=wording.resolved_text(alert, reason),
-                  now=now, secret_key=settings.secret_key):
+                  now=now, secret_key=settings.secret_key, storm=storm, storm_word="resolved"):
             sent += 1
     return sent
 
@@ -188,13 +195,33 @@ def _carer_mobile(session: Session, care_worker_id: int | None) -> str | None:
                           .order_by(CareWorkerMobile.id).limit(1))
 
 
-def climb(session: Session, alert: Alert, now: datetime, settings: Settings) -> int:
+def rung_still_going_out(session: Session, alert: Alert) -> bool:
+    """True while a text or call of the alert's current rung waits in the outbox untried or is
+    being sent: the next rung must not be told before it (a slow or killed sender once let the
+    on-call person hear of an alert before the coordinator). A send that failed does not hold
+    the ladder: the rung was not reached, and the next one should hear."""
+    if alert.level == 0:
+        return False
+    return session.scalar(
+        select(OutboxMessage.id)
+        .join(AlertNotification, AlertNotification.outbox_message_id == OutboxMessage.id)
+        .where(AlertNotification.alert_id == alert.id, AlertNotification.level == alert.level,
+               AlertNotification.purpose.in_([NotificationPurpose.ALERT,
+                                              NotificationPurpose.CARER_REMINDER]),
+               OutboxMessage.status == OutboxStatus.PENDING,
+               OutboxMessage.last_error.is_(None)).limit(1)) is not None
+
+
+def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
+          storm: StormGuard | None = None) -> int:
     """Tell the next rung with anyone on it; return how many messages were queued."""
     policy = settings.escalation
     tz = settings.tz
     if alert.kind not in ladder.URGENT and not policy.office_hours.is_open(now, tz):
         alert.next_escalation_at = policy.office_hours.next_opening(now, tz)
         return 0
+    if rung_still_going_out(session, alert):
+        return 0  # still due: looked at again next tick, once this rung's messages have left
     carer_mobile = (_carer_mobile(session, alert.care_worker_id)
                     if alert.kind is AlertKind.MISSING_LOG_OUT else None)
     steps = ladder.steps_for(alert.kind, carer_mobile is not None)
@@ -206,28 +233,36 @@ def climb(session: Session, alert: Alert, now: datetime, settings: Settings) -> 
             carer = session.get_one(CareWorker, alert.care_worker_id)
             # The carer's text names the visit without the alert number: it is not theirs to ACK.
             summary = alert.summary.split(" not logged out of ", 1)[-1]
-            if notify(session, alert, purpose=NotificationPurpose.CARER_REMINDER,
-                      level=index + 1, step=step, to_number=carer_mobile,
-                      recipient=f"carer {carer.initials}", channel=NotificationChannel.SMS,
-                      body=wording.carer_reminder_text(summary), now=now,
-                      secret_key=settings.secret_key):
-                queued += 1
+            reminder = notify(session, alert, purpose=NotificationPurpose.CARER_REMINDER,
+                              level=index + 1, step=step, to_number=carer_mobile,
+                              recipient=f"carer {carer.initials}",
+                              channel=NotificationChannel.SMS,
+                              body=wording.carer_reminder_text(summary, carer.language),
+                              now=now, secret_key=settings.secret_key)
             alert.level = index + 1
+            if reminder is not None and reminder.status == UNREACHABLE:
+                continue  # the carer's phone texted STOP: the office hears at once
             alert.next_escalation_at = now + policy.carer_reminder_time(alert.red)
-            return queued
+            return 1 if reminder is not None else 0
         recipients = ladder.recipients_on_step(session, step, alert.kind, now, policy, tz)
         if not recipients:
             continue  # nobody on this rung now: on to the next
+        reachable = False
         for person in recipients:
             for channel in person.channels:
                 body = (wording.alert_text(alert) if channel is NotificationChannel.SMS
                         else wording.spoken_alert(alert))
-                if notify(session, alert, purpose=NotificationPurpose.ALERT, level=index + 1,
-                          step=step, to_number=person.mobile, recipient=person.name,
-                          contact_id=person.contact_id, channel=channel, body=body, now=now,
-                          secret_key=settings.secret_key):
+                made = notify(session, alert, purpose=NotificationPurpose.ALERT, level=index + 1,
+                              step=step, to_number=person.mobile, recipient=person.name,
+                              contact_id=person.contact_id, channel=channel, body=body, now=now,
+                              secret_key=settings.secret_key, storm=storm,
+                              storm_word=wording.KIND_WORDS[alert.kind])
+                if made is not None:
                     queued += 1
+                    reachable = reachable or made.status != UNREACHABLE
         alert.level = index + 1
+        if queued and not reachable:
+            continue  # everyone on this rung texted STOP (and no call goes in hours): next rung
         alert.next_escalation_at = (now + policy.level_time(alert.red)
                                     if index + 1 < len(steps) else None)
         return queued
@@ -260,17 +295,20 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
         alert = raise_alert(session, found, now, numbers)
         if alert is not None:
             result.raised.append(alert.id)
-    for alert in unresolved(session):
+    storm = StormGuard(session, now, settings.escalation.texts_per_minute)
+    result.resolved.extend(settle_past_their_day(session, now))
+    for alert in may_have_settled(session):
         outcome = settled(session, alert, settings, now)
         if outcome is not None:
             result.notified += resolve_alert(session, alert, outcome.reason, now, settings,
-                                             tell=outcome.tell)
+                                             tell=outcome.tell, storm=storm)
             result.resolved.append(alert.id)
     due = session.scalars(select(Alert).where(Alert.state == AlertState.OPEN,
                                               Alert.next_escalation_at <= now)
                           .order_by(Alert.next_escalation_at, Alert.id))
     for alert in list(due):
-        result.notified += climb(session, alert, now, settings)
+        result.notified += climb(session, alert, now, settings, storm)
+    result.notified += storm.send_summaries()
     return result
 
 

@@ -42,10 +42,20 @@ def alert_text(alert: Alert) -> str:
     return fit(f"EHM alert {alert.number}: {alert.summary}. Reply ACK {alert.number}")
 
 
-def carer_reminder_text(summary: str) -> str:
-    """The carer's nudge before the office is told."""
-    return fit(f"Did you forget to log out? {summary}. Please ring the log line now to log "
-               "out, or the office will be told.")
+# The carer's texts in each carer language (the IVR's and the SMS replies' languages). Polish
+# without its diacritics, as the SMS replies do: GSM-7 has none, and with them a text is UCS-2
+# (70 characters a segment).
+CARER_REMINDER = {
+    "en": "Did you forget to log out? {summary}. Please ring the log line now to log out, "
+          "or the office will be told.",
+    "pl": "Czy zapomniales sie wylogowac? {summary}. Zadzwon teraz na linie logowania, by sie "
+          "wylogowac, inaczej powiadomimy biuro.",
+}
+
+
+def carer_reminder_text(summary: str, language: str = "en") -> str:
+    """The carer's nudge before the office is told, in the carer's language (else English)."""
+    return fit(CARER_REMINDER.get(language, CARER_REMINDER["en"]).format(summary=summary))
 
 
 def resolved_text(alert: Alert, reason: str) -> str:

@@ -40,6 +40,8 @@ STATUS_WORDS = {
     "failed": "failed", "read": "read", "initiated": "dialling", "ringing": "ringing",
     "in-progress": "answered", "completed": "answered", "busy": "line busy",
     "no-answer": "no answer", "canceled": "cancelled",
+    "unreachable": "not sent: the phone texted STOP", "summarised": "in a summary text",
+    "refused": "refused by Twilio",
 }
 VIA_WORDS = {"sms": "by text", "voice": "on the alert call", "call": "on the alert call",
              "dashboard": "on the dashboard", "api": "through the API", "cli": "on the server"}

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,11 +46,12 @@ class Delivery:
     # The receiver did not answer about the message at all (5xx, 429, a timeout): a fact about
     # the receiver's health, not the message's; never a reason to dead-letter it.
     unavailable: bool = False
+    reference: str = ""  # the receiver's id for it (a Twilio SID), when it gave one
 
     @classmethod
-    def sent(cls) -> Delivery:
+    def sent(cls, reference: str = "") -> Delivery:
         """Delivered (or already delivered: the receiver recognised the idempotency key)."""
-        return cls(ok=True)
+        return cls(ok=True, reference=reference)
 
     @classmethod
     def retry(cls, error: str, retry_after: timedelta | None = None) -> Delivery:
@@ -68,6 +70,13 @@ class Delivery:
 
 
 Adapter = Callable[[str, dict[str, Any]], Delivery]  # (idempotency_key, payload) -> Delivery
+# Put in the payload an adapter sees (never stored) when the message's last claim ran out
+# unsettled: the earliest moment (ISO 8601, UTC) that attempt may have sent it, so an adapter
+# whose receiver keeps no idempotency key (Twilio) can ask whether it went before sending again.
+MAYBE_SENT_SINCE = "_maybe_sent_since"
+# (session, [(payload, delivery), ...]) for the messages just delivered, in the settling
+# transaction: a feature records what the receiver said (e.g. the notification is now "sent").
+OnSent = Callable[[Session, list[tuple[dict[str, Any], Delivery]]], None]
 # [(idempotency_key, payload), ...] -> one Delivery per message, in the same order: for receivers
 # that take records in batches (the council's API), so a backlog drains at the HTTP path's speed.
 BatchAdapter = Callable[[list[tuple[str, dict[str, Any]]]], list[Delivery]]
@@ -96,7 +105,8 @@ class Relay:
                  worker: str | None = None,
                  on_dead: Callable[[str, dict[str, Any], str], None] | None = None,
                  batch_adapters: Mapping[str, BatchAdapter] | None = None,
-                 health: Mapping[str, BackoffPolicy] | None = None) -> None:
+                 health: Mapping[str, BackoffPolicy] | None = None,
+                 on_sent: OnSent | None = None, concurrency: int = 1) -> None:
         self.database = database
         self.clock = clock
         self.adapters = dict(adapters)
@@ -106,6 +116,10 @@ class Relay:
         self.worker = worker or worker_name()
         self.on_dead = on_dead
         self.health = dict(health or {})  # kind -> policy: these kinds wait on their receiver
+        self.on_sent = on_sent
+        # Messages of the single-message adapters sent at once (threads): texts through Twilio
+        # take ~150 ms each, so one at a time a storm's hundreds took minutes.
+        self.concurrency = max(1, concurrency)
 
     def run_once(self) -> RelayResult:
         """Claim one batch, deliver it, settle each message; return the counts."""
@@ -120,9 +134,10 @@ class Relay:
                     kinds.append(kind)
                 if gate is Gate.PROBE:
                     probes.append(kind)
+            expired: dict[int, datetime] = {}
             claimed = [(m.id, m.kind, m.idempotency_key, dict(m.payload)) for m in claim_due(
                 session, kinds=tuple(kinds), now=now, limit=self.batch_size, lease=self.lease,
-                worker=self.worker)] if kinds else []
+                worker=self.worker, expired=expired)] if kinds else []
             for kind in probes:
                 if not any(c[1] == kind for c in claimed):
                     release_probe(session, kind, now)
@@ -132,17 +147,27 @@ class Relay:
             if batch:
                 self._settle(list(zip(batch, self._send_batch(kind, adapter, batch), strict=True)),
                              result)
-        for message in claimed:
-            message_id, kind, key, payload = message
-            if kind not in self.adapters:
-                continue
-            try:
-                delivery = self.adapters[kind](key, payload)
-            except Exception as error:  # an adapter bug must not stop the other messages
-                log.exception("outbox %s (%s) adapter failed", message_id, kind)
-                delivery = Delivery.retry(f"{type(error).__name__}: {error}")
-            self._settle([(message, delivery)], result)
+        single = [m for m in claimed if m[1] in self.adapters]
+        if self.concurrency > 1 and len(single) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(single))) as pool:
+                deliveries = list(pool.map(lambda m: self._send_one(m, expired), single))
+            self._settle(list(zip(single, deliveries, strict=True)), result)
+        else:
+            for message in single:
+                self._settle([(message, self._send_one(message, expired))], result)
         return result
+
+    def _send_one(self, message: tuple[int, str, str, dict[str, Any]],
+                  expired: Mapping[int, datetime]) -> Delivery:
+        message_id, kind, key, payload = message
+        if message_id in expired:
+            payload = {**payload, MAYBE_SENT_SINCE: (expired[message_id] - self.lease
+                                                     ).isoformat()}
+        try:
+            return self.adapters[kind](key, payload)
+        except Exception as error:  # an adapter bug must not stop the other messages
+            log.exception("outbox %s (%s) adapter failed", message_id, kind)
+            return Delivery.retry(f"{type(error).__name__}: {error}")
 
     def _send_batch(self, kind: str, adapter: BatchAdapter,
                     batch: list[tuple[int, str, str, dict[str, Any]]]) -> list[Delivery]:
@@ -164,6 +189,8 @@ class Relay:
             self._note_health(session, outcomes, now)
             result.sent += mark_sent_many(session, [m[0] for m, d in outcomes if d.ok],
                                           worker=self.worker, now=now)
+            if self.on_sent is not None and any(d.ok for _m, d in outcomes):
+                self.on_sent(session, [(m[3], d) for m, d in outcomes if d.ok])
             for (message_id, kind, _key, payload), delivery in outcomes:
                 if delivery.ok:
                     continue

@@ -63,13 +63,21 @@ def _claimable(now: datetime, kinds: tuple[str, ...]) -> Any:
 
 
 def claim_due(session: Session, *, kinds: tuple[str, ...], now: datetime, limit: int,
-              lease: timedelta, worker: str) -> list[OutboxMessage]:
-    """Claim up to `limit` due messages for this worker; the caller commits, then sends."""
+              lease: timedelta, worker: str,
+              expired: dict[int, datetime] | None = None) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages for this worker; the caller commits, then sends.
+
+    expired: filled with the messages whose last claim ran out unsettled (its holder died or
+    hung mid-send, so the send may have happened), each with that lease's end.
+    """
     query = (select(OutboxMessage).where(_claimable(now, kinds))
              .order_by(OutboxMessage.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     messages = list(session.scalars(query))
+    if expired is not None:
+        # Settling clears claimed_until (sent or failed); one still set is a lease that ran out.
+        expired.update({m.id: m.claimed_until for m in messages if m.claimed_until is not None})
     if messages:
         # One statement for the whole batch (not one UPDATE per row: a 10,000-record backlog
         # drains at the HTTP path's speed); the loaded objects are brought up to date with it.

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ivr_gateway.db import Base, UTCDateTime, string_enum
 from ivr_gateway.models import Adult
+from ivr_gateway.models import SmsOptOut as SmsOptOut  # moved: escalation reads it too
 
 
 class TextStatus(enum.StrEnum):
@@ -169,15 +170,3 @@ class CodeFailure(Base):
     from_number: Mapped[str] = mapped_column(String(32))
     adult_id: Mapped[int | None] = mapped_column(ForeignKey("adults.id"))
     inbound_text_id: Mapped[int] = mapped_column(ForeignKey("inbound_texts.id"))
-
-
-class SmsOptOut(Base):
-    """A number that texted STOP: Twilio sends it nothing more until it texts START."""
-
-    __tablename__ = "sms_opt_outs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
-    opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    care_worker_id: Mapped[int | None] = mapped_column(ForeignKey("care_workers.id"))

@@ -3,6 +3,12 @@
 The outbox relay calls the adapters built by `outbox_adapters` with each message's key and
 payload; they never touch the database. Status callbacks come back to /twilio/status with the
 notification id in the query string, so no provider SID has to be stored before the send.
+
+Once, not twice: Twilio keeps no idempotency key for messages.create or calls.create, so when a
+relay died between Twilio's answer and its own commit, the message's lease runs out and the next
+relay would send it again. The relay marks such a message (MAYBE_SENT_SINCE, the moment the dead
+attempt began) and the adapter first asks the sender whether it went: the Twilio sender lists
+the messages or calls to that phone from our number since then, and finds it.
 """
 
 from __future__ import annotations
@@ -12,11 +18,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from ivr_gateway.outbox.relay import Adapter, Delivery
+from ivr_gateway.outbox.relay import MAYBE_SENT_SINCE, Adapter, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,11 @@ class Sender(Protocol):
 
     def place_call(self, to: str, twiml_url: str, status_callback: str, key: str) -> str:
         """Place one voice call that fetches its TwiML from twiml_url."""
+        ...
+
+    def find_sent(self, channel: str, to: str, body: str, key: str, since: datetime
+                  ) -> str | None:
+        """The id of this text (same body) or a call to `to` made since `since`, if one went."""
         ...
 
 
@@ -93,16 +104,44 @@ class RecordingSender:
         """Record a call."""
         return self._record(Sent("voice", to, "", twiml_url, status_callback, key))
 
+    def find_sent(self, channel: str, to: str, body: str, key: str, since: datetime
+                  ) -> str | None:
+        """The recorded send of this key, if there is one (it keeps no times)."""
+        with self._lock:
+            for number, item in enumerate(self.sent, start=1):
+                if item.key == key and item.channel == channel:
+                    return f"REC{number:032d}"
+        return None
+
+
+def _http_client(api_base_url: str | None, timeout: float) -> Any:
+    """Twilio's HTTP client with a timeout, sending to api_base_url instead of
+    https://api.twilio.com when given (a local fake of the REST API in tests and benches)."""
+    from twilio.http.http_client import TwilioHttpClient
+
+    class BaseUrlHttpClient(TwilioHttpClient):
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if api_base_url:
+                url = url.replace("https://api.twilio.com", api_base_url.rstrip("/"), 1)
+            return super().request(method, url, *args, **kwargs)
+
+    return BaseUrlHttpClient(timeout=timeout)
+
 
 class TwilioSender:
     """The production sender: Twilio's REST API (messages.create, calls.create)."""
 
+    # Below the alert relay's lease (jobs.py), so a hung request ends before another relay may
+    # take the message over.
+    TIMEOUT_SECONDS = 10.0
+
     def __init__(self, account_sid: str, auth_token: str, from_number: str,
-                 client: Any = None) -> None:
+                 client: Any = None, *, api_base_url: str | None = None) -> None:
         if client is None:
             from twilio.rest import Client
 
-            client = Client(account_sid, auth_token)
+            client = Client(account_sid, auth_token,
+                            http_client=_http_client(api_base_url, self.TIMEOUT_SECONDS))
         self.client = client
         self.from_number = from_number
 
@@ -131,26 +170,63 @@ class TwilioSender:
             status_callback=status_callback, status_callback_method="POST",
             status_callback_event=["completed"], timeout=30))
 
+    # How far before the dead attempt's start a send still counts as it (clocks differ).
+    CLOCK_MARGIN = timedelta(seconds=30)
+
+    def find_sent(self, channel: str, to: str, body: str, key: str, since: datetime
+                  ) -> str | None:
+        """Ask Twilio: the newest messages (or calls) to `to` from our number, filtered by
+        recipient there and by time here. Not by DateSent: it is day-granular and unset while a
+        message is queued; the list is newest first, so its first page covers the window."""
+        from twilio.base.exceptions import TwilioException
+
+        after = since - self.CLOCK_MARGIN
+        try:
+            if channel == "sms":
+                for message in self.client.messages.list(to=to, from_=self.from_number,
+                                                          limit=50):
+                    created = message.date_created
+                    if created is not None and created >= after and message.body == body:
+                        return str(message.sid)
+            else:
+                for call in self.client.calls.list(to=to, from_=self.from_number, limit=50):
+                    created = call.date_created
+                    if created is not None and created >= after:
+                        return str(call.sid)
+        except (TwilioException, OSError) as error:
+            # Not knowing is not "not sent": try again later rather than risk a second text.
+            raise SendError(f"could not ask Twilio whether it went: {error}") from None
+        return None
+
 
 def outbox_adapters(sender: Sender, public_base_url: str) -> dict[str, Adapter]:
     """The relay's adapters for the 'sms' and 'voice' outbox kinds."""
     base = public_base_url.rstrip("/")
 
-    def deliver(make: Callable[[], str]) -> Delivery:
+    def deliver(channel: str, key: str, payload: dict[str, Any],
+                make: Callable[[], str]) -> Delivery:
         try:
-            make()
+            since = payload.get(MAYBE_SENT_SINCE)
+            if since:  # a relay died mid-send: ask whether it went before sending again
+                found = sender.find_sent(channel, payload["to"], payload.get("body", ""), key,
+                                         datetime.fromisoformat(since))
+                if found:
+                    log.info("outbox %s had gone before its relay died (%s): not sent again",
+                             key, found)
+                    return Delivery.sent(found)
+            sid = make()
         except SendError as error:
             if error.permanent:
                 return Delivery.refused(str(error))
             return Delivery.retry(str(error), error.retry_after)
-        return Delivery.sent()
+        return Delivery.sent(sid)
 
     def sms(key: str, payload: dict[str, Any]) -> Delivery:
-        return deliver(lambda: sender.send_text(payload["to"], payload["body"],
-                                                base + payload["status_path"], key))
+        return deliver("sms", key, payload, lambda: sender.send_text(
+            payload["to"], payload["body"], base + payload["status_path"], key))
 
     def voice(key: str, payload: dict[str, Any]) -> Delivery:
-        return deliver(lambda: sender.place_call(payload["to"], base + payload["twiml_path"],
-                                                 base + payload["status_path"], key))
+        return deliver("voice", key, payload, lambda: sender.place_call(
+            payload["to"], base + payload["twiml_path"], base + payload["status_path"], key))
 
     return {"sms": sms, "voice": voice}

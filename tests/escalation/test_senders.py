@@ -42,7 +42,7 @@ def test_twilio_sender_sends_texts_and_calls_with_status_callbacks() -> None:
     voice = adapters["voice"]("k2", {"to": "+447911123501", "status_path":
                                      "/twilio/status?notification=2",
                                      "twiml_path": "/twilio/alert-call/2?token=abc"})
-    assert sms == Delivery.sent() and voice == Delivery.sent()
+    assert sms == Delivery.sent("SM123") and voice == Delivery.sent("SM123")  # Twilio's SID
     assert client.messages.created == [{
         "to": "+447911123501", "from_": "+441134960000", "body": "EHM alert 1000: ...",
         "status_callback": "https://gw.example.org/twilio/status?notification=1"}]
