@@ -13,8 +13,8 @@ from ivr_gateway.config import Settings
 from ivr_gateway.models import Rag
 from ivr_gateway.office.accounts import create_office_user
 from ivr_gateway.office.models import OfficeRole
+from ivr_gateway.rota.loading import RotaItem, load_rota
 from ivr_gateway.rota.schemas import AdultIn, CareWorkerIn, PlannedVisitIn, validation_context
-from ivr_gateway.rota.service import upsert_adult, upsert_care_worker, upsert_planned_visit
 from ivr_gateway.sms.devices import TokenIn, new_code_sheet, register_token
 
 
@@ -68,9 +68,11 @@ def _quarter_hour_after(now: datetime) -> datetime:
 def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoInfo:
     """Adults, carers (one speaking Polish) and today's visits around now, with an API token.
 
-    Loaded through the same rota service as the API and the CSV import, so the demo data obeys
-    the same rules (valid landlines, strong PINs, visits of at most 12 hours).
+    Loaded as one batch through the rota loader behind `POST /api/v1/rota/batch` and the CSV
+    import (all or nothing), so the demo data obeys the same rules (valid landlines, strong
+    PINs, visits of at most 12 hours) and arrives as a rostering system's day would.
     """
+    items: list[RotaItem] = []
     context = validation_context(settings)
     actor = "demo"
     adults = [
@@ -80,18 +82,19 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
         ("ECC-1004", "Edith", "Clarke", "3", Rag.RED, "100004", EDITH_LANDLINE),
     ]
     for ref, given, family, house, rag, client_number, landline in adults:
-        upsert_adult(session, ref, AdultIn.model_validate({
+        items.append(RotaItem("adult", ref, AdultIn.model_validate({
             "given_name": given, "family_name": family,
             "address": f"{house} Demo Road, Chelmsford", "postcode": "CM1 1AA",
             "landlines": [landline], "rag": rag.value, "client_number": client_number,
-        }, context=context), settings=settings, now=now, actor=actor)
+        }, context=context)))
     for carer in CARERS:
         given, family = carer.name.split()
-        upsert_care_worker(session, f"EMP-{carer.staff_number}", CareWorkerIn.model_validate({
-            "staff_number": carer.staff_number, "given_name": given, "family_name": family,
-            "pin": carer.pin, "mobiles": [carer.mobile], "language": carer.language,
-            "branch": "Chelmsford",
-        }, context=context), settings=settings, now=now, actor=actor)
+        items.append(RotaItem("care_worker", f"EMP-{carer.staff_number}",
+                              CareWorkerIn.model_validate({
+                                  "staff_number": carer.staff_number, "given_name": given,
+                                  "family_name": family, "pin": carer.pin,
+                                  "mobiles": [carer.mobile], "language": carer.language,
+                                  "branch": "Chelmsford"}, context=context)))
 
     amy, kasia, ben = (f"EMP-{c.staff_number}" for c in CARERS)
     soon = _quarter_hour_after(now)
@@ -112,10 +115,14 @@ def load_demo_rota(session: Session, now: datetime, settings: Settings) -> DemoI
     for ref, adult_ref, team, start, minutes in visits:
         start = start.replace(second=0, microsecond=0)
         planned_starts[ref] = start
-        upsert_planned_visit(session, ref, PlannedVisitIn.model_validate({
+        items.append(RotaItem("planned_visit", ref, PlannedVisitIn.model_validate({
             "adult_ref": adult_ref, "care_worker_refs": team, "planned_start": start,
             "planned_end": start + timedelta(minutes=minutes), "time_critical": ref == "DEMO-2",
-        }, context=context), settings=settings, now=now, actor=actor)
+        }, context=context)))
+    loaded = load_rota(session, items, settings=settings, now=now, actor=actor,
+                       mode="all_or_nothing")
+    if not loaded.stored:  # the demo's own rota: a refusal is a bug in this module
+        raise RuntimeError(f"the demo rota was refused: {loaded.invalid}")
 
     office_password = "demo-" + secrets.token_urlsafe(9)
     create_office_user(session, "office", office_password, OfficeRole.ADMINISTRATOR, now=now,
