@@ -268,7 +268,9 @@ def ring_to_log_in(base_url: str, carer: RotaCarer, outcomes: Outcomes, tries: i
     phone = PhoneSimulator(base_url, TOKEN, account_sid=DEV_TWILIO_ACCOUNT_SID,
                            gateway_number=DEV_TWILIO_PHONE_NUMBER, http=http, timeout=15)
     heard: list[str] = []
-    for attempt in range(1, tries + 1):
+    made = 0
+    for _ in range(tries):
+        made += 1
         try:
             heard = phone.call(carer.landline, [carer.staff_number, PIN]).heard
         except (requests.RequestException, SimulatorError) as error:
@@ -276,7 +278,7 @@ def ring_to_log_in(base_url: str, carer: RotaCarer, outcomes: Outcomes, tries: i
         if any(h.startswith(("Logged in", "Logged out")) for h in heard):
             break
         time.sleep(0.5)
-    outcomes.note(carer.staff_number, heard, attempt, http.retried)
+    outcomes.note(carer.staff_number, heard, made, http.retried)
     http.close()
 
 
@@ -285,7 +287,9 @@ def text_to_log_in(base_url: str, carer: RotaCarer, outcomes: Outcomes, tries: i
     """Text IN and the sheet code; text again (a new message) until told "Logged in"."""
     http = TwilioRetries()
     replies: list[str] = []
-    for attempt in range(1, tries + 1):
+    made = 0
+    for _ in range(tries):
+        made += 1
         try:
             replies = send_text(base_url, TOKEN, account_sid=DEV_TWILIO_ACCOUNT_SID,
                                 gateway_number=DEV_TWILIO_PHONE_NUMBER, from_number=carer.mobile,
@@ -295,7 +299,7 @@ def text_to_log_in(base_url: str, carer: RotaCarer, outcomes: Outcomes, tries: i
         if any(r.startswith(("Logged in", "That code has been used")) for r in replies):
             break
         time.sleep(0.5)
-    outcomes.note(carer.mobile, replies, attempt, http.retried)
+    outcomes.note(carer.mobile, replies, made, http.retried)
     http.close()
 
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ivr_gateway.db import Database
-from ivr_gateway.outbox.models import OutboxMessage, OutboxStatus
+from ivr_gateway.outbox.models import OutboxMessage
 from tests.ecc.conftest import MOCK_TOKEN, MockCouncil, visits_with_log_in_and_out
 from tests.faults.processes import ROOT, wait_for
 
@@ -63,7 +63,7 @@ def test_relay_killed_at_random_points_of_delivery_delivers_every_record_once_in
              "--interval", "0.1", "--batch-size", "4", "--lease", "5", "--workers", "2"]
     env = {"DATABASE_URL": database.url, "ECC_API_URL": mock_council.url,
            "ECC_API_TOKEN": MOCK_TOKEN, "IVR_GATEWAY_ENV": "test"}
-    rng = random.Random(11)  # noqa: S311 - when to kill, not a secret
+    rng = random.Random(11)
     for kill in range(3):
         with running(relay, env) as victim:
             wait_for(lambda k=kill: len(mock_council.keys()) >= 8 * (k + 1), 60,

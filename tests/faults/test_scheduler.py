@@ -72,7 +72,7 @@ def test_scheduler_killed_at_random_points_of_its_ticks_loses_no_alert_text(
     _late_morning(session)
     sent_log = tmp_path / "sent.jsonl"
     epoch = time.time() + 1.0
-    rng = random.Random(7)  # noqa: S311 - when to kill, not a secret
+    rng = random.Random(7)
     for _kill in range(3):  # three schedulers in turn, each killed mid-morning
         victim = _scheduler(database, sent_log, epoch, 60)
         time.sleep(rng.uniform(1.0, 2.5))
