@@ -637,6 +637,10 @@ def wait_for_council(database: Database, timeout: float) -> None:
         time.sleep(1)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """Parse arguments, write the rota, start the processes, play the morning, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -657,14 +661,14 @@ def main() -> int:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     # A TERM (a CI runner, `timeout`) stops the processes as Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     carers_n = max(2, round(2000 * args.scale))
     per_carer = args.per_carer
     rng = random.Random(args.seed)
     log_dir = Path(tempfile.mkdtemp(prefix="morning-peak-"))
     print(f"Morning peak: {carers_n} carers, {carers_n * per_carer} visits (scale "
           f"{args.scale}), office load {'on in the second half' if args.office_load else 'off'};"
-          f" logs in {log_dir}")
+          f" logs in {log_dir}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     began = time.monotonic()
     url = reset_database(args.database_url)
@@ -732,6 +736,8 @@ def main() -> int:
                   ["office: board", "office: live refresh", "api: /api/v1/visits"])
         else:
             table("Webhooks (no office load)", run.samples, KINDS)
+        print(f"\nload average at the end of the morning: {os.getloadavg()[0]:.1f} (1 min), "
+              f"{os.getloadavg()[1]:.1f} (5 min)")
         print("\nLAGS")
         alert_values, texts, phones = alert_lag(database)
         lags("alert lag (deadline -> first text sent)", alert_values)
@@ -749,7 +755,7 @@ def main() -> int:
         return 0 if ok and not run.errors else 1
     finally:
         stop_office.set()
-        for process in processes:
+        for process in reversed(processes):  # the mock council last: the relay never misses it
             process.stop()
         database.dispose()
 
