@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,9 +39,12 @@ def _late_morning(session: Session, count: int = 10) -> None:
     session.commit()
 
 
-def _scheduler(database: Database, sent_log: Path, epoch: float, until_minutes: float,
+def _fake_now(epoch: float) -> datetime:
+    return START + timedelta(seconds=(time.time() - epoch) * SPEED)
+
+
+def _scheduler(database: Database, sent_log: Path, epoch: float, until: datetime,
                *args: str) -> subprocess.Popen[str]:
-    until = START + timedelta(minutes=until_minutes)
     return subprocess.Popen(  # noqa: S603 - our own module, with arguments we made
         [sys.executable, "-m", "tests.faults.scheduler_process", database.url,
          "--start", START.isoformat(), "--epoch", str(epoch), "--speed", str(SPEED),
@@ -61,8 +64,11 @@ def _notification_keys(database: Database) -> set[str]:
         return set(session.scalars(select(AlertNotification.outbox_key)))
 
 
-def _finish(database: Database, sent_log: Path, epoch: float, until_minutes: float) -> None:
-    survivor = _scheduler(database, sent_log, epoch, until_minutes)
+def _finish(database: Database, sent_log: Path, epoch: float, until: datetime) -> None:
+    """A scheduler that lives: until `until`, and at least 15 fake minutes (3 real seconds)
+    after it was started, however slow the machine was to get here."""
+    until = max(until, _fake_now(epoch) + timedelta(minutes=15))
+    survivor = _scheduler(database, sent_log, epoch, until)
     _out, err = survivor.communicate(timeout=90)
     assert survivor.returncode == 0, err
 
@@ -74,12 +80,12 @@ def test_scheduler_killed_at_random_points_of_its_ticks_loses_no_alert_text(
     epoch = time.time() + 1.0
     rng = random.Random(7)
     for _kill in range(3):  # three schedulers in turn, each killed mid-morning
-        victim = _scheduler(database, sent_log, epoch, 60)
+        victim = _scheduler(database, sent_log, epoch, START + timedelta(days=1))
         time.sleep(rng.uniform(1.0, 2.5))
         assert victim.poll() is None, victim.communicate()
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-    _finish(database, sent_log, epoch, 60)  # one that lives until 10:29
+    _finish(database, sent_log, epoch, START + timedelta(hours=1))  # lives until 10:29 at least
     with database.sessionmaker() as check:
         late = check.scalars(select(Alert).where(Alert.kind == "late_start")).all()
     assert len(late) == 10
@@ -99,15 +105,15 @@ def test_scheduler_killed_after_a_text_left_and_before_it_was_marked_sends_it_on
     _late_morning(session, count=3)
     sent_log, marker = tmp_path / "sent.jsonl", tmp_path / "paused"
     epoch = time.time() + 0.5
-    victim = _scheduler(database, sent_log, epoch, 40, "--pause-after-send", "1",
-                        "--marker", str(marker))
+    victim = _scheduler(database, sent_log, epoch, START + timedelta(days=1),
+                        "--pause-after-send", "1", "--marker", str(marker))
     wait_for(lambda: marker.exists() or victim.poll() is not None, 60,
              "the scheduler to send its first text")
     assert victim.poll() is None, victim.communicate()
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     assert len(_sent_keys(sent_log)) == 1  # the text left the building, then the kill
-    _finish(database, sent_log, epoch, 40)
+    _finish(database, sent_log, epoch, START + timedelta(minutes=40))
     keys = _sent_keys(sent_log)
     assert _notification_keys(database) == set(keys)  # nothing lost...
     assert [k for k, n in Counter(keys).items() if n > 1] == []  # ...and nothing twice
