@@ -571,7 +571,9 @@ def checks(database: Database, carers: list[BenchCarer], run: Run, base_url: str
     for planned_visit_id, kind in events:
         per_visit[ref_of.get(planned_visit_id, "unplanned")][kind.value] += 1
     attended = [r for r, v in plans.items() if v.plan in {"on_time", "late"}]
-    told = {(r, d): any(h.startswith("Logged") for h in run.told.get((r, d), []))
+    # Told what they did: a log-out call whose log-in was never recorded is heard as a log-in.
+    expect = {"in": "Logged in", "out": "Logged out"}
+    told = {(r, d): any(h.startswith(expect[d]) for h in run.told.get((r, d), []))
             for r in attended for d in ("in", "out")}
     lost = [f"{r} {d}" for (r, d), was_told in told.items() if was_told and not per_visit[r][d]]
     doubled = [r for r, n in per_visit.items() if n["in"] > 1 or n["out"] > 1]
@@ -608,7 +610,8 @@ def checks(database: Database, carers: list[BenchCarer], run: Run, base_url: str
     print(f"  visits: {len(plans)} ({Counter(v.plan for v in plans.values())}), by text "
           f"{sum(v.channel == 'sms' for v in plans.values() if v.plan in {'on_time', 'late'})}"
           f" of {len(attended)} attended")
-    print(f"  carers not told 'Logged in/out' (a failed or timed-out webhook): {len(not_told)}")
+    print(f"  log-ins and log-outs not confirmed to the carer (a webhook timed out or failed, "
+          f"or a log-out taken for a log-in): {len(not_told)} of {len(told)}")
     print(f"  lost (told, not recorded): {len(lost)}")
     print(f"  duplicated (two log-ins, log-outs or actual visits for one visit): "
           f"{len(doubled)}; unplanned actual visits: {unplanned}")
