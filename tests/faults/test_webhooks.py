@@ -72,7 +72,7 @@ def test_web_worker_killed_during_calls_records_each_log_in_once(
             # Twice, once calls are under way: a worker dies with requests in its threads.
             rng = random.Random(13)
             for _ in range(2):
-                wait_for(lambda: sum(_log_ins(database).values()) >= 4 or False, 60,
+                wait_for(lambda: sum(_log_ins(database).values()) >= 4, 60,
                          "the first log-ins")
                 time.sleep(rng.uniform(0.1, 0.6))
                 victims = web.workers()
