@@ -106,11 +106,21 @@ class RecordingSender:
 
     def find_sent(self, channel: str, to: str, body: str, key: str, since: datetime
                   ) -> str | None:
-        """The recorded send of this key, if there is one (it keeps no times)."""
+        """The recorded send of this key, if there is one (it keeps no times).
+
+        With a log file, the file is what "Twilio" holds: every process recording to it (a
+        scheduler killed mid-send and the one after it) sees what the others sent.
+        """
         with self._lock:
             for number, item in enumerate(self.sent, start=1):
                 if item.key == key and item.channel == channel:
                     return f"REC{number:032d}"
+            if self.log_file is not None and self.log_file.exists():
+                lines = self.log_file.read_text(encoding="utf-8").splitlines()
+                for number, line in enumerate(lines, start=1):
+                    item = Sent(**json.loads(line))
+                    if item.key == key and item.channel == channel:
+                        return f"REC{number:032d}"
         return None
 
 

@@ -3,8 +3,8 @@
     python -m tests.faults.scheduler_process URL --start ISO --epoch T --speed X --until ISO
         --sent-log FILE [--pause-after-send N --marker FILE]
 
-Runs what `ivr-gateway scheduler` runs every tick (ivr_gateway.escalation.jobs.
-run_escalation_job: the tick, then the alert relay with its production lease) as fast as it can,
+Runs what `ivr-gateway scheduler` runs (the escalation tick, then the alert sender's relay with
+its production lease: ivr_gateway.escalation.jobs) as fast as it can,
 until the fake time reaches --until. Fake time is --start plus the real seconds since --epoch
 times --speed, so processes started one after another share one morning. Texts and calls go to
 the recording sender, appended to --sent-log. --pause-after-send N: after the Nth send is
@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
-from ivr_gateway.escalation.jobs import alert_relay, run_escalation_job
+from ivr_gateway.escalation.jobs import alert_relay, run_alert_sender
+from ivr_gateway.escalation.tick import run_escalation_tick
 from ivr_gateway.telephony.senders import RecordingSender
 from tests.escalation.scheduler_process import ScaledClock
 
@@ -73,7 +74,8 @@ def main() -> None:
     relay = alert_relay(database, settings, clock, sender)  # the production lease
     ticks = 0
     while clock.now() < until:
-        run_escalation_job(database, settings, clock, relay)
+        run_escalation_tick(database, settings, clock)
+        run_alert_sender(relay)
         ticks += 1
         time.sleep(0.05)
     print(f"ticks={ticks}", flush=True)

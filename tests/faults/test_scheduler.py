@@ -96,10 +96,6 @@ def test_scheduler_killed_at_random_points_of_its_ticks_loses_no_alert_text(
     assert set(_sent_keys(sent_log)) <= notifications
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sent twice today: a scheduler killed after Twilio took a text but before the outbox row "
-    "was marked sent re-sends it when the lease expires; the 'alerts' work (issue 13, What to "
-    "build 4: ask Twilio whether it went before re-sending) fixes this"))
 def test_scheduler_killed_after_a_text_left_and_before_it_was_marked_sends_it_once(
         database: Database, session: Session, tmp_path: Path) -> None:
     _late_morning(session, count=3)
