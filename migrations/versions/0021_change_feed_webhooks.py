@@ -1,7 +1,7 @@
 """the change feed (visit_changes) and outbound webhook subscriptions
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0020
 Create Date: 2026-11-30 02:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0022"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the outage spool's replay log: each spooled call or text once, with what it became
 
-Revision ID: 0023
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-11-30 02:15:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023"
-down_revision = "0025"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """adult landline periods: when each landline was registered to a client, so a call is judged
 against the numbers of its own day after a landline changes
 
-Revision ID: 0022
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-11-30 02:30:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
-down_revision = "0023"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

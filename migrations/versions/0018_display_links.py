@@ -1,6 +1,6 @@
 """display_links: read-only wall-screen links to today's board (token kept as its SHA-256)
 
-Revision ID: 0025
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-11-30 02:10:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
