@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -42,6 +42,10 @@ class Transcript:
         return sum(len(k) for k in self.keyed)
 
 
+# What the carer keys at one <Gather>: digits, or a decision on what they heard so far.
+Keys = str | Callable[["Transcript"], str | None]
+
+
 class PhoneSimulator:
     """A fake phone network in front of a gateway at base_url, signing with the auth token."""
 
@@ -73,12 +77,15 @@ class PhoneSimulator:
         except ET.ParseError as error:
             raise SimulatorError(f"POST {url} did not answer TwiML: {error}") from None
 
-    def call(self, from_number: str, key_groups: list[str], *, record_concern_seconds: int = 0
-             ) -> Transcript:
+    def call(self, from_number: str, key_groups: Sequence[Keys], *,
+             record_concern_seconds: int = 0) -> Transcript:
         """Ring the gateway from a number and key each group into successive <Gather>s.
 
-        When the keys run out, the carer keys nothing more: Twilio then follows the verb after
-        the <Gather> (as when a real caller stays silent) until the gateway hangs up.
+        A group may be a decision on what was heard so far (a function of the transcript giving
+        the digits, or None to key nothing): a carer who listens to the read-back and presses 9
+        only if it is wrong. When the keys run out, the carer keys nothing more: Twilio then
+        follows the verb after the <Gather> (as when a real caller stays silent) until the
+        gateway hangs up.
         """
         call_sid = "CA" + secrets.token_hex(16)
         transcript = Transcript(call_sid)
@@ -104,7 +111,7 @@ class PhoneSimulator:
         transcript.heard.append(text)
         self.echo(f"  gateway: {text}")
 
-    def _follow(self, root: ET.Element, current_url: str, keys: list[str],
+    def _follow(self, root: ET.Element, current_url: str, keys: list[Keys],
                 transcript: Transcript, record_seconds: int
                 ) -> tuple[str, dict[str, str]] | None:
         """Play the verbs of one TwiML document; return the next request, or None at hang-up."""
@@ -117,8 +124,9 @@ class PhoneSimulator:
                 for child in verb:
                     if child.tag == "Say":
                         self._say(child, transcript)
-                if keys:
-                    digits = keys.pop(0)
+                group = keys.pop(0) if keys else None
+                digits = group(transcript) if callable(group) else group
+                if digits is not None:
                     transcript.keyed.append(digits)
                     self.echo(f"  carer keys: {digits}")
                     action = urljoin(current_url, verb.attrib.get("action", current_url))

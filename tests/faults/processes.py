@@ -23,7 +23,7 @@ import requests
 from sqlalchemy.orm import Session
 
 from ivr_gateway.config import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_PHONE_NUMBER, Settings
-from ivr_gateway.simulator import PhoneSimulator, SimulatorError
+from ivr_gateway.simulator import PhoneSimulator, SimulatorError, Transcript
 from ivr_gateway.sms.devices import new_code_sheet
 from ivr_gateway.sms.simulator import send_text
 from ivr_gateway.telephony.signature import sign
@@ -263,7 +263,13 @@ class Outcomes:
 def ring_to_log_in(base_url: str, carer: RotaCarer, outcomes: Outcomes, tries: int = 10
                    ) -> None:
     """Ring, key the carer number and PIN; ring again (a new call) until told "Logged in"
-    (a carer who hears the apology or nothing at all rings again)."""
+    (a carer who hears the apology or nothing at all rings again). A carer whose first call
+    was cut after it was recorded hears "Logged out" on the next: she presses 9 ("if wrong"),
+    as the read-back tells her, and hears it changed to a log-in."""
+
+    def nine_if_wrong(transcript: Transcript) -> str | None:
+        return "9" if any(h.startswith("Logged out") for h in transcript.heard) else None
+
     http = TwilioRetries()
     phone = PhoneSimulator(base_url, TOKEN, account_sid=DEV_TWILIO_ACCOUNT_SID,
                            gateway_number=DEV_TWILIO_PHONE_NUMBER, http=http, timeout=15)
@@ -272,10 +278,10 @@ def ring_to_log_in(base_url: str, carer: RotaCarer, outcomes: Outcomes, tries: i
     for _ in range(tries):
         made += 1
         try:
-            heard = phone.call(carer.landline, [carer.staff_number, PIN]).heard
+            heard = phone.call(carer.landline, [carer.staff_number, PIN, nine_if_wrong]).heard
         except (requests.RequestException, SimulatorError) as error:
             heard = [f"({type(error).__name__})"]
-        if any(h.startswith(("Logged in", "Logged out")) for h in heard):
+        if any(h.startswith(("Logged in", "Logged out", "Changed.")) for h in heard):
             break
         time.sleep(0.5)
     outcomes.note(carer.staff_number, heard, made, http.retried)
