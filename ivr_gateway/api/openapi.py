@@ -3,8 +3,10 @@ GET /api/v1/openapi.json that serves it (no token needed)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -300,10 +302,21 @@ def _content(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+# A real request and answer of every operation, from the demo (scripts/generate-api-examples):
+# shown as its examples; tests/api/test_examples.py checks each against its models.
+EXAMPLES_FILE = Path(__file__).with_name("examples.json")
+
+
+def recorded_examples() -> dict[str, dict[str, Any]]:
+    """Each operation's recorded example: status, request body (if any) and answer."""
+    return dict(json.loads(EXAMPLES_FILE.read_text(encoding="utf-8")))
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (built once; it depends only on code)."""
     refs, components = _schemas()
+    examples = recorded_examples()
     error_ref = refs["ErrorResponse"]
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
@@ -312,8 +325,11 @@ def openapi_document() -> dict[str, Any]:
             schema = refs[model.__name__] if model is not None else {"type": "object"}
             responses[str(status)] = {"description": _OK_TEXT[status],
                                       "content": _content(schema)}
-            if op.example is not None and len(responses) == 1:
-                responses[str(status)]["content"]["application/json"]["example"] = op.example
+            recorded = examples.get(op.operation_id, {})
+            answer = op.example if op.example is not None else (
+                recorded.get("response") if recorded.get("status") == status else None)
+            if answer is not None:
+                responses[str(status)]["content"]["application/json"]["example"] = answer
         # Any request may be refused before its operation reads it (ivr_gateway/request_guards:
         # a NUL character, JSON nested too deep: 400), and a body over the limit is a 413.
         guarded = {400, 413} if op.request is not None else {400}
@@ -338,6 +354,9 @@ def openapi_document() -> dict[str, Any]:
         if op.request is not None:
             operation["requestBody"] = {"required": True,
                                         "content": _content(refs[op.request.__name__])}
+            body = examples.get(op.operation_id, {}).get("request")
+            if body is not None:
+                operation["requestBody"]["content"]["application/json"]["example"] = body
         if not op.authenticated:
             operation["security"] = []
         paths.setdefault(op.path, {})[op.method] = operation
