@@ -263,8 +263,8 @@ OPERATIONS += [
                       "description": f"Entries per page, 1 to {MAX_LIMIT} (default 100).",
                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}]),
     Operation("/webhooks/subscriptions", "get", "listWebhookSubscriptions",
-              "Every webhook subscription (without secrets)", "webhooks",
-              {200: SubscriptionsResponse}),
+              "The webhook subscriptions (without secrets), oldest first", "webhooks",
+              {200: SubscriptionsResponse}, errors=(401, 422), query=_PAGE),
     Operation("/webhooks/subscriptions", "post", "createWebhookSubscription",
               "Subscribe a URL to the change feed as signed webhooks (Standard Webhooks); "
               "the answer carries its secret, once", "webhooks", {201: SubscriptionResponse},

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from ivr_gateway import extensions
 from ivr_gateway.api.blueprint import blueprint
 from ivr_gateway.api.errors import ApiError
+from ivr_gateway.api.paging import page_request, paged
 from ivr_gateway.api.payload import json_body, json_response
 from ivr_gateway.rota.service import InvalidRota
 from ivr_gateway.webhooks import subscriptions as service
@@ -58,9 +59,11 @@ class SubscriptionResponse(BaseModel):
 
 
 class SubscriptionsResponse(BaseModel):
-    """Every subscription."""
+    """The subscriptions, oldest first, a page at a time."""
 
     subscriptions: list[SubscriptionOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 def _out(view: service.SubscriptionView) -> SubscriptionOut:
@@ -77,10 +80,13 @@ def _refusal(error: Exception) -> Exception:
 
 @blueprint.get("/webhooks/subscriptions")
 def list_webhook_subscriptions() -> Response:
-    """Every subscription (without secrets)."""
+    """The subscriptions (without secrets), oldest first, paged like every list."""
+    page = page_request()
     with extensions.database().unit_of_work() as session:
-        return json_response(SubscriptionsResponse(subscriptions=[
-            _out(v) for v in service.list_subscriptions(session)]))
+        chosen, next_cursor = paged(service.list_subscriptions(session), lambda v: (v.id,),
+                                    page)
+        return json_response(SubscriptionsResponse(subscriptions=[_out(v) for v in chosen],
+                                                   next_cursor=next_cursor))
 
 
 @blueprint.post("/webhooks/subscriptions")

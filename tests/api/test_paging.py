@@ -122,3 +122,12 @@ def test_office_contacts_page_too(api: Api) -> None:
     assert sorted(c["name"] for c in walked) == [f"Max {n}" for n in range(5)]
     assert len({c["id"] for c in walked}) == 5
     assert pages == 3
+
+
+def test_webhook_subscriptions_page_too(api: Api) -> None:
+    for n in range(5):
+        assert api.post("/webhooks/subscriptions", {
+            "url": f"https://rota{n}.example.org/hooks"}).status_code == 201
+    walked, pages = _walk(api, "/webhooks/subscriptions", "subscriptions", 2)
+    assert [s["url"] for s in walked] == [f"https://rota{n}.example.org/hooks" for n in range(5)]
+    assert pages == 3
