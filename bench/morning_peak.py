@@ -317,35 +317,60 @@ class Process:
         self._log.close()
 
 
-def procfile_web(port: int) -> list[str]:
-    """The Procfile's `web` command, with its variables filled in as a platform would."""
+def procfile_command(name: str, variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """A Procfile process type's command, its variables filled in as a platform would; and the
+    environment assignments that lead its line (PROMETHEUS_MULTIPROC_DIR=...)."""
     line = next(raw.split(":", 1)[1] for raw in (ROOT / "Procfile").read_text().splitlines()
-                if raw.startswith("web:"))
+                if raw.startswith(f"{name}:"))
     expanded = subprocess.run(["/bin/sh", "-c", f"echo {line}"], check=True,
                               capture_output=True, text=True,
-                              env={"PORT": str(port), "PATH": os.environ.get("PATH", "")})
+                              env={**variables, "PATH": os.environ.get("PATH", "")})
     words = shlex.split(expanded.stdout.strip())
+    assignments: dict[str, str] = {}
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        key, value = words.pop(0).split("=", 1)
+        assignments[key] = value
     words[0] = str(Path(sys.executable).with_name(words[0]))  # the venv's gunicorn
-    return words
+    return words, assignments
 
 
-def start_processes(url: str, token: str, log_dir: Path) -> tuple[list[Process], str, str, Path]:
-    """web, scheduler, relay and the mock council; their base URLs and the mock's store."""
-    web_port, mock_port = free_port(), free_port()
-    base_url, mock_url = f"http://{HOST}:{web_port}", f"http://{HOST}:{mock_port}"
+def start_processes(url: str, token: str, log_dir: Path, *, split: bool
+                    ) -> tuple[list[Process], str, str, str, Path]:
+    """The web process types, scheduler, relay and the mock council; the URL Twilio's webhooks
+    go to, the office's and the API's URL, the mock's URL and its store.
+
+    split: as the Procfile runs it, `web_twilio` serves the webhooks and `web` the office and the
+    API (a reverse proxy routes by path; here each is called at its own port). Without it,
+    everything goes to `web`, as before the Procfile had two web process types.
+    """
+    web_port, twilio_port, mock_port = free_port(), free_port(), free_port()
+    office_url, mock_url = f"http://{HOST}:{web_port}", f"http://{HOST}:{mock_port}"
+    twilio_url = f"http://{HOST}:{twilio_port}" if split else office_url
     store = log_dir / "council.sqlite3"
-    env = {k: v for k, v in os.environ.items() if k not in {"WEB_CONCURRENCY", "PORT"}}
-    env.update(SETTINGS_ENV, DATABASE_URL=url, PUBLIC_BASE_URL=base_url, TWILIO_AUTH_TOKEN=token,
-               ECC_API_URL=mock_url + "/api/v1", ECC_API_TOKEN=ECC_TOKEN,
-               PYTHONDONTWRITEBYTECODE="1")
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"WEB_CONCURRENCY", "PORT", "TWILIO_WEB_CONCURRENCY", "TWILIO_PORT"}}
+    env.update(SETTINGS_ENV, DATABASE_URL=url, PUBLIC_BASE_URL=office_url,
+               TWILIO_AUTH_TOKEN=token, ECC_API_URL=mock_url + "/api/v1",
+               ECC_API_TOKEN=ECC_TOKEN, PYTHONDONTWRITEBYTECODE="1",
+               PROMETHEUS_MULTIPROC_ROOT=str(log_dir / "metrics"))
     cli = [sys.executable, "-c", "from ivr_gateway.cli import main; main()"]
+    variables = {"PORT": str(web_port), "TWILIO_PORT": str(twilio_port),
+                 "PROMETHEUS_MULTIPROC_ROOT": str(log_dir / "metrics")}
+    web, web_env = procfile_command("web", variables)
+    twilio, twilio_env = procfile_command("web_twilio", variables)
+    for path in (*web_env.values(), *(twilio_env.values() if split else ())):
+        Path(path).mkdir(parents=True, exist_ok=True)  # each process type's metrics folder
     processes = [
         Process("mock-council", [*cli, "mock-ecc", "--port", str(mock_port), "--db", str(store),
                                  "--token", ECC_TOKEN], env, log_dir),
-        Process("web", procfile_web(web_port), env, log_dir),
+        Process("web", web, {**env, **web_env}, log_dir),
         Process("scheduler", [*cli, "scheduler"], env, log_dir),
         Process("relay", [*cli, "relay"], env, log_dir),
     ]
+    if split:
+        # Twilio signs the URL it calls: the webhooks' process knows itself by that URL.
+        processes.append(Process("web_twilio", twilio,
+                                 {**env, **twilio_env, "PUBLIC_BASE_URL": twilio_url}, log_dir))
     deadline = time.monotonic() + 60
     form = {"CallSid": "CAready", "CallStatus": "ringing"}
     while time.monotonic() < deadline:
@@ -353,12 +378,13 @@ def start_processes(url: str, token: str, log_dir: Path) -> tuple[list[Process],
         if dead:
             raise SystemExit(f"{dead} exited at start: see {log_dir}")
         with suppress(requests.RequestException):
-            ok = requests.post(f"{base_url}/twilio/status", data=form, timeout=5, headers={
-                "X-Twilio-Signature": sign(token, f"{base_url}/twilio/status", form)})
+            ok = all(requests.post(f"{base}/twilio/status", data=form, timeout=5, headers={
+                "X-Twilio-Signature": sign(token, f"{base}/twilio/status", form)}
+            ).status_code == 204 for base in {twilio_url, office_url})
             council = requests.get(f"{mock_url}/admin/stats", timeout=5,
                                    headers={"Authorization": f"Bearer {ECC_TOKEN}"})
-            if ok.status_code == 204 and council.status_code == 200:
-                return processes, base_url, mock_url, store
+            if ok and council.status_code == 200:
+                return processes, twilio_url, office_url, mock_url, store
         time.sleep(0.3)
     raise SystemExit(f"the processes did not come up: see {log_dir}")
 
@@ -654,6 +680,9 @@ def main() -> int:
                         help="share of the county: 1 = 2,000 carers, 10,000 visits")
     parser.add_argument("--spread", type=float, default=120,
                         help="seconds over which the carers' first visits start")
+    parser.add_argument("--one-web", action="store_true",
+                        help="serve the webhooks from `web` too (no `web_twilio`), as before "
+                             "the Procfile split them: the baseline of finding 8")
     parser.add_argument("--office-load", action="store_true",
                         help="office boards and an API reader in the second half")
     parser.add_argument("--boards", type=int, default=10)
@@ -683,7 +712,8 @@ def main() -> int:
     print(f"rota written in {time.monotonic() - began:.0f} s")
 
     token = secrets.token_hex(16)
-    processes, base_url, _mock_url, store = start_processes(url, token, log_dir)
+    processes, base_url, office_url, _mock_url, store = start_processes(
+        url, token, log_dir, split=not args.one_web)
     run = Run()
     stop_office = threading.Event()
     office_threads: list[threading.Thread] = []
@@ -703,10 +733,11 @@ def main() -> int:
             time.sleep(max(0.0, half - time.monotonic()))
             print("second half: office boards and the API reader start")
             office_threads = [threading.Thread(target=office_board, daemon=True,
-                                               args=(base_url, run, stop_office, i * 1.5))
+                                               args=(office_url, run, stop_office, i * 1.5))
                               for i in range(args.boards)]
             office_threads.append(threading.Thread(target=api_reader, daemon=True,
-                                                   args=(base_url, api_token, run, stop_office)))
+                                                   args=(office_url, api_token, run,
+                                                         stop_office)))
             for thread in office_threads:
                 thread.start()
         end = t0 + last + 100 + STAY + 2 * REQUEST_TIMEOUT
@@ -750,7 +781,7 @@ def main() -> int:
         print(f"  council records held: {records}; deliveries by answer: {dict(deliveries)}")
         print(f"  one escalation tick after the morning ({len(tick.raised)} raised): "
               f"{tick_seconds:.2f} s")
-        ok = checks(database, carers, run, base_url, api_token, store)
+        ok = checks(database, carers, run, office_url, api_token, store)
         if run.errors:
             print(f"\n{len(run.errors)} errors, e.g.:")
             for line in run.errors[:10]:
