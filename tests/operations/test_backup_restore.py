@@ -60,7 +60,7 @@ def _backup(database: Database, destination: Path, clock: FixedClock) -> None:
     assert destination.stat().st_size > 0
 
 
-def _restored_app_serves(url: str, clock: FixedClock, secret: str,
+def check_restored_app_serves(url: str, clock: FixedClock, secret: str,
                          before: dict[str, object]) -> None:
     restored = Database(url)
     try:
@@ -88,7 +88,7 @@ def test_a_sqlite_backup_restores_into_a_fresh_file_the_gateway_serves(
     fresh = tmp_path / "restored" / "ivr-gateway.sqlite3"
     fresh.parent.mkdir()
     shutil.copyfile(backup, fresh)
-    _restored_app_serves(f"sqlite:///{fresh}", clock, secret, before)
+    check_restored_app_serves(f"sqlite:///{fresh}", clock, secret, before)
 
 
 @pytest.mark.postgres_only
@@ -119,4 +119,4 @@ def test_a_pg_dump_restores_with_pg_restore_into_an_empty_database_the_gateway_s
          str(make_url(database.url).database), str(backup)],
         env=libpq_environment(url), capture_output=True, text=True, check=False)
     assert restore.returncode == 0, restore.stderr
-    _restored_app_serves(url, clock, secret, before)
+    check_restored_app_serves(url, clock, secret, before)
