@@ -275,16 +275,21 @@ class Gunicorn:
 
     def stop(self) -> None:
         """TERM the process group (master and workers), KILL it if it lingers."""
-        if self.process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process_group(self.process)
         self._log.close()
+
+
+def stop_process_group(process: subprocess.Popen[Any]) -> None:
+    """TERM a child started in its own session and its whole group; KILL it if it lingers."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
 
 
 def gateway_and_bare(database_url: str, token: str, bare_env: dict[str, str] | None = None

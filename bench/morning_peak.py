@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from ivr_load import DRAMA_PREFIXES, free_port, percentile
+from ivr_load import DRAMA_PREFIXES, free_port, percentile, stop_process_group
 from sqlalchemy import create_engine, func, select, text
 
 from ivr_gateway.api.tokens import create_api_token
@@ -305,15 +305,7 @@ class Process:
 
     def stop(self) -> None:
         """TERM the group, KILL it if it lingers."""
-        if self.process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process_group(self.process)
         self._log.close()
 
 
