@@ -8,9 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr_gateway.ivr.models import Call
-from ivr_gateway.telephony.status import StatusReport
-
-FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+from ivr_gateway.telephony.status import FINAL_CALL_STATUSES, StatusReport
 
 
 def record_call_status(session: Session, report: StatusReport, now: datetime) -> bool:

@@ -6,9 +6,10 @@ first claims the item's row in spool_replays (INSERT ... ON CONFLICT DO NOTHING)
 replayer waits on that row and then finds it taken, and a replay that crashed after its commit
 but before deleting the file finds it taken too, so nothing is ever recorded twice. The file is
 deleted only after the commit. A database still unreachable stops the replay (the rest wait, in
-order); a call still under way (its PIN not yet keyed, spooled less than CALL_IN_PROGRESS ago)
-stops it too, so later items never overtake it. An item that fails for another reason is moved
-to the spool's failed/ folder and its row says why: the office sees it with the refused items.
+order); a call still under way (its PIN not yet keyed, no status callback saying it ended, and
+spooled less than CALL_IN_PROGRESS ago) stops it too, so later items never overtake it. An item
+that fails for another reason is moved to the spool's failed/ folder and its row says why: the
+office sees it with the refused items.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def replay_spool(database: Database, settings: Settings, clock: Clock,
     for index, item in enumerate(items):
         now = clock.now()
         if item.kind == "call" and not item.fields.get("finished") and \
-                now - item.written_at < CALL_IN_PROGRESS:
+                not item.fields.get("ended") and now - item.written_at < CALL_IN_PROGRESS:
             report.stopped, report.waiting = "a call is still under way", len(items) - index
             break
         try:

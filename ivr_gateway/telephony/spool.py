@@ -162,6 +162,15 @@ class Spool:
         return [p for p in self.directory.iterdir()
                 if p.is_file() and p.suffix == ".json" and not p.name.startswith(".")]
 
+    def mark_call_ended(self, sid: str, now: datetime) -> bool:
+        """Note that a spooled call is over (Twilio's status callback said so): its replay need
+        not wait for more steps. False when no unfinished item of this call waits here."""
+        item = self.get("call", sid) if sid else None
+        if item is None or item.fields.get("finished") or item.fields.get("ended"):
+            return False
+        self.put("call", sid, item.at, {**item.fields, "ended": True}, now, replace=True)
+        return True
+
     def remove(self, item: SpoolItem) -> None:
         """Delete a replayed item (the database has it now)."""
         item.path.unlink(missing_ok=True)

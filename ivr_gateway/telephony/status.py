@@ -29,6 +29,9 @@ class StatusReport:
     url_parameters: Mapping[str, str] = field(default_factory=dict)  # e.g. notification=<id>
 
 
+# Twilio's CallStatus values of a call that is over.
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
 # (session, report, now) -> True if the report was this handler's (the next ones are not asked)
 StatusHandler = Callable[[Session, StatusReport, datetime], bool]
 

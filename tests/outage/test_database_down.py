@@ -274,6 +274,40 @@ def test_an_unfinished_call_holds_back_later_items_until_it_is_over(
     assert "ended before the PIN" in replayed_call.detail
 
 
+def test_a_call_twilio_says_is_over_no_longer_holds_back_the_items_after_it(
+    down: TwilioClient, session: Session, database: Database, settings: Settings,
+    clock: FixedClock,
+) -> None:
+    _rota(session)
+    clock.set(NINE + timedelta(minutes=2))
+    call = PlayedCall(down, new_call_sid(), LANDLINE)
+    call.start()
+    call.press("1234")  # the carer hangs up before the PIN
+    clock.set(NINE + timedelta(minutes=3))
+    text(down, MOBILE, f"IN {code_at(clock.now())}")
+    response = down.post("/twilio/status", {"CallSid": call.call_sid,
+                                             "CallStatus": "completed"})
+    assert response.status_code == 503  # the database is still down: only the spool heard it
+    clock.set(NINE + timedelta(minutes=4))  # well within CALL_IN_PROGRESS
+    report = replay_spool(database, settings, clock)
+    assert report.stopped == ""
+    assert [o for _, o in report.replayed] == ["refused", "logged"]
+    (replayed_call,) = rows(session, SpoolReplay, SpoolReplay.kind == "call")
+    assert "ended before the PIN" in replayed_call.detail
+
+
+def test_a_status_callback_for_a_call_the_spool_does_not_hold_changes_nothing_there(
+    down: TwilioClient, settings: Settings,
+) -> None:
+    call = PlayedCall(down, new_call_sid(), LANDLINE)
+    call.start()
+    call.press("1234")
+    before = {p.name: p.read_bytes() for p in Path(settings.spool_dir).glob("*.json")}
+    down.post("/twilio/status", {"CallSid": new_call_sid(), "CallStatus": "completed"})
+    down.post("/twilio/status", {"CallSid": call.call_sid, "CallStatus": "ringing"})
+    assert {p.name: p.read_bytes() for p in Path(settings.spool_dir).glob("*.json")} == before
+
+
 def test_with_the_disk_refusing_too_the_carer_hears_the_apology_not_noted(
     down_app: Flask, settings: Settings, tmp_path: Path, session: Session, clock: FixedClock,
 ) -> None:
