@@ -96,7 +96,7 @@ def morning(database: Database, clock: FixedClock, session: Session
         escalation.run_until(DAWN + timedelta(minutes=90), step=timedelta(minutes=5))
         phones.call("01134960002", ["1002", "4722"])  # Amy arrives at Joan's, 07:30
         escalation.run_until(NINE - timedelta(minutes=29), step=timedelta(minutes=5))
-        phones.call("01134960003", ["1003", "4723"])  # Dan arrives at Dot's, 08:31
+        phones.call("01134960003", ["1003", "4723"])  # Dan arrives at Dot's, 08:35
         escalation.run_until(NINE + timedelta(minutes=5), step=timedelta(minutes=2))
         yield {"url": base_url, "escalation": escalation}
 
