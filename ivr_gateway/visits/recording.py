@@ -46,6 +46,8 @@ from ivr_gateway.visits.matching import (
 # same client's home is a new log-in (visits are at most 12 hours: live-in care is out of scope).
 STALE_OPEN_VISIT = timedelta(hours=12)
 LOCKED_CARE_WORKERS = "locked_care_workers"  # key in Session.info
+# Who "reviewed" a missing-log-in flag that a log-in arriving after its log-out answered.
+LATE_LOG_IN = "gateway: the log-in arrived after the log-out"
 
 
 @dataclass(frozen=True)
@@ -303,8 +305,86 @@ def _record_log_event(session: Session, request: LogRequest, windows: KpiWindows
         recent = _recent_open_visit_here(request, open_visits, windows)
         if recent is not None:
             return _repeat_log_in(session, request, recent, visits), []
+        waiting = _log_out_waiting_for_its_log_in(session, request)
+        if waiting is not None:
+            return _late_log_in(session, request, windows, waiting), []
         return _log_in(session, request, windows, visits), [v.id for v in open_visits]
     return _log_out(session, request, windows, visits), []
+
+
+def _log_out_waiting_for_its_log_in(session: Session, request: LogRequest
+                                    ) -> ActualVisit | None:
+    """A log-out of this carer at this client, later than this log-in, that came without one.
+
+    A log-in can arrive after its own log-out: a text delayed by poor signal (its token code
+    proves the time it was sent), or a call whose request was held up on a busy server. The
+    log-out was then recorded alone (a visit with no start, flagged missing log-in); this log-in
+    belongs to it, unless another visit of the carer's falls between the two.
+    """
+    at = request.event_time
+    waiting = session.scalars(
+        select(ActualVisit)
+        .where(ActualVisit.care_worker_id == request.care_worker_id,
+               ActualVisit.adult_id == request.adult_id,
+               ActualVisit.state == ActualVisitState.CLOSED,
+               ActualVisit.started_at.is_(None),
+               ActualVisit.ended_at > at,
+               ActualVisit.ended_at < at + STALE_OPEN_VISIT)
+        .order_by(ActualVisit.ended_at, ActualVisit.id).limit(1)).first()
+    if waiting is None or waiting.ended_at is None:
+        return None
+    # Any other visit of the carer's own between the two (begun before the log-out and not
+    # over by the log-in, or another log-out in between): the two are not one visit.
+    between = session.scalar(
+        select(ActualVisit.id)
+        .where(ActualVisit.care_worker_id == request.care_worker_id,
+               ActualVisit.id != waiting.id,
+               or_(and_(ActualVisit.started_at < waiting.ended_at,
+                        or_(ActualVisit.ended_at.is_(None), ActualVisit.ended_at > at)),
+                   and_(ActualVisit.started_at.is_(None), ActualVisit.ended_at > at,
+                        ActualVisit.ended_at < waiting.ended_at)))
+        .limit(1))
+    return waiting if between is None else None
+
+
+def _late_log_in(session: Session, request: LogRequest, windows: KpiWindows,
+                 visit: ActualVisit) -> LogResult:
+    """Give a log-out that came alone the log-in that arrived after it (at its own time)."""
+    at = request.event_time
+    initials = _initials(session, request)
+    window = timedelta(minutes=windows.match_window)
+    planned_visit_id = visit.planned_visit_id
+    match: Match | None = None
+    if planned_visit_id is None:
+        match = match_log_in(request.care_worker_id, at,
+                             _candidates(session, request.adult_id, at, window), window)
+        planned_visit_id = match.candidate.planned_visit_id if match.candidate else None
+        visit.planned_visit_id = planned_visit_id
+        if match.candidate is not None:
+            visit.match_reason = match.reason
+    visit.started_at = at
+    visit.in_verification = request.verification
+    event_id = _insert_event(session, request, LogKind.IN, visit.id, planned_visit_id)
+    for exception in visit.exceptions:
+        if exception.code == ExceptionCode.MISSING_LOG_IN and exception.reviewed_at is None:
+            exception.reviewed_at = request.received_at
+            exception.reviewed_by = LATE_LOG_IN
+    codes: list[ExceptionCode] = []
+    if request.verification == Verification.UNVERIFIED:
+        _add_exception(session, (visit.id, planned_visit_id), ExceptionCode.UNVERIFIED_LOCATION,
+                       request.unverified_reason or "presence at the client's home not proven",
+                       event_id, at)
+        codes.append(ExceptionCode.UNVERIFIED_LOCATION)
+    session.flush()
+    planned = session.get(PlannedVisit, planned_visit_id) if planned_visit_id else None
+    minutes_late = None
+    if planned is not None and at - planned.planned_start > timedelta(minutes=windows.late_after):
+        minutes_late = _minutes(at - planned.planned_start)
+    match_kind = (match.kind if match is not None else
+                  MatchKind.PLANNED if planned is not None else MatchKind.UNPLANNED)
+    return LogResult(event_id, LogKind.IN, visit.id, at, initials,
+                     planned.ref if planned is not None else None, match_kind, minutes_late,
+                     None, codes)
 
 
 def _recent_open_visit_here(request: LogRequest, open_visits: list[ActualVisit],
@@ -436,7 +516,19 @@ def _undo_derived(session: Session, original: LogEvent) -> tuple[set[int], LogKi
     closed are reopened. The ids of the visits changed or removed (for the council)."""
     visit = session.get_one(ActualVisit, original.actual_visit_id)
     touched = {visit.id}  # for the council: each visit this correction changes or removes
-    if original.kind == LogKind.IN:
+    if original.kind == LogKind.IN and visit.ended_at is not None and \
+            _answered_late(visit, original):
+        # A log-in that arrived after its log-out (_late_log_in): the log-out stands alone again.
+        visit.started_at = None
+        visit.in_verification = None
+        for exception in visit.exceptions:
+            if exception.reviewed_by == LATE_LOG_IN:
+                exception.reviewed_at = exception.reviewed_by = None
+            elif exception.log_event_id == original.id:
+                session.delete(exception)
+        original.actual_visit = None
+        original.planned_visit_id = None
+    elif original.kind == LogKind.IN:
         # Undo the log-in: reopen what it closed as missing log-out, drop the visit it opened.
         closed_by_it = session.scalars(select(VisitException).where(
             VisitException.log_event_id == original.id,
@@ -460,6 +552,12 @@ def _undo_derived(session: Session, original: LogEvent) -> tuple[set[int], LogKi
                 session.delete(exception)
     session.flush()
     return touched, original.kind
+
+
+def _answered_late(visit: ActualVisit, log_in: LogEvent) -> bool:
+    """Whether this log-in joined a log-out that had come alone (see _late_log_in)."""
+    return any(e.code == ExceptionCode.MISSING_LOG_IN and e.reviewed_by == LATE_LOG_IN
+               for e in visit.exceptions) and visit.started_at == log_in.event_time
 
 
 def correct_direction(session: Session, log_event_id: int, received_at: datetime,

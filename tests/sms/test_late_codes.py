@@ -113,3 +113,24 @@ def test_sheet_codes_record_arrival_time_even_when_late(
     clock.set(start + timedelta(minutes=50))
     text(twilio, AMY, f"IN {sheet.codes[0]}")
     assert rows(session, LogEvent)[0].event_time == clock.now()
+
+
+def test_a_log_in_text_delayed_past_its_log_out_completes_the_same_visit(
+        twilio: TwilioClient, session: Session, clock: FixedClock) -> None:
+    start = datetime(2026, 1, 13, 7, 0, tzinfo=UTC)
+    _home(session, start)
+    shown_in = start + timedelta(minutes=2)
+    clock.set(start + timedelta(minutes=31))  # the OUT text gets through; the IN is stuck
+    text(twilio, AMY, f"OUT {code_at(clock.now(), digits=8)}")
+    clock.set(start + timedelta(minutes=50))  # the IN text arrives at last
+    reply = text(twilio, AMY, f"IN {code_at(shown_in, digits=8)}")
+    assert reply.text.startswith("Logged in 07:02 for J.S."), reply.text
+    (visit,) = rows(session, ActualVisit)  # one visit, not a log-out and an open log-in
+    assert visit.started_at == step_start(time_step(shown_in, 30), 30)
+    assert visit.ended_at is not None and visit.ended_at > visit.started_at
+    assert visit.state.value == "closed"
+    assert sorted(e.kind for e in rows(session, LogEvent)) == [LogKind.IN, LogKind.OUT]
+    assert {e.actual_visit_id for e in rows(session, LogEvent)} == {visit.id}
+    (flag,) = [e for e in visit.exceptions if e.code.value == "missing_log_in"]
+    assert flag.reviewed_at == clock.now()  # answered: kept as evidence, no longer open
+    assert flag.reviewed_by == "gateway: the log-in arrived after the log-out"

@@ -97,3 +97,58 @@ def test_read_backs_name_the_planned_visit_with_one_query_for_the_carers_visits(
     planned_reads = [s for s in statements
                      if s.lstrip().upper().startswith("SELECT") and "FROM planned_visits" in s]
     assert len(planned_reads) == 1, planned_reads
+
+
+def test_a_log_in_that_arrives_after_its_log_out_joins_it_at_its_own_time(
+        session: Session) -> None:
+    carer, adult = make_care_worker(session), make_adult(session)
+    make_planned_visit(session, adult, [carer], start=NINE)
+    out = _log(session, carer.id, adult.id, NINE + timedelta(minutes=30), LogKind.OUT)
+    assert out.exceptions == [ExceptionCode.MISSING_LOG_IN]
+    late = _log(session, carer.id, adult.id, NINE + timedelta(minutes=1), LogKind.IN)
+    assert late.actual_visit_id == out.actual_visit_id
+    assert late.match_kind == MatchKind.PLANNED and late.planned_visit_ref is not None
+    visit = session.get_one(ActualVisit, out.actual_visit_id)
+    assert (visit.started_at, visit.ended_at) == (NINE + timedelta(minutes=1),
+                                                  NINE + timedelta(minutes=30))
+    assert [e.reviewed_by for e in visit.exceptions] == [
+        "gateway: the log-in arrived after the log-out"]
+
+
+def test_a_late_log_in_does_not_join_a_log_out_made_after_another_visit_began(
+        session: Session) -> None:
+    carer, _first, second = _visited_first_home_nine_to_half_past(session)
+    out = _log(session, carer.id, second.id, NINE + timedelta(hours=1), LogKind.OUT)
+    # A log-in at the second home timed 09:10, while the carer was at the first one (09:00
+    # to 09:30): it is not the start of the 10:00 log-out, which keeps its missing log-in.
+    late = _log(session, carer.id, second.id, NINE + timedelta(minutes=10), LogKind.IN)
+    assert late.actual_visit_id != out.actual_visit_id
+    alone = session.get_one(ActualVisit, out.actual_visit_id)
+    assert alone.started_at is None
+    assert [e.reviewed_at for e in alone.exceptions] == [None]
+
+
+def test_a_log_in_after_the_log_out_in_time_order_is_a_new_visit(session: Session) -> None:
+    carer, adult = make_care_worker(session), make_adult(session)
+    make_planned_visit(session, adult, [carer], start=NINE)
+    out = _log(session, carer.id, adult.id, NINE + timedelta(minutes=30), LogKind.OUT)
+    later = _log(session, carer.id, adult.id, NINE + timedelta(minutes=40), LogKind.IN)
+    assert later.actual_visit_id != out.actual_visit_id
+    assert session.get_one(ActualVisit, later.actual_visit_id).state == ActualVisitState.OPEN
+
+
+def test_pressing_9_after_a_late_log_in_leaves_the_log_out_alone_again(
+        session: Session) -> None:
+    from ivr_gateway.visits.recording import correct_direction
+
+    carer, adult = make_care_worker(session), make_adult(session)
+    make_planned_visit(session, adult, [carer], start=NINE)
+    out = _log(session, carer.id, adult.id, NINE + timedelta(minutes=30), LogKind.OUT)
+    late = _log(session, carer.id, adult.id, NINE + timedelta(minutes=1), LogKind.IN)
+    corrected = correct_direction(session, late.log_event_id, NINE + timedelta(minutes=31),
+                                  KPI, seq=2)
+    assert corrected.kind == LogKind.OUT
+    alone = session.get_one(ActualVisit, out.actual_visit_id)
+    assert alone.started_at is None and alone.in_verification is None
+    assert [(e.code, e.reviewed_at) for e in alone.exceptions] == [
+        (ExceptionCode.MISSING_LOG_IN, None)]  # open again for the office
