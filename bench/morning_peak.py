@@ -101,9 +101,13 @@ PIN = "2468"
 OFFICE_PASSWORD = "morning peak office password"  # noqa: S105 - the bench's own database
 ECC_TOKEN = "morning-peak-ecc-token"  # noqa: S105 - a local mock's token
 REQUEST_TIMEOUT = 15.0  # Twilio gives a webhook 15 s, then plays its own error
+# At --pace 1 (the default) one minute of the settings is one minute of the run; --pace P
+# stretches every time below and every minute of SETTINGS_ENV by P (set_pace), so a county-sized
+# morning can be played at a rate the machine under test can serve.
 GAP = 180  # seconds between one carer's visits: the longest visit (late, 100 s in + 70 s) fits
 VISIT_SECONDS = 60  # planned length (one "minute" of the compressed morning)
 STAY = 70  # seconds a carer stays after logging in
+PACE = 1.0
 LANDLINE_PREFIXES = [*DRAMA_PREFIXES, "+441632960"]  # 11,000 drama numbers
 KINDS = ["/twilio/voice", "/twilio/voice/step", "/twilio/status", "/twilio/sms"]
 SETTINGS_ENV = {
@@ -114,6 +118,21 @@ SETTINGS_ENV = {
     "OFFICE_HOURS": "00:00-23:59 Mon-Sun", "BANK_HOLIDAYS": "none",
     "ALERT_SENDER": "recording", "IVR_GATEWAY_ENV": "test",
 }
+
+
+def set_pace(pace: float) -> None:
+    """Stretch the compressed morning by `pace` (whole minutes in the settings)."""
+    global GAP, VISIT_SECONDS, STAY, PACE  # the bench's one knob, set once
+    if pace == 1:
+        return
+    if pace != int(pace) or pace < 1:
+        raise SystemExit("--pace is a whole number of minutes per compressed minute (1, 2, 3)")
+    PACE = pace
+    GAP, VISIT_SECONDS, STAY = GAP * int(pace), VISIT_SECONDS * int(pace), STAY * int(pace)
+    for key in ("KPI_LATE_AFTER_MINUTES", "KPI_MISSED_AFTER_MINUTES",
+                "KPI_LOG_OUT_CHASE_AFTER_MINUTES", "ESCALATION_LEVEL_MINUTES",
+                "ESCALATION_CARER_REMINDER_MINUTES"):
+        SETTINGS_ENV[key] = str(int(SETTINGS_ENV[key]) * int(pace))
 
 
 @dataclass(frozen=True)
@@ -428,8 +447,8 @@ def play_carer(carer: BenchCarer, base_url: str, token: str, run: Run, t0: float
     for visit in carer.visits:
         if visit.plan in {"missed", "absent"}:
             continue
-        arrive = visit.offset + (rng.uniform(80, 100) if visit.plan == "late"
-                                 else rng.uniform(0, 25))
+        arrive = visit.offset + PACE * (rng.uniform(80, 100) if visit.plan == "late"
+                                        else rng.uniform(0, 25))
         for direction, at in (("in", arrive), ("out", arrive + STAY)):
             time.sleep(max(0.0, t0 + at - time.monotonic()))
             try:
@@ -670,8 +689,9 @@ def main() -> int:
                                                "postgresql://postgres@127.0.0.1:5432/bench_peak"))
     parser.add_argument("--scale", type=float, default=1.0,
                         help="share of the county: 1 = 2,000 carers, 10,000 visits")
-    parser.add_argument("--spread", type=float, default=120,
-                        help="seconds over which the carers' first visits start")
+    parser.add_argument("--spread", type=float, default=None,
+                        help="seconds over which the carers' first visits start "
+                             "(default 120 x --pace)")
     parser.add_argument("--one-web", action="store_true",
                         help="serve the webhooks from `web` too (no `web_twilio`), as before "
                              "the Procfile split them: the baseline of finding 8")
@@ -682,7 +702,13 @@ def main() -> int:
     parser.add_argument("--per-carer", type=int, default=5,
                         help="visits a carer (5: the county's 10,000; fewer for a short run)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--pace", type=float, default=1,
+                        help="stretch the compressed morning P times (whole number): the same "
+                             "visits at 1/P of the rate (a county at --pace 3: about 7 log-ins "
+                             "and log-outs a second)")
     args = parser.parse_args()
+    set_pace(args.pace)
+    args.spread = 120 * PACE if args.spread is None else args.spread
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     # A TERM (a CI runner, `timeout`) stops the processes as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -691,7 +717,8 @@ def main() -> int:
     rng = random.Random(args.seed)
     log_dir = Path(tempfile.mkdtemp(prefix="morning-peak-"))
     print(f"Morning peak: {carers_n} carers, {carers_n * per_carer} visits (scale "
-          f"{args.scale}), office load {'on in the second half' if args.office_load else 'off'};"
+          f"{args.scale}, pace {PACE:g}: a carer's visits {GAP // 60} min apart), office "
+          f"load {'on in the second half' if args.office_load else 'off'};"
           f" logs in {log_dir}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     began = time.monotonic()
@@ -732,7 +759,7 @@ def main() -> int:
                                                          stop_office)))
             for thread in office_threads:
                 thread.start()
-        end = t0 + last + 100 + STAY + 2 * REQUEST_TIMEOUT
+        end = t0 + last + 100 * PACE + STAY + 2 * REQUEST_TIMEOUT
         for thread in threads:
             while thread.is_alive() and time.monotonic() < end + 60:
                 thread.join(timeout=1)
@@ -740,7 +767,7 @@ def main() -> int:
         for thread in office_threads:
             thread.join(timeout=70)
         # Every window closed (missed at 2 min), the ladder has had its ticks, the relay its go.
-        time.sleep(max(0.0, t0 + last + 150 - time.monotonic()))
+        time.sleep(max(0.0, t0 + last + 150 * PACE - time.monotonic()))
         wait_for_council(database, 120)
         dead = [p.name for p in processes if not p.alive()]
         if dead:
