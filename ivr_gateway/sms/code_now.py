@@ -36,7 +36,7 @@ READS = {
                           "adult_id"),
     "adults": ("id", "given_name", "family_name"),
 }
-TOKEN_QUERY = (
+ROW_QUERY = (
     "SELECT t.serial, t.secret_encrypted, t.digits, t.step_seconds, t.drift_steps, "
     "a.given_name, a.family_name "
     "FROM visit_code_tokens t LEFT JOIN adults a ON a.id = t.adult_id "
@@ -108,7 +108,7 @@ def _sqlite_row(path: str, serial: str) -> tuple[Any, ...] | None:
                                      timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
         try:
             row: tuple[Any, ...] | None = connection.execute(
-                TOKEN_QUERY.format(parameter="?"), (serial,)).fetchone()
+                ROW_QUERY.format(parameter="?"), (serial,)).fetchone()
         finally:
             connection.close()
     except sqlite3.Error as error:
@@ -122,6 +122,6 @@ def _postgresql_row(conninfo: str, serial: str) -> tuple[Any, ...] | None:
     try:
         with psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT,
                              autocommit=True) as connection:
-            return connection.execute(TOKEN_QUERY.format(parameter="%s"), (serial,)).fetchone()
+            return connection.execute(ROW_QUERY.format(parameter="%s"), (serial,)).fetchone()
     except psycopg.Error as error:
         raise _DriverFailed(str(error)) from error

@@ -28,7 +28,7 @@ from ivr_gateway.sms.codes import CurrentCode, encrypt_secret
 from ivr_gateway.sms.devices import current_code
 from ivr_gateway.sms.models import VisitCodeToken
 from tests.factories import make_adult
-from tests.sms.texting import SECRET, add_token, code_at
+from tests.sms.texting import add_token, code_at
 
 SECOND_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
@@ -88,7 +88,7 @@ def test_the_driver_path_and_current_code_agree_on_every_kind_of_token(
 
 def test_the_names_the_driver_path_reads_are_in_the_models_and_the_migrated_schema(
         database: Database) -> None:
-    query_names = re.findall(r"\b([ta])\.(\w+)", code_now.TOKEN_QUERY)
+    query_names = re.findall(r"\b([ta])\.(\w+)", code_now.ROW_QUERY)
     aliases = {"t": "visit_code_tokens", "a": "adults"}
     for alias, column in query_names:  # the query reads nothing READS does not declare
         assert column in code_now.READS[aliases[alias]], (alias, column)
