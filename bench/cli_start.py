@@ -98,10 +98,12 @@ def main() -> None:
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
         print(f"{name:>25}: wall {wall:.3f} s (best {min(walls[name]):.3f}), CPU {cpu:.3f} s; "
               f"x{wall / floor_wall:.2f} wall, x{cpu / floor_cpu:.2f} CPU of the SQLAlchemy floor")
-    codes = walls["ivr-gateway codes now"]
-    best, median = min(codes), statistics.median(codes)
-    print(f"codes now: best wall {best:.3f} s, median {median:.3f} s "
-          f"(target < {TARGET_SECONDS} s) {'PASS' if median < TARGET_SECONDS else 'FAIL'}")
+    for name in ("ivr-gateway codes now", "codes now, PostgreSQL"):
+        if name in walls:
+            best, median = min(walls[name]), statistics.median(walls[name])
+            print(f"{name}: best wall {best:.3f} s, median {median:.3f} s "
+                  f"(target < {TARGET_SECONDS} s) "
+                  f"{'PASS' if median < TARGET_SECONDS else 'FAIL'}")
 
 
 def register_token(cli: str, env: dict[str, str], folder: Path) -> None:
