@@ -24,7 +24,7 @@ from ivr_gateway.rota.problems import NotFound
 from ivr_gateway.schema import metadata
 from ivr_gateway.sms import code_now
 from ivr_gateway.sms.code_now import driver_target, read_current_code
-from ivr_gateway.sms.codes import CurrentCode, encrypt_secret
+from ivr_gateway.sms.codes import CurrentCode, SecretKeyMismatch, encrypt_secret
 from ivr_gateway.sms.devices import current_code
 from ivr_gateway.sms.models import VisitCodeToken
 from tests.factories import make_adult
@@ -84,6 +84,19 @@ def test_the_driver_path_and_current_code_agree_on_every_kind_of_token(
     assert spare.code == code_at(at, secret=SECOND_SEED)
     assert _driver_answer(database, "NO-SUCH", at) == (
         "NotFound: No visit-code token with serial 'NO-SUCH'.")
+
+
+def test_a_changed_token_secret_key_is_refused_alike_by_both_paths(
+        database: Database, session: Session) -> None:
+    add_token(session, make_adult(session), serial="VC-7")
+    session.commit()
+    other_key = Settings(token_secret_key="another-key-than-the-tokens-were-registered-under")
+    at = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)
+    with pytest.raises(SecretKeyMismatch) as by_driver:
+        read_current_code(database.url, "VC-7", other_key, at)
+    with pytest.raises(SecretKeyMismatch) as by_orm, database.unit_of_work() as orm_session:
+        current_code(orm_session, "VC-7", other_key, at)
+    assert str(by_driver.value) == str(by_orm.value)
 
 
 def test_the_names_the_driver_path_reads_are_in_the_models_and_the_migrated_schema(
