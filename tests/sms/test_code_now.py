@@ -168,7 +168,7 @@ try:
     main(sys.argv[1:], prog_name="ivr-gateway")
 finally:
     heavy = ("sqlalchemy", "pydantic", "flask", "holidays", "phonenumbers", "ivr_gateway.models",
-             "ivr_gateway.sms.devices")
+             "ivr_gateway.sms.devices", "ivr_gateway.schema")
     print(json.dumps(sorted({m.split(".")[0] if m.split(".")[0] != "ivr_gateway" else m
                              for m in sys.modules if m.startswith(heavy)})), file=sys.stderr)
 """
@@ -195,3 +195,21 @@ def test_codes_now_prints_the_code_without_importing_sqlalchemy(
     assert "No visit-code token with serial 'VC-404'. See 'ivr-gateway codes token add'." in (
         unknown.stderr)
     assert json.loads(unknown.stderr.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.slow
+def test_codes_now_through_the_orm_registers_every_table_before_opening_the_database(
+        database: Database, session: Session) -> None:
+    if not database.url.startswith("sqlite:///"):
+        pytest.skip("a SQLite URL with driver options")
+    add_token(session, make_adult(session), serial="VC-7")
+    session.commit()
+    env = {**os.environ, "DATABASE_URL": f"{database.url}?timeout=20", "IVR_GATEWAY_ENV": "test"}
+    before = datetime.now(UTC)
+    done = subprocess.run([sys.executable, "-c", PROBE, "codes", "now", "VC-7"],  # noqa: S603
+                          capture_output=True, text=True, env=env, check=False)
+    after = datetime.now(UTC)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in {code_at(t) for t in (before, after)}
+    loaded = json.loads(done.stderr.strip().splitlines()[-1])
+    assert {"sqlalchemy", "ivr_gateway.schema", "ivr_gateway.sms.devices"} <= set(loaded)
