@@ -14,7 +14,8 @@ PostgreSQL's ``postgresql+psycopg://``, ``postgresql://`` and ``postgres://`` (w
 accepts). For any other form (a URL with SQLite options, an in-memory database, another driver)
 it answers None and the command asks the ORM; so does a driver error (no database file, a
 database not migrated, a server that does not answer), so that what is wrong is reported as it
-always was. tests/sms/test_code_now.py checks the names in READS against the models and the
+always was (a server that does not answer is waited for twice, CONNECT_TIMEOUT each).
+tests/sms/test_code_now.py checks the names in READS against the models and the
 migrated schema on both engines, and that this path and current_code agree.
 """
 
