@@ -105,6 +105,15 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def register_every_table() -> None:
+    """Every package's tables, before a command's first query configures the mappers.
+
+    Run when the command first opens the database, not at start: `ivr-gateway --help` loads no
+    model, and `codes now` (its row read through the driver, sms/code_now.py) no SQLAlchemy.
+    """
+    from ivr_gateway import schema  # noqa: F401
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
              lazy={name: (module, "commands") for module, names in PACKAGE_COMMANDS.items()
                    for name in names})
@@ -113,12 +122,9 @@ def main(ctx: click.Context) -> None:
     """ivr-gateway: carers log home-care visits by phone call or text."""
     # One CliContext (settings, database, clock) for the command, each part made when first
     # asked for; a test passes its own as obj=. The database it opens is disposed at the end.
-    # Every package's tables, before any command's query configures the mappers; here rather
-    # than at the top so that `ivr-gateway --help` loads no model.
-    from ivr_gateway import schema  # noqa: F401
-
     if not isinstance(ctx.obj, CliContext):
         ctx.obj = CliContext()
+    ctx.obj.before_opening = register_every_table
     ctx.call_on_close(ctx.obj.close)
     # JSON lines (LOG_FORMAT=json) outside the demo, whose reader is a person at a terminal.
     from ivr_gateway.log_format import LOG_FORMATS, configure_logging

@@ -2,14 +2,15 @@
 
 The group callback puts one CliContext on click's ``ctx.obj``; a command reads it with
 ``cli_context()``. Nothing in it is built until a command first asks (so ``--help`` opens no
-database and imports no SQLAlchemy), and the database is disposed when the command ends. Tests give
+database and imports no SQLAlchemy, and `codes now` reads its row through the driver without
+it), and the database is disposed when the command ends. Tests give
 ``CliRunner().invoke(main, args, obj=CliContext(settings=..., clock=FixedClock(...)))``.
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,11 @@ def settings_or_exit() -> Settings:
 
 
 class CliContext:
-    """Settings, database and clock for one run of a command, each made on first use."""
+    """Settings, database and clock for one run of a command, each made on first use.
+
+    ``before_opening``, when set, runs once before the database is first opened: the CLI
+    registers every package's tables there, so that a command that never opens it loads no model.
+    """
 
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None,
                  database: Database | None = None) -> None:
@@ -41,6 +46,7 @@ class CliContext:
         self.clock: Clock = clock or SystemClock()
         self._database = database
         self._owns_database = database is None
+        self.before_opening: Callable[[], None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -53,10 +59,17 @@ class CliContext:
     def database(self) -> Database:
         """The database of the settings, opened once for the command."""
         if self._database is None:
+            if self.before_opening is not None:
+                self.before_opening()
             from ivr_gateway.db import Database
 
             self._database = Database(self.settings.database_url)
         return self._database
+
+    @property
+    def database_url(self) -> str:
+        """The URL of the command's database (the one given, or the settings'), opening nothing."""
+        return self._database.url if self._database is not None else self.settings.database_url
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

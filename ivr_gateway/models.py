@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ivr_gateway.db import Base, UTCDateTime, string_enum
+from ivr_gateway.names import initials_of  # here too for its importers (alerts, texts)
 
 
 class Rag(enum.StrEnum):
@@ -117,12 +118,6 @@ class Adult(Base):
     def initials(self) -> str:
         """What carers hear and read: initials only, never the full name."""
         return initials_of(self.given_name, self.family_name)
-
-
-def initials_of(given_name: str, family_name: str) -> str:
-    """'Joan Smith' -> 'J.S.' (hyphenated family names keep one initial)."""
-    parts = [p for p in (given_name.strip(), family_name.strip()) if p]
-    return "".join(p[0].upper() + "." for p in parts)
 
 
 class AdultLandline(Base):

@@ -5,6 +5,9 @@ code with at most a fixed number of candidate codes, each a guess with a chance 
 being right (d digits of the code that a guesser must get right). Every comparison spends
 10^-d from a budget of FALSE_ACCEPTANCE_BOUND per attempt, and the verifier stops comparing
 when the budget is spent, so no text, whatever the rota, has a better chance than 1 in 100,000.
+
+Plain maths over plain values, importing no database code: `codes now` reads its token through
+the driver (sms/code_now.py) and must not pay for SQLAlchemy's start-up to use it.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
-
-from ivr_gateway.sms.parsing import damm_digit, damm_valid
 
 FALSE_ACCEPTANCE_BOUND = 1e-5  # per attempt: at most 1 in 100,000 (issue 4, "Safety")
 
@@ -146,6 +147,30 @@ def near_miss(typed: str, code: str) -> bool:
 
 
 @dataclass(frozen=True)
+class CurrentCode:
+    """The code a token shows now, and for how many more seconds."""
+
+    serial: str
+    code: str
+    seconds_left: int
+    adult_initials: str | None
+
+
+def code_shown_now(serial: str, secret_encrypted: str, *, digits: int, step_seconds: int,
+                   drift_steps: int, adult_initials: str | None, key_setting: str,
+                   now: datetime) -> CurrentCode:
+    """What a stored token shows at `now`: our clock corrected by its learnt drift.
+
+    The one reckoning for both ways `codes now` reads a token (sms/devices.py through the ORM,
+    sms/code_now.py through the driver), so the two cannot disagree.
+    """
+    secret = decrypt_secret(secret_encrypted, key_setting)
+    step = time_step(now, step_seconds) + drift_steps
+    left = step_seconds - int(now.timestamp()) % step_seconds
+    return CurrentCode(serial, totp_at_step(secret, step, digits), left, adult_initials)
+
+
+@dataclass(frozen=True)
 class TokenMatch:
     """Which step of a token's codes a text carried."""
 
@@ -154,6 +179,34 @@ class TokenMatch:
 
 
 # --- code sheets ------------------------------------------------------------------------------
+
+# The Damm check digit (H. M. Damm, 2004): catches every single-digit error and every swap of
+# two adjacent digits, the two mistakes people make copying a code.
+_DAMM = (
+    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
+    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
+    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
+    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
+    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
+    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
+    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
+    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
+    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
+    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
+)
+
+
+def damm_digit(digits: str) -> str:
+    """The Damm check digit of a string of digits."""
+    interim = 0
+    for ch in digits:
+        interim = _DAMM[interim][int(ch)]
+    return str(interim)
+
+
+def damm_valid(code: str) -> bool:
+    """True when the last digit is the Damm check digit of the others."""
+    return len(code) >= 2 and code.isdigit() and damm_digit(code[:-1]) == code[-1]
 
 
 def new_sheet_code() -> str:

@@ -1,4 +1,9 @@
-"""CLI commands of the SMS channel: codes now / sheet / token ..., and `simulate sms`."""
+"""CLI commands of the SMS channel: codes now / sheet / token ..., and `simulate sms`.
+
+What this module imports at the top is light (no SQLAlchemy, no pydantic): `codes now` reads
+its token through the database's driver (sms/code_now.py) and must answer within half a second;
+the other commands import the services they call (sms/devices.py) when they run.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,8 @@ from ivr_gateway.commandline import cli_actor as _actor
 from ivr_gateway.commandline import cli_context
 from ivr_gateway.config import INSTANCE_DIR
 from ivr_gateway.rota.problems import RotaError
+from ivr_gateway.sms.code_now import read_current_code
 from ivr_gateway.sms.codes import SHEET_CODES_DEFAULT, SHEET_CODES_MAX, TOKEN_DIGITS, TOKEN_STEPS
-from ivr_gateway.sms.devices import (
-    TokenIn,
-    current_code,
-    import_token_seeds,
-    new_code_sheet,
-    register_token,
-    resync_token,
-)
 
 
 @click.group("codes")
@@ -33,8 +31,14 @@ def codes_now(serial: str) -> None:
     cli = cli_context()
     settings = cli.settings
     try:
-        with cli.unit_of_work() as session:
-            code = current_code(session, serial, settings, cli.clock.now())
+        # Through the driver, without SQLAlchemy's start-up; through the ORM when that path
+        # cannot answer (a URL form it does not read, a driver error, sms/code_now.py).
+        code = read_current_code(cli.database_url, serial, settings, cli.clock.now())
+        if code is None:
+            from ivr_gateway.sms.devices import current_code
+
+            with cli.unit_of_work() as session:
+                code = current_code(session, serial, settings, cli.clock.now())
     except RotaError as error:
         raise click.ClickException(f"{error.message} See 'ivr-gateway codes token add'.") \
             from None
@@ -57,6 +61,7 @@ def codes_sheet(adult_ref: str, count: int, out_dir: Path | None, keep_old: bool
     The codes are shown only on the sheet; the gateway keeps them hashed. A new sheet retires
     the client's old one unless --keep-old.
     """
+    from ivr_gateway.sms.devices import new_code_sheet
     from ivr_gateway.sms.sheets import sheet_html, sheet_pdf
 
     cli = cli_context()
@@ -96,6 +101,8 @@ def token() -> None:
 def token_add(serial: str, adult_ref: str | None, secret: str | None, digits: str | None,
               step: str | None) -> None:
     """Register token SERIAL, or give it to a client (--adult)."""
+    from ivr_gateway.sms.devices import TokenIn, register_token
+
     cli = cli_context()
     settings = cli.settings
     data = TokenIn(adult_ref=adult_ref, secret=secret,
@@ -118,6 +125,8 @@ def token_add(serial: str, adult_ref: str | None, secret: str | None, digits: st
               show_default=True)
 def token_import(file: Path, digits: str, step: str) -> None:
     """Import a vendor's seed FILE (CSV: serial,secret), all or nothing; tokens start unassigned."""
+    from ivr_gateway.sms.devices import import_token_seeds
+
     cli = cli_context()
     settings = cli.settings
     with cli.unit_of_work() as session:
@@ -140,6 +149,8 @@ def token_import(file: Path, digits: str, step: str) -> None:
 @click.argument("serial")
 def token_resync(serial: str) -> None:
     """Forget what token SERIAL's clock drift was learnt to be (after a battery change)."""
+    from ivr_gateway.sms.devices import resync_token
+
     cli = cli_context()
     try:
         with cli.unit_of_work() as session:

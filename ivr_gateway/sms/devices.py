@@ -23,13 +23,13 @@ from ivr_gateway.sms.codes import (
     SHEET_CODES_MAX,
     TOKEN_DIGITS,
     TOKEN_STEPS,
+    CurrentCode,
+    code_shown_now,
     decrypt_secret,
     encrypt_secret,
     new_sheet_code,
     normalise_secret,
     sheet_code_hash,
-    time_step,
-    totp_at_step,
 )
 from ivr_gateway.sms.models import CodeSheet, SheetCode, VisitCodeToken
 
@@ -193,27 +193,16 @@ def import_token_seeds(session: Session, text: str, *, digits: int, step: int,
     return report
 
 
-@dataclass(frozen=True)
-class CurrentCode:
-    """The code a token shows now, and for how many more seconds."""
-
-    serial: str
-    code: str
-    seconds_left: int
-    adult_initials: str | None
-
-
 def current_code(session: Session, serial: str, settings: Settings, now: datetime
                  ) -> CurrentCode:
     """What the token shows now, by our clock corrected by its learnt drift (demo and support)."""
     token = session.scalar(select(VisitCodeToken).where(VisitCodeToken.serial == serial))
     if token is None:
         raise NotFound(f"No visit-code token with serial {serial!r}.")
-    secret = decrypt_secret(token.secret_encrypted, settings.token_secret_key)
-    step = time_step(now, token.step_seconds) + token.drift_steps
-    left = token.step_seconds - int(now.timestamp()) % token.step_seconds
-    return CurrentCode(token.serial, totp_at_step(secret, step, token.digits), left,
-                       token.adult.initials if token.adult else None)
+    return code_shown_now(token.serial, token.secret_encrypted, digits=token.digits,
+                          step_seconds=token.step_seconds, drift_steps=token.drift_steps,
+                          adult_initials=token.adult.initials if token.adult else None,
+                          key_setting=settings.token_secret_key, now=now)
 
 
 def resync_token(session: Session, serial: str, now: datetime, actor: str) -> None:

@@ -123,31 +123,3 @@ def parse_text_command(body: str) -> TextCommand:
         return MistypedCode(kind, digits)
     return LogCommand(kind, digits)
 
-
-# The Damm check digit (H. M. Damm, 2004): catches every single-digit error and every swap of
-# two adjacent digits, the two mistakes people make copying a code.
-_DAMM = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
-    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
-    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
-    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
-    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
-    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
-    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
-    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
-)
-
-
-def damm_digit(digits: str) -> str:
-    """The Damm check digit of a string of digits."""
-    interim = 0
-    for ch in digits:
-        interim = _DAMM[interim][int(ch)]
-    return str(interim)
-
-
-def damm_valid(code: str) -> bool:
-    """True when the last digit is the Damm check digit of the others."""
-    return len(code) >= 2 and code.isdigit() and damm_digit(code[:-1]) == code[-1]

@@ -36,7 +36,7 @@ def test_the_core_models_import_no_package_and_the_schema_registers_every_models
         ) -> None:
     out = _loads("import ivr_gateway.models, sys; "
                  "print(sorted(m for m in sys.modules if m.startswith('ivr_gateway.')))")
-    assert out.strip() == "['ivr_gateway.db', 'ivr_gateway.models']"
+    assert out.strip() == "['ivr_gateway.db', 'ivr_gateway.models', 'ivr_gateway.names']"
     from pathlib import Path
 
     from ivr_gateway import schema

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr_gateway.models import LogKind
+from ivr_gateway.sms.codes import damm_digit, damm_valid
 from ivr_gateway.sms.parsing import (
     AckCommand,
     HelpCommand,
@@ -17,8 +18,6 @@ from ivr_gateway.sms.parsing import (
     NoCode,
     StartCommand,
     StopCommand,
-    damm_digit,
-    damm_valid,
     parse_text_command,
 )
 

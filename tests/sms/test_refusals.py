@@ -12,10 +12,9 @@ from ivr_gateway.api.models import ApiToken
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.hashing import hash_api_token
 from ivr_gateway.models import Adult, CareWorker, LogEvent
-from ivr_gateway.sms.codes import CLIENT_FAILURE_LIMIT, SENDER_FAILURE_LIMIT
+from ivr_gateway.sms.codes import CLIENT_FAILURE_LIMIT, SENDER_FAILURE_LIMIT, damm_digit
 from ivr_gateway.sms.devices import PrintedSheet
 from ivr_gateway.sms.models import InboundText, TextStatus
-from ivr_gateway.sms.parsing import damm_digit
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.ivr.calls import count, rows
 from tests.sms.texting import add_sheet, add_token, code_at, text
