@@ -316,12 +316,12 @@ def claim_report(database: Database, first_day: date, last_day: date, key: str, 
              "updated_at": now}
     try:
         with database.unit_of_work() as session:
-            taken = session.execute(update(KeptKpiReport).where(
+            result = session.execute(update(KeptKpiReport).where(
                 KeptKpiReport.first_day == first_day, KeptKpiReport.last_day == last_day,
                 KeptKpiReport.settings_key == key,
                 or_(KeptKpiReport.lease_until.is_(None), KeptKpiReport.lease_until <= now))
-                .values(**lease)).rowcount
-            if taken:
+                .values(**lease))
+            if int(getattr(result, "rowcount", 0) or 0):
                 return worker
             if session.scalar(select(KeptKpiReport.id).where(
                     KeptKpiReport.first_day == first_day, KeptKpiReport.last_day == last_day,

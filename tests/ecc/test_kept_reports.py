@@ -28,10 +28,21 @@ from ivr_gateway.ecc.models import KeptKpiReport
 from ivr_gateway.models import Adult, CareWorker
 from ivr_gateway.visits.reason_codes import record_reason_code
 from tests.ecc.conftest import log
-from tests.ecc.test_kpi import DAY, _double_up_day, _hand_made_day, at
+from tests.ecc.test_kpi import DAY, _hand_made_day, _visit_in_out, at
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 
 NEXT_MORNING = at(9, day=date(2026, 1, 14))  # the day after DAY: its windows have closed
+
+
+def _double_up_day(database: Database) -> None:
+    """With _hand_made_day: a double-up at Dot's that Amy came to alone (short of a carer)."""
+    with database.unit_of_work() as session:
+        dot = make_adult(session, ref="DOT", given_name="Dot", family_name="Hill",
+                         landlines=("+441134960004",))
+        amy, ben = (session.scalars(select(CareWorker).where(CareWorker.ref == ref)).one()
+                    for ref in ("AMY", "BEN"))
+        make_planned_visit(session, dot, [amy, ben], start=at(17), ref="D-ALONE")
+        _visit_in_out(session, amy.id, dot.id, at(17), at(17, 30))
 
 
 def _kept(database: Database, settings: Settings, clock: FixedClock, first: date = DAY,
@@ -82,14 +93,16 @@ def test_the_clock_alone_changes_no_verdict_before_clock_moves_at(
         database: Database, settings: Settings, clock: FixedClock) -> None:
     _hand_made_day(database)
     _double_up_day(database)
-    for now in (at(7), at(12), at(23, 30), NEXT_MORNING, at(9, day=date(2026, 1, 20))):
+    # Under way, windows open: verdicts move any minute, so the report is kept for a minute.
+    for now in (at(7), at(12), at(22, 30)):
+        assert clock_moves_at(_fresh(database, settings, now)) == now + FRESH_FOR
+    # Every window closed: nothing moves until the moment it names (or ever, for None).
+    for now in (NEXT_MORNING, at(9, day=date(2026, 1, 15)), at(9, day=date(2026, 1, 20))):
         report = _fresh(database, settings, now)
         moves_at = clock_moves_at(report)
         later = _fresh(database, settings, moves_at or now + timedelta(days=30))
         assert (later.visits, later.total, later.by_carer) == (
             report.visits, report.total, report.by_carer), now
-    # Under way (windows open): a minute. The next morning: when the first reason falls due.
-    assert clock_moves_at(_fresh(database, settings, at(12))) == at(12) + FRESH_FOR
     due = min(v.reason_due_at for v in _fresh(database, settings, NEXT_MORNING).visits
               if v.reason_status == kept_reports.ReasonStatus.OUTSTANDING
               and v.reason_due_at is not None)
