@@ -38,6 +38,7 @@ import hashlib
 import json
 import logging
 import math
+import operator
 import os
 import secrets
 import socket
@@ -45,7 +46,6 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -85,7 +85,8 @@ log = logging.getLogger(__name__)
 REPORT_FORMAT = 1  # raise when KpiReport's shape changes: reports kept before are not read
 INLINE_VISITS = 1000  # a range with fewer visits is worked out in the request (about 0.15 s)
 FRESH_FOR = timedelta(seconds=60)  # a report whose verdicts move with the clock, this long
-LEASE = timedelta(minutes=5)  # a worker's hold on a range; a 62-day county range fits in it
+# A worker's hold on a range: this, or three times its estimate if longer (a county's 62 days).
+LEASE = timedelta(minutes=5)
 SECONDS_PER_VISIT = 0.00015  # the estimate before any report was kept (2 shared cores)
 # The visit statuses the clock alone moves on (outcomes.py): not yet late, late, then missed.
 _CLOCK_STATUSES = frozenset({Outcome.SCHEDULED.value, Outcome.LATE_START.value})
@@ -120,26 +121,12 @@ def settings_key(settings: Settings) -> str:
 
 _COUNTS = [f.name for f in dataclasses.fields(GroupFigures) if f.name != "verification"]
 _LINE_FIELDS = [f.name for f in dataclasses.fields(VisitKpi)]
-_DAY = _LINE_FIELDS.index("day")
-_LINE_TIMES = {"all_carers_from", "planned_start", "planned_end", "actual_start", "actual_end",
-               "reason_due_at", "reason_recorded_at"}
-
-
-def _time(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat()
-
-
-def _time_of(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _pairs(raw: list[list[str]]) -> tuple[tuple[str, str], ...]:
-    return tuple((ref, name) for ref, name in raw)
-
-
-_LINE_DECODERS: dict[str, Callable[[Any], Any]] = {
-    **dict.fromkeys(_LINE_TIMES, _time_of), "day": date.fromisoformat, "carers": _pairs,
-    "absent": _pairs, "timeliness": Timeliness, "reason_status": ReasonStatus}
+_LINE_TIMES = [i for i, name in enumerate(_LINE_FIELDS) if name in {
+    "all_carers_from", "planned_start", "planned_end", "actual_start", "actual_end",
+    "reason_due_at", "reason_recorded_at"}]
+_DAY, _CARERS, _ABSENT, _TIMELINESS, _REASON = (_LINE_FIELDS.index(name) for name in (
+    "day", "carers", "absent", "timeliness", "reason_status"))
+_line_values = operator.attrgetter(*_LINE_FIELDS)
 
 
 def _figures(f: GroupFigures) -> list[Any]:
@@ -147,9 +134,8 @@ def _figures(f: GroupFigures) -> list[Any]:
 
 
 def _figures_of(raw: list[Any]) -> GroupFigures:
-    *counts, verification = raw
-    return GroupFigures(**dict(zip(_COUNTS, counts, strict=True)),
-                        verification=Counter(verification))
+    # Positional (the counts in field order, then the mix): a county's week has 4,000 groups.
+    return GroupFigures(*raw[:-1], Counter(raw[-1]))  # type: ignore[arg-type]
 
 
 def figures_json(report: KpiReport) -> dict[str, Any]:
@@ -166,18 +152,30 @@ def figures_json(report: KpiReport) -> dict[str, Any]:
 
 def lines_blob(report: KpiReport) -> bytes:
     """The report's visit lines, compressed JSON (a county's week is about 70,000 of them)."""
-    rows = [[_time(getattr(v, name)) if name in _LINE_TIMES else getattr(v, name)
-             for name in _LINE_FIELDS] for v in report.visits]
-    for row in rows:
+    rows = []
+    for visit in report.visits:
+        row = list(_line_values(visit))
+        for i in _LINE_TIMES:
+            if row[i] is not None:
+                row[i] = row[i].isoformat()
         row[_DAY] = row[_DAY].isoformat()
+        rows.append(row)
     return zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1)
 
 
 def _lines_of(blob: bytes) -> list[VisitKpi]:
-    decoders = [_LINE_DECODERS.get(name) for name in _LINE_FIELDS]
-    return [VisitKpi(*(value if decode is None or value is None else decode(value)
-                       for decode, value in zip(decoders, row, strict=True)))
-            for row in json.loads(zlib.decompress(blob))]
+    lines = []
+    for row in json.loads(zlib.decompress(blob)):
+        for i in _LINE_TIMES:
+            if row[i] is not None:
+                row[i] = datetime.fromisoformat(row[i])
+        row[_DAY] = date.fromisoformat(row[_DAY])
+        row[_CARERS] = tuple((ref, name) for ref, name in row[_CARERS])
+        row[_ABSENT] = tuple((ref, name) for ref, name in row[_ABSENT])
+        row[_TIMELINESS] = Timeliness(row[_TIMELINESS])
+        row[_REASON] = ReasonStatus(row[_REASON])
+        lines.append(VisitKpi(*row))
+    return lines
 
 
 def report_of(figures: dict[str, Any], lines: bytes | None = None) -> KpiReport:
@@ -307,12 +305,12 @@ def _worker_name() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def claim_report(database: Database, first_day: date, last_day: date, key: str, now: datetime
-           ) -> str | None:
-    """Take the range's lease (inserting its row if there is none): the worker's name, or None
-    when another worker holds it."""
+def claim_report(database: Database, first_day: date, last_day: date, key: str, now: datetime,
+                 lease_for: timedelta = LEASE) -> str | None:
+    """Take the range's lease for `lease_for` (inserting its row if there is none): the
+    worker's name, or None when another worker holds it."""
     worker = _worker_name()
-    lease = {"lease_until": now + LEASE, "lease_by": worker, "lease_started_at": now,
+    lease = {"lease_until": now + lease_for, "lease_by": worker, "lease_started_at": now,
              "updated_at": now}
     try:
         with database.unit_of_work() as session:
@@ -405,7 +403,8 @@ def report_for_page(database: Database, settings: Settings, clock: Clock, first_
         error = row.error if row is not None else None
         estimate = _estimate(session, visits)
     if (not built or stale) and not working and (retry_failed or not failed):
-        worker = claim_report(database, first_day, last_day, key, now)
+        worker = claim_report(database, first_day, last_day, key, now,
+                              max(LEASE, timedelta(seconds=3 * estimate)))
         if worker is not None:
             start_worker(database, settings, clock, first_day, last_day, worker)
             working, started, error = True, now, None
