@@ -135,7 +135,7 @@ def _figures(f: GroupFigures) -> list[Any]:
 
 def _figures_of(raw: list[Any]) -> GroupFigures:
     # Positional (the counts in field order, then the mix): a county's week has 4,000 groups.
-    return GroupFigures(*raw[:-1], Counter(raw[-1]))  # type: ignore[arg-type]
+    return GroupFigures(*raw[:-1], Counter(raw[-1]))  # type: ignore[call-arg]
 
 
 def figures_json(report: KpiReport) -> dict[str, Any]:
@@ -398,7 +398,7 @@ def report_for_page(database: Database, settings: Settings, clock: Clock, first_
         stale = built and row is not None and _stale(session, row, settings, now)
         working = (row is not None and row.lease_until is not None and row.lease_until > now)
         failed = row is not None and row.error is not None
-        report = report_of(row.figures) if built and row is not None and row.figures else None
+        shown = report_of(row.figures) if built and row is not None and row.figures else None
         as_of, started = (row.built_at, row.lease_started_at) if row is not None else (None, None)
         error = row.error if row is not None else None
         estimate = _estimate(session, visits)
@@ -410,7 +410,7 @@ def report_for_page(database: Database, settings: Settings, clock: Clock, first_
             working, started, error = True, now, None
         else:
             working = True  # another process took it a moment ago
-    return KeptState(report, True, as_of, stale, working, started, estimate, error)
+    return KeptState(shown, True, as_of, stale, working, started, estimate, error)
 
 
 def report_for_download(database: Database, settings: Settings, clock: Clock,
