@@ -3,7 +3,9 @@ own data or the clock changes it, and worked out by one worker per range at a ti
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -207,3 +209,20 @@ def test_a_small_range_is_worked_out_in_the_request_and_not_kept(
     with database.unit_of_work() as session:
         assert session.scalars(select(KeptKpiReport)).all() == []
         assert session.scalars(select(Adult)).first() is not None
+
+
+def test_of_many_simultaneous_claims_on_a_range_exactly_one_wins(
+        database: Database, settings: Settings, clock: FixedClock) -> None:
+    # Eight connections at once (web workers asked for the same range): the row's unique key
+    # and the lease's conditional UPDATE let one through, on PostgreSQL and SQLite alike.
+    key, start = settings_key(settings), threading.Barrier(8)
+
+    def claim() -> str | None:
+        start.wait()
+        return claim_report(database, DAY, DAY, key, clock.now())
+    for _round in range(2):  # first the INSERT race, then (the lease run out) the UPDATE race
+        with ThreadPoolExecutor(8) as pool:
+            won = [w for w in pool.map(lambda _: claim(), range(8)) if w is not None]
+        assert len(won) == 1
+        assert _row_for(database, DAY, DAY).lease_by == won[0]
+        clock.set(clock.now() + LEASE + timedelta(seconds=1))
