@@ -51,8 +51,7 @@ def _kpi_range() -> tuple[date, date]:
 KPI_PAGE_GROUPS = 30  # carers and clients charted on the page (all of them in the files)
 
 
-def _kept(retry_failed: bool) -> KeptState:
-    first, last = _kpi_range()
+def _kept(first: date, last: date, retry_failed: bool) -> KeptState:
     return report_for_page(extensions.database(), extensions.settings(), extensions.clock(),
                            first, last, retry_failed=retry_failed,
                            inline_below=current_app.config["KPI_INLINE_VISITS"])
@@ -69,7 +68,7 @@ def kpi() -> Any:
     """
     try:
         first, last = _kpi_range()
-        state: KeptState | None = _kept(retry_failed=True)
+        state: KeptState | None = _kept(first, last, retry_failed=True)
         error = None
     except ActionRefused as refused:
         first, last, state, error = _today() - timedelta(days=6), _today(), None, str(refused)
@@ -87,7 +86,7 @@ def kpi_status() -> Any:
     """Where the range's report stands, as JSON for the page's poll (it starts no new attempt
     after a failure)."""
     try:
-        state = _kept(retry_failed=False)
+        state = _kept(*_kpi_range(), retry_failed=False)
     except ActionRefused as refused:
         return jsonify({"error": str(refused)}), 400
     started = state.started_at
