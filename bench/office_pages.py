@@ -15,6 +15,14 @@ page), the board's live refresh with nothing changed (If-None-Match: 304), the l
 after a visit changed, a search, the board grouped by carer, one visit page, the carers and the
 clients pages (the first page, page 20 and a search; 50 a page). Prints ms and KB for each size
 and the ratio 10,000 / 1,000.
+
+The KPI page (ecc/kept_reports.py) for today and for the last 7 days (--kpi-days of visits are
+written, today's size each): as it was, the report worked out in the request (the baseline); its
+first request (no report kept yet: "working out"), the page
+once the report is kept, and the page after a visit of the range changed (the old figures shown
+"as of" while the next one is worked out, a single request each time, waiting for that worker
+before the next). It also prints how long each background report took and the 7-day visits CSV
+from the kept report (a file, not a page: no target).
 """
 
 from __future__ import annotations
@@ -31,16 +39,19 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from ivr_gateway.app import create_app
 from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
+from ivr_gateway.ecc.kept_reports import INLINE_VISITS
+from ivr_gateway.ecc.models import KeptKpiReport
 from ivr_gateway.models import ActualVisitState, PlannedVisit
 from ivr_gateway.office.auth import hash_password
 from ivr_gateway.office.board_page import forget_indexes, rebuilding
 from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.visits.changes import record_planned_visit_changed
 
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # a Sunday afternoon: half the day is done
 TODAY = date(2026, 11, 29)
@@ -58,14 +69,15 @@ def _kpi_bench() -> Any:
     return module
 
 
-def write_day(url: str, visits: int) -> tuple[Database, str]:
-    """Reset the database and write `visits` planned visits today (and a day either side)."""
+def write_day(url: str, visits: int, days: int = 1) -> tuple[Database, str]:
+    """Reset the database and write `visits` planned visits today (and a day either side), and
+    each of the `days` - 1 days before too."""
     kpi = _kpi_bench()
     url = kpi.reset_database(url)
     database = Database(url)
     clients = max(1, visits // 5)
     rota = kpi.Rota(clients, clients, random.Random(7))
-    for offset in (-1, 0, 1):
+    for offset in range(min(-1, 1 - days), 2):
         rota.day(TODAY + timedelta(days=offset), 5)
     # The mix was generated as if every window had closed: what starts after NOW is still due.
     rota.actuals = [a for a in rota.actuals if a["started_at"] <= NOW]
@@ -122,11 +134,74 @@ def timed(client: FlaskClient, path: str, repeat: int, headers: dict[str, str] |
     return statistics.median(times), size / 1024, status
 
 
-def measure(url: str, visits: int, repeat: int) -> dict[str, tuple[float, float, int]]:
+def kept_ready(client: FlaskClient, query: str) -> None:
+    """Wait, as the page's script does, until the range's report is kept and current."""
+    deadline = time.monotonic() + 600
+    while not client.get(f"/office/kpi/status?{query}").get_json()["ready"]:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the KPI report {query} was not ready within 10 minutes")
+        time.sleep(0.2)
+
+
+def once(client: FlaskClient, path: str) -> tuple[float, float, int, bytes]:
+    """One GET: ms, KB, status and the body."""
+    began = time.perf_counter()
+    answer = client.get(path)
+    body = answer.get_data()
+    return (time.perf_counter() - began) * 1000, len(body) / 1024, answer.status_code, body
+
+
+def kpi_pages(client: FlaskClient, database: Database, repeat: int,
+              figures: dict[str, tuple[float, float, int]]) -> None:
+    """The KPI page for today and the last 7 days: first request, kept, after a change."""
+    ranges = {"1 day": (TODAY, TODAY), "7 days": (TODAY - timedelta(days=6), TODAY)}
+    for name, (first, last) in ranges.items():
+        query = f"from={first}&to={last}"
+        path = f"/office/kpi?{query}"
+        # The baseline, as the page was: the report worked out inside the request.
+        client.application.config["KPI_INLINE_VISITS"] = 10**9
+        ms, kb, status, _ = once(client, path)
+        figures[f"KPI page {name}, in the request"] = (ms, kb, status)
+        client.application.config["KPI_INLINE_VISITS"] = INLINE_VISITS
+        ms, kb, status, body = once(client, path)
+        assert b"Working out the report" in body, "the first request did not start a report"
+        figures[f"KPI page {name}, first request"] = (ms, kb, status)
+        kept_ready(client, query)
+        figures[f"KPI page {name}, kept"] = timed(client, path, repeat)
+        changed = []
+        for n in range(3):  # a visit of the range changes (the rota moves it): stale
+            with database.unit_of_work() as session:
+                visit = session.scalars(select(PlannedVisit).where(
+                    PlannedVisit.planned_start >= NOW - timedelta(hours=1))
+                    .order_by(PlannedVisit.planned_start).limit(1)).one()
+                visit.updated_at = NOW + timedelta(seconds=n + 1)
+                record_planned_visit_changed(session, visit, NOW)
+            ms, kb, status, body = once(client, path)
+            assert b"The visits have changed since" in body, "the change was not seen"
+            changed.append((ms, kb, status))
+            kept_ready(client, query)
+        figures[f"KPI page {name}, after a change"] = (
+            statistics.median(c[0] for c in changed), changed[-1][1], changed[-1][2])
+    with database.unit_of_work() as session:
+        for first, last, seconds, visits in session.execute(
+                select(KeptKpiReport.first_day, KeptKpiReport.last_day,
+                       KeptKpiReport.build_seconds, KeptKpiReport.visits)
+                .order_by(KeptKpiReport.id)):
+            print(f"  KPI report {first} to {last}: {visits} visits worked out in the "
+                  f"background in {seconds:.2f} s (the last one)")
+    week = ranges["7 days"]
+    ms, kb, status, _ = once(client, f"/office/kpi/visits.csv?from={week[0]}&to={week[1]}")
+    print(f"  KPI visits CSV, 7 days, from the kept report: {ms:.0f} ms, {kb:.0f} KB "
+          f"(HTTP {status}); load average {os.getloadavg()}")
+
+
+def measure(url: str, visits: int, repeat: int, kpi_days: int = 7
+            ) -> dict[str, tuple[float, float, int]]:
     """Write the day, then time each page."""
     began = time.perf_counter()
-    database, visit_ref = write_day(url, visits)
-    print(f"{visits} visits today written in {time.perf_counter() - began:.1f} s")
+    database, visit_ref = write_day(url, visits, kpi_days)
+    print(f"{visits} visits a day for {max(kpi_days, 2) + 1} days written in "
+          f"{time.perf_counter() - began:.1f} s; load average {os.getloadavg()}")
     forget_indexes()  # the previous size's index is another database's
     clock = FixedClock(NOW)
     app = create_app(Settings(database_url=database.url), database, clock)
@@ -164,6 +239,8 @@ def measure(url: str, visits: int, repeat: int) -> dict[str, tuple[float, float,
     figures["clients page"] = timed(client, "/office/adults", repeat)
     figures["clients page, page 20"] = timed(client, "/office/adults?page=20", repeat)
     figures["clients page, search"] = timed(client, "/office/adults?q=Client1", repeat)
+    kpi_pages(client, database, repeat, figures)
+    print(f"  {visits} visits measured; load average {os.getloadavg()}")
     database.dispose()
     return figures
 
@@ -175,12 +252,14 @@ def main() -> None:
                         help="PostgreSQL URL (default: $OFFICE_BENCH_DATABASE_URL)")
     parser.add_argument("--sizes", default="1000,10000", help="visits today, comma-separated")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--kpi-days", type=int, default=7,
+                        help="days of visits written for the KPI page's ranges (default 7)")
     args = parser.parse_args()
     if not args.database_url:
         raise SystemExit("set OFFICE_BENCH_DATABASE_URL (or --database-url) to a PostgreSQL "
                          "database of the bench's own")
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {n: measure(args.database_url, n, args.repeat) for n in sizes}
+    results = {n: measure(args.database_url, n, args.repeat, args.kpi_days) for n in sizes}
     small, large = sizes[0], sizes[-1]
     print(f"\n{'page':<32}" + "".join(f"{f'{n} ms':>10}{f'{n} KB':>10}" for n in sizes)
           + f"{'ratio ms':>10}  target < {TARGET_MS} ms, < {TARGET_KB} KB")

@@ -172,18 +172,32 @@ def _outcome_counts(f: GroupFigures) -> dict[str, int]:
     return {k: getattr(f, k) for k in OUTCOMES}
 
 
-def kpi_charts(report: KpiReport) -> list[str]:
+def _most_missed(groups: dict[str, GroupFigures], longest: int | None
+                 ) -> tuple[list[tuple[str, dict[str, int]]], str]:
+    """Each group's outcome counts (at most `longest` groups: those with most visits missed,
+    short of a carer or late) and the chart's title note."""
+    if longest is None or len(groups) <= longest:
+        return [(name, _outcome_counts(f)) for name, f in groups.items()], ""
+    worst = sorted(groups.items(), key=lambda item: (
+        -item[1].missed, -item[1].short_of_carer, -item[1].late, item[0]))[:longest]
+    return ([(name, _outcome_counts(f)) for name, f in sorted(worst)],
+            f": the {longest} of {len(groups):,} with most missed or late visits")
+
+
+def kpi_charts(report: KpiReport, longest: int | None = None) -> list[str]:
     """The report's charts as inline SVG (the HTML report and the office's KPI page show these).
 
-    Each is rendered by an autoescaped template, so it is safe to mark as markup.
+    Each is rendered by an autoescaped template, so it is safe to mark as markup. `longest`
+    caps the carers and clients charts (a county has thousands of each: the page shows those
+    with most missed or late visits; the summary CSV and the HTML report have them all).
     """
     t = report.total
     by_day = [(d.strftime("%a %d %b"), _outcome_counts(f)) for d, f in report.by_day.items()]
     short_rows = [(d.strftime("%a %d %b"), {"short": f.short}) for d, f in report.by_day.items()]
     mix_rows = [("All", dict(t.verification))] + [
         (d.strftime("%a %d %b"), dict(f.verification)) for d, f in report.by_day.items()]
-    carers = [(name, _outcome_counts(f)) for name, f in report.by_carer.items()]
-    clients = [(name, _outcome_counts(f)) for name, f in report.by_client.items()]
+    carers, carers_note = _most_missed(report.by_carer, longest)
+    clients, clients_note = _most_missed(report.by_client, longest)
     reason_rows = [("All", t.reason_rate)] + [
         (d.strftime("%a %d %b"), f.reason_rate) for d, f in report.by_day.items()]
     kpi_rows = [("All", t.kpi3_rate)] + [
@@ -194,8 +208,8 @@ def kpi_charts(report: KpiReport) -> list[str]:
             rate_bars(f"Reason codes completed within {report.reason_code_due_hours} hours",
                       reason_rows),
             stacked_bars("Verification mix (log events)", mix_rows, MIX),
-            stacked_bars("Visits by carer", carers, OUTCOMES),
-            stacked_bars("Visits by client", clients, OUTCOMES)]
+            stacked_bars(f"Visits by carer{carers_note}", carers, OUTCOMES),
+            stacked_bars(f"Visits by client{clients_note}", clients, OUTCOMES)]
 
 
 def kpi_html(report: KpiReport, rows: list[list[str]] | None = None) -> str:

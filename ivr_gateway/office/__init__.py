@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # importing the package (its models, from the CLI) must not l
 def init_office(app: Flask) -> None:
     """Register the dashboard and set its session cookie policy on the app."""
     from ivr_gateway.config import INSTANCE_DIR
+    from ivr_gateway.ecc.kept_reports import INLINE_VISITS
 
     # Each page's module adds its routes (or filters, or template globals) to the one
     # blueprint when it is imported: one line here per module.
@@ -48,4 +49,6 @@ def init_office(app: Flask) -> None:
     app.config.setdefault("OFFICE_BOARD_REFRESH_SECONDS", 15)
     # Uploaded rota files wait here for confirmation and for their import job.
     app.config.setdefault("ROTA_UPLOAD_DIR", str(INSTANCE_DIR / "rota-uploads"))
+    # A KPI range with this many visits or more is worked out in the background and kept.
+    app.config.setdefault("KPI_INLINE_VISITS", INLINE_VISITS)
     app.register_blueprint(blueprint)

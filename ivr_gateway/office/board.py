@@ -48,6 +48,9 @@ FILTERS = {
 # Outcomes where the carer is not (or not yet, or not all) there, or never said they left:
 # someone in the office has to act (ring, send another carer) until somebody has.
 NOBODY_THERE = ("late_start", "missed", "short_of_carer", "incomplete")
+# Outcomes where a booked carer who has not logged in is still expected: a leaver booked on
+# such a visit will not come, so someone must send another carer.
+STILL_EXPECTED = ("scheduled", "late_start", "missed", "short_of_carer")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class BoardRow:
     reason: ReasonDue | None = None
     handled: list[Handled] = field(default_factory=list)
     mine: bool = False  # an alert on it was acknowledged by the person looking at the board
+    # Booked carers who have left (rota: inactive) and have not logged in, on a visit still to
+    # be done: nobody will come in their place until another carer is sent.
+    leavers: list[str] = field(default_factory=list)
 
     @property
     def late(self) -> bool:
@@ -113,13 +119,15 @@ def still_open(row: BoardRow) -> list[str]:
     - A reason code is open until one is recorded (or the rota gave the cancellation's).
     - An exception (unverified location, substitute carer ...) is open until someone marks it
       checked.
+    - A carer booked on it who has left (the rota marked them inactive) and has not logged in
+      is open until another carer is sent in their place (the leaver is then off the visit).
     - A visit nobody is at (late with no log-in, missed, a double-up short of a carer, a
       missing log-out) is open until someone has acted on it: an alert on it was acknowledged
       (the person who took it rang round), another carer was sent instead, or, once missed, its
       reason code was recorded. A visit that started late but is under way or done is not a
       job: the carer is there, and the council's verdict keeps the lateness.
     """
-    items: list[str] = []
+    items = [f"{name} has left: send another carer" for name in row.leavers]
     outcome = row.summary.outcome
     if outcome in NOBODY_THERE:
         acted = (any(a.acknowledged_at is not None for a in row.alerts)
@@ -279,8 +287,14 @@ def board_rows(session: Session, summaries: list[VisitSummary], day: date, setti
     adults = {a.ref: a for a in session.scalars(select(Adult).where(Adult.ref.in_(adult_refs)))}
     carer_refs = {r for s in summaries for r in s.care_worker_refs} \
         | {a.care_worker_ref for s in summaries for a in s.actuals}
-    names = {c.ref: f"{c.given_name} {c.family_name}" for c in session.scalars(
-        select(CareWorker).where(CareWorker.ref.in_(carer_refs)))}
+    names: dict[str, str] = {}
+    left: set[str] = set()
+    for ref, given, family, active in session.execute(
+            select(CareWorker.ref, CareWorker.given_name, CareWorker.family_name,
+                   CareWorker.active).where(CareWorker.ref.in_(carer_refs))):
+        names[ref] = f"{given} {family}"
+        if not active:
+            left.add(ref)
     planned_refs = [s.ref for s in summaries if s.ref]
     alerts_by_ref = alerts.alerts_for_visits(session, planned_refs)
     handled = _handled_by_visit(session, planned_refs, alerts_by_ref)
@@ -314,8 +328,19 @@ def board_rows(session: Session, summaries: list[VisitSummary], day: date, setti
             alerts=alerts_by_ref.get(summary.ref or "", []),
             reason=reason_due(summary), handled=handled.get(summary.ref or "", []),
             mine=bool(viewer) and any(a.acknowledged_by == viewer
-                                      for a in alerts_by_ref.get(summary.ref or "", []))))
+                                      for a in alerts_by_ref.get(summary.ref or "", [])),
+            leavers=_leavers(summary, left, names)))
     return rows
+
+
+def _leavers(summary: VisitSummary, left: set[str], names: dict[str, str]) -> list[str]:
+    """The names of the visit's booked carers who have left and not logged in to it, while
+    the visit is still to be done."""
+    if not left or summary.outcome not in STILL_EXPECTED:
+        return []
+    came = {a.care_worker_ref for a in summary.actuals if a.started_at is not None}
+    return [names.get(ref, ref) for ref in summary.care_worker_refs
+            if ref in left and ref not in came]
 
 
 def _unplanned_ids(session: Session, day: date, settings: Settings

@@ -13,19 +13,26 @@ from flask import abort, render_template, request, url_for
 from ivr_gateway import extensions
 from ivr_gateway.office import carers
 from ivr_gateway.office.auth import current_user, requires
-from ivr_gateway.office.directory import care_workers_page, read_query
+from ivr_gateway.office.directory import (
+    STANDINGS,
+    care_workers_page,
+    read_query,
+    read_standing,
+)
 from ivr_gateway.office.views import COORDINATOR, MANAGER, _act, _now, blueprint
 
 
 @blueprint.get("/care-workers")
 @requires(COORDINATOR)
 def care_workers() -> Any:
-    """Carers, a page at a time: staff number, mobiles, language, lockouts."""
+    """Carers, a page at a time: staff number, mobiles, language, lockouts; those still
+    working unless asked for leavers or all."""
     q, page = read_query(request.args.get("q"), request.args.get("page"))
+    standing = read_standing(request.args.get("standing"))
     with extensions.database().unit_of_work() as db:
-        found = care_workers_page(db, q, page)
+        found = care_workers_page(db, q, page, standing)
     return render_template("office/care_workers.html", found=found, care_workers=found.rows,
-                           now=_now())
+                           now=_now(), standing=standing, standings=STANDINGS)
 
 
 @blueprint.get("/care-workers/<ref>")
@@ -37,7 +44,8 @@ def care_worker(ref: str) -> Any:
             row = carers.find_care_worker(db, ref)
         except LookupError:
             abort(404)
-    return render_template("office/care_worker.html", carer=row, now=_now())
+        left = carers.left_on(db, row, extensions.settings())
+    return render_template("office/care_worker.html", carer=row, now=_now(), left_on=left)
 
 
 @blueprint.post("/care-workers/<ref>/unlock")

@@ -6,14 +6,14 @@ refusal is an ActionRefused in the office's words.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.config import Settings
-from ivr_gateway.models import CareWorker
+from ivr_gateway.models import AuditEntry, CareWorker
 from ivr_gateway.rota import service as rota
 from ivr_gateway.rota.schemas import CareWorkerIn, validation_context
 from ivr_gateway.visits.errors import ActionRefused
@@ -26,6 +26,20 @@ def find_care_worker(db: Session, ref: str) -> CareWorker:
     if carer is None:
         raise LookupError("There is no such carer.")
     return carer
+
+
+def left_on(db: Session, carer: CareWorker, settings: Settings) -> date | None:
+    """The local day the rota marked this carer as a leaver (active true to false), from the
+    audit trail; None if they are working, or it is not known (created as a leaver)."""
+    if carer.active:
+        return None
+    for entry in db.scalars(select(AuditEntry).where(
+            AuditEntry.entity == "care_worker", AuditEntry.entity_ref == carer.ref)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())):
+        changes = (entry.detail or {}).get("changes") or {}
+        if list(changes.get("active") or []) == [True, False]:
+            return entry.at.astimezone(settings.tz).date()
+    return None
 
 
 def unlock_care_worker(db: Session, ref: str, *, now: datetime, actor: str) -> None:

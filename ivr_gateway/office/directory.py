@@ -84,12 +84,26 @@ def _page(db: Session, query: Select[Any], q: str, page: int) -> DirectoryPage[A
     return DirectoryPage(rows, matching, page, pages, q)
 
 
-def care_workers_page(db: Session, q: str, page: int) -> DirectoryPage[CareWorker]:
-    """A page of carers in name order, matching every word of `q` (name, number, mobile)."""
+# Which carers the carers page lists: those still working (the default), leavers, or all.
+# A leaver is a carer the rota marked inactive (rota/loading.py): their evidence is kept.
+STANDINGS = {"working": "Working", "left": "Left", "all": "All carers"}
+
+
+def read_standing(standing: str | None) -> str:
+    """The carers asked for, an unknown value read as the default (those still working)."""
+    return standing if standing in STANDINGS else "working"
+
+
+def care_workers_page(db: Session, q: str, page: int, standing: str = "working"
+                      ) -> DirectoryPage[CareWorker]:
+    """A page of carers in name order, matching every word of `q` (name, number, mobile),
+    those still working, those who left, or all (`standing`, STANDINGS)."""
     query = _matching(
         select(CareWorker).options(selectinload(CareWorker.mobiles)), q,
         [CareWorker.given_name, CareWorker.family_name, CareWorker.staff_number, CareWorker.ref],
         CareWorker.id, select(CareWorkerMobile.care_worker_id), CareWorkerMobile.number)
+    if standing != "all":
+        query = query.where(CareWorker.active.is_(standing == "working"))
     return _page(db, query.order_by(CareWorker.family_name, CareWorker.given_name,
                                     CareWorker.id), q, page)
 

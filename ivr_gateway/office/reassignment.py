@@ -178,8 +178,11 @@ def plan_reassignment(session: Session, planned_ref: str, from_ref: str, to_ref:
     if to_ref == from_ref or to_ref in current:
         raise ActionRefused("Choose a carer who is not already on this visit.")
     newcomer = session.scalar(select(CareWorker).where(CareWorker.ref == to_ref))
-    if newcomer is None or not newcomer.active:
-        raise ActionRefused("Choose an active carer to send.")
+    if newcomer is None:
+        raise ActionRefused("Choose a carer to send from the list.")
+    if not newcomer.active:  # a leaver (rota: inactive) is never sent, whatever was posted
+        raise ActionRefused(f"{_full_name(newcomer)} has left and cannot be sent: choose a "
+                            "carer who is still working.")
     leaving = next(c for c in planned.care_workers if c.ref == from_ref)
     logged_in = session.scalar(select(ActualVisit.id).where(
         ActualVisit.planned_visit_id == planned.id, ActualVisit.care_worker_id == leaving.id))

@@ -9,10 +9,11 @@ than setting the missing log-in).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from ivr_gateway.office.board import STILL_EXPECTED
 from ivr_gateway.office.evidence import VisitRecord
 from ivr_gateway.office.providers import AlertView
 
@@ -39,6 +40,9 @@ class VisitCall:
     address: str
     actions: list[str]  # acknowledge | reassign | reason | set_log_in | correct
     open_alerts: list[AlertView]
+    # Booked carers who have left and not logged in, on a visit still to be done (board.py
+    # STILL_EXPECTED): the page says "Amy Jones has left: send another carer".
+    leavers: list[str] = field(default_factory=list)
 
 
 def visit_actions(outcome: str | None, *, planned: bool, logged_in: bool, open_alerts: bool,
@@ -74,7 +78,8 @@ def visit_call(session: Session, record: VisitRecord, alerts: list[AlertView]) -
     """Contacts (rota carers' mobiles, the client's landlines, the address) and the actions."""
     carers = list(record.planned.care_workers) if record.planned else \
         [a.care_worker for a in record.actuals]
-    contacts = [Contact("carer", f"{c.given_name} {c.family_name}",
+    contacts = [Contact("carer", f"{c.given_name} {c.family_name}"
+                        + ("" if c.active else " (has left)"),
                         [m.number for m in c.mobiles]) for c in carers]
     address = ""
     if record.adult is not None:
@@ -91,4 +96,8 @@ def visit_call(session: Session, record: VisitRecord, alerts: list[AlertView]) -
         open_alerts=bool(open_alerts),
         reason_needed=record.reason is not None,
         carer_missing=any(c.id not in logged_in_ids for c in carers))
-    return VisitCall(contacts, address, actions, open_alerts)
+    leavers = ([f"{c.given_name} {c.family_name}" for c in carers
+                if not c.active and c.id not in logged_in_ids]
+               if record.planned is not None and summary is not None
+               and summary.outcome in STILL_EXPECTED else [])
+    return VisitCall(contacts, address, actions, open_alerts, leavers)

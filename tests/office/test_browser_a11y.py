@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from ivr_gateway.clock import FixedClock
 from ivr_gateway.config import PROJECT_ROOT, Settings
 from ivr_gateway.db import Database
 from ivr_gateway.demo import load_demo_rota
+from ivr_gateway.ecc.kept_reports import claim_report, settings_key, work_out_report
 from ivr_gateway.escalation.models import ContactRole, OfficeContact, OnCallPeriod
 from ivr_gateway.models import ActualVisit, LogEvent
 from ivr_gateway.office.display import create_display_link, revoke_display_link
@@ -74,7 +75,8 @@ PAGES: dict[str, Callable[[Seeded], list[str]]] = {
     "office.contact": lambda s: [f"/office/on-call/contacts/{s.contact_id}"],
     "office.deactivate_contact": lambda s: [f"/office/on-call/contacts/{s.contact_id}/deactivate"],
     "office.remove_on_call": lambda s: [f"/office/on-call/periods/{s.period_id}/remove"],
-    "office.kpi": lambda s: ["/office/kpi"],
+    # The kept report "as of" its time, and a range whose report is still being worked out.
+    "office.kpi": lambda s: ["/office/kpi", "/office/kpi?from=2026-06-29&to=2026-07-05"],
     "office.rota_upload": lambda s: ["/office/rota"],
     "office.rota_import": lambda s: [f"/office/rota/imports/{s.import_id}"],
     "office.office_users": lambda s: ["/office/users"],
@@ -99,6 +101,7 @@ NOT_PAGES = {
     "office.kpi_download": "a file to download (the report or a CSV)",
     "office.rota_template": "a CSV file to download",
     "office.rota_import_status": "JSON for the import page's progress poll",
+    "office.kpi_status": "JSON for the KPI page's poll while a report is worked out",
     "office.concern_recording": "a carer's recorded concern, audio",
 }
 
@@ -177,8 +180,18 @@ def _seed(session: Session, database: Database, clock: FixedClock,
         _gone, revoked = create_display_link(db, "Old screen", now=NOW, actor="office:ada")
         db.flush()
         revoke_display_link(db, name="Old screen", now=NOW, actor="office:ada")
-        return Seeded(log_event_id or 0, unplanned_id, contact.id, period.id, job.id, token,
-                      revoked)
+        seeded = Seeded(log_event_id or 0, unplanned_id, contact.id, period.id, job.id, token,
+                        revoked)
+    # The KPI page's two states: this week's report kept and current; another week's being
+    # worked out by a worker that holds its lease (the fixed clock never lets it run out).
+    settings, today = Settings(database_url=database.url), clock.now().date()
+    worker = claim_report(database, today - timedelta(days=6), today, settings_key(settings),
+                          clock.now())
+    assert worker is not None
+    work_out_report(database, settings, clock, today - timedelta(days=6), today, worker)
+    assert claim_report(database, date(2026, 6, 29), date(2026, 7, 5), settings_key(settings),
+                        clock.now()) is not None
+    return seeded
 
 
 @pytest.fixture
@@ -200,6 +213,7 @@ def live(database: Database, clock: FixedClock, session: Session
         app = create_app(Settings(database_url=database.url, public_base_url=base_url),
                          database, clock)
         app.config["OFFICE_BOARD_REFRESH_SECONDS"] = 0  # still pages: nothing moves under axe
+        app.config["KPI_INLINE_VISITS"] = 0  # the KPI page as a county sees it (kept reports)
         register_alert_source(app, alerts)
         template_rendered.connect(lambda _app, template, context, **_: rendered.add(
             str(template.name)), app, weak=False)

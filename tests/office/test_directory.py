@@ -31,13 +31,13 @@ def test_the_carers_page_shows_fifty_at_a_time_in_name_order_with_next_and_previ
     _carers(session, 120)
     first = as_coordinator.get("/office/care-workers").get_data(as_text=True)
     assert _names(first) == [f"Family{i:03d}, Given{i:03d}" for i in range(50)]
-    assert "1–50 of 120 carers, page 1 of 3" in unescape(first)
+    assert "1–50 of 120 working carers, page 1 of 3" in unescape(first)
     assert 'href="/office/care-workers?page=2">Next page' in first
     assert "Previous page" not in first
 
     last = as_coordinator.get("/office/care-workers?page=3").get_data(as_text=True)
     assert _names(last) == [f"Family{i:03d}, Given{i:03d}" for i in range(100, 120)]
-    assert "101–120 of 120 carers, page 3 of 3" in unescape(last)
+    assert "101–120 of 120 working carers, page 3 of 3" in unescape(last)
     assert "Next page" not in last and "?page=2\">Previous page" in last
     # A page past the end, or nonsense, shows a real page rather than an empty one or a 500.
     assert _names(as_coordinator.get("/office/care-workers?page=99").get_data(as_text=True)) \
@@ -66,7 +66,7 @@ def test_carers_are_found_by_name_words_number_and_mobile_typed_any_way(
     assert found("Family05") == [f"Family05{i}, Given05{i}" for i in range(10)]
     assert found("_") == ["O'Neil_Jones, Amy"]  # a LIKE wildcard is just a character
     page = as_coordinator.get("/office/care-workers?q=nobody").get_data(as_text=True)
-    assert "No carer matches “nobody”." in unescape(page)
+    assert "No working carers match “nobody”." in unescape(page)
     # The search is kept in the box and in the pager's links.
     many = as_coordinator.get("/office/care-workers?q=Given").get_data(as_text=True)
     assert 'value="Given"' in many and "?q=Given&amp;page=2" in many

@@ -130,6 +130,19 @@ def test_a_new_user_must_change_the_temporary_password_before_anything_else(
                                           {"was_temporary": True})
 
 
+def test_the_password_page_points_a_wall_screen_to_a_display_link(
+        as_administrator: Office, app: Flask) -> None:
+    jo = _temporary_user(as_administrator, app)  # e.g. a wall screen logged in as a person
+    hint = ("For a wall screen, do not log in as a person: an administrator makes it a display "
+            "link under Wall screens in the menu at the top, which shows the board with nobody "
+            "logged in.")
+    assert hint in jo.get("/office/password").get_data(as_text=True)
+    # An administrator has the menu item: the words link to it.
+    page = as_administrator.get("/office/password").get_data(as_text=True)
+    assert '<a href="/office/display-links">Wall screens</a> in the menu at the top' in page
+    assert '<a href="/office/display-links">Wall screens</a></li>' in page  # the menu's words
+
+
 def test_a_temporary_password_cannot_be_kept(as_administrator: Office, app: Flask,
                                              database: Database) -> None:
     jo = _temporary_user(as_administrator, app)
