@@ -3,7 +3,7 @@
 The board's counts ("12 late, 3 missed, 40 need attention") and its status filters need the
 verdict of every visit of the day; judging a 10,000-visit day takes seconds (visits_for_day
 loads every visit and judges each). So one process judges it, and every web process reads it:
-the scheduler's `board-index` job (every BUILD_SECONDS) judges today and yesterday whole, through
+the scheduler's `board-index` job (every BUILD_SECONDS) judges today and yesterday through
 the domain (visits_for_day, then board_rows for who handled what: the same verdict as every
 other reader, DESIGN principle 8), and keeps the result in one row a day (board_day_indexes:
 a compact JSON list of entries). The index only stores what the domain said; it derives no
@@ -17,10 +17,18 @@ itself (board_page.day_index).
 When it rebuilds: when the day's data version (day_version: rota, evidence, audit, alerts,
 names) changed since the last build, and in any case once the index is REJUDGE_AFTER old,
 because verdicts move with the clock alone (late 30 minutes after the planned start, missed
-after 2 hours). On PostgreSQL the job first takes pg_try_advisory_xact_lock(BOARD_INDEX_LOCK),
-so a second scheduler (a double deploy) skips instead of judging the day twice; on SQLite the
-transaction's BEGIN IMMEDIATE serialises writers. The row is replaced whole in one statement, so
-a reader sees one build or the next, never a mix.
+after 2 hours). Most rebuilds judge only the visits that may have moved (refresh_day,
+_touched): those the change feed names since the feed position kept with the index, those
+with alerts or audit entries since the last build, their clients' other visits, and those the
+clock can move now; the day's few unplanned visits are judged whole each time. The whole day
+is judged afresh every WHOLE_EVERY all the same, so anything those rules did not foresee is
+put right within minutes. A test holds the index, after each kind of change, equal to a whole
+judgement of the day.
+
+On PostgreSQL the job first takes pg_try_advisory_xact_lock(BOARD_INDEX_LOCK), so a second
+scheduler (a double deploy) skips instead of judging the day twice or interleaving an update;
+on SQLite the transaction's BEGIN IMMEDIATE serialises writers. The row is replaced whole in one
+statement, so a reader sees one build or the next, never a mix.
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, func, or_, select, text
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import column, table
 
 from ivr_gateway.clock import Clock
 from ivr_gateway.config import Settings
-from ivr_gateway.db import Database
+from ivr_gateway.db import Database, UTCDateTime
 from ivr_gateway.models import (
     ActualVisit,
     Adult,
@@ -52,21 +60,32 @@ from ivr_gateway.models import (
 from ivr_gateway.office.board import FILTERS, BoardRow, board_rows, row_matches
 from ivr_gateway.office.models import BoardDayIndex
 from ivr_gateway.office.providers import AlertSource
-from ivr_gateway.visits.queries import local_day_bounds, visits_for_day
+from ivr_gateway.visits.feed import Position, changes_after, last_position
+from ivr_gateway.visits.models import VisitChange
+from ivr_gateway.visits.queries import (
+    local_day_bounds,
+    summaries_of,
+    unplanned_for_day,
+    visits_for_day,
+)
 
 log = logging.getLogger(__name__)
 
 BOARD_INDEX_LOCK = 0x424F5244  # "BORD": the advisory lock key of the board-index job
 BUILD_SECONDS = 30  # how often the scheduler looks at today's and yesterday's index
 REJUDGE_AFTER = timedelta(seconds=60)  # rebuilt at least this often: the clock moves verdicts
+WHOLE_EVERY = timedelta(minutes=10)  # the whole day judged afresh at least this often
+CHANGE_MARGIN = timedelta(minutes=5)  # changes stamped this long before a build: looked at again
+MOST_CHANGES = 5000  # more feed entries than this since the last build: judge the whole day
 STORED_MAX_AGE = timedelta(minutes=2)  # older: no scheduler keeps it, the web judges the day
 # The status filters an entry keeps the answer to (the "mine" filter is per viewer: ackers).
 INDEXED_FILTERS = tuple(f for f in FILTERS if f not in ("all", "mine"))
 
 # The alerts table belongs to the escalation package, which the office does not import: its
 # changes (raised, climbed, acknowledged, resolved) are read as a bare table for the version.
-_alerts = table("alerts", column("id"), column("level"), column("acknowledged_at"),
-                column("resolved_at"))
+_alerts = table("alerts", column("id", Integer), column("level", Integer),
+                column("planned_visit_id", Integer), column("raised_at", UTCDateTime()),
+                column("acknowledged_at", UTCDateTime()), column("resolved_at", UTCDateTime()))
 
 
 def day_version(session: Session, day: date, settings: Settings) -> str:
@@ -186,16 +205,95 @@ def decode(day: date, version: str, built_at: datetime, stored: str) -> DayIndex
                     [(ref, name) for ref, name in data["carers"]], stored=True)
 
 
-def save_index(session: Session, index: DayIndex) -> None:
+def save_index(session: Session, index: DayIndex, feed: Position, *, whole: bool) -> None:
     """Keep the index for every web process (replacing the day's row whole)."""
     row = session.get(BoardDayIndex, index.day)
     if row is None:
         row = BoardDayIndex(day=index.day)
         session.add(row)
-    row.built_at = row.whole_built_at = index.built_at
+    row.built_at = index.built_at
+    if whole or row.whole_built_at is None:
+        row.whole_built_at = index.built_at
     row.version = index.version
+    row.feed_xact_id, row.feed_id = feed.xact_id, feed.id
     row.visits = len(index.entries)
     row.entries = encode(index)
+
+
+def _touched(session: Session, day: date, settings: Settings, kept: BoardDayIndex,
+             changes: list[VisitChange], now: datetime) -> set[int]:
+    """The day's planned visits (ids) whose verdict may have moved since the index was built.
+
+    - Whatever the change feed says changed (log events, actual visits, corrections, reason
+      codes, rota changes), read from the kept feed position, so nothing committed late is
+      skipped (visits/feed.py explains the order).
+    - Visits whose alerts were raised, acknowledged or resolved, or that were audited (checks,
+      carers sent instead, reason codes), and clients whose record changed (a RAG rating halves
+      the windows), since a little before the last build (CHANGE_MARGIN: a writer's
+      transaction may commit after the build read).
+    - Every other visit of the same clients: a visit's verdict reads its client's other visits
+      (the next planned start, a visit merged into another).
+    - Visits the clock can move: planned to start between the KPI windows before the last build
+      and now (late at +30 minutes, missed at +2 hours, both halved for a red client).
+    """
+    start, end = local_day_bounds(day, settings)
+    since = kept.built_at - CHANGE_MARGIN
+    actual_ids = {c.actual_visit_id for c in changes if c.actual_visit_id}
+    planned_ids = {c.planned_visit_id for c in changes if c.planned_visit_id}
+    adult_ids: set[int] = set()
+    for planned_id, adult_id in session.execute(
+            select(ActualVisit.planned_visit_id, ActualVisit.adult_id)
+            .where(ActualVisit.id.in_(actual_ids))) if actual_ids else ():
+        if planned_id is not None:
+            planned_ids.add(planned_id)
+        if adult_id is not None:
+            adult_ids.add(adult_id)
+    planned_ids |= set(session.scalars(select(_alerts.c.planned_visit_id).where(
+        _alerts.c.planned_visit_id.is_not(None),
+        or_(_alerts.c.raised_at >= since, _alerts.c.acknowledged_at >= since,
+            _alerts.c.resolved_at >= since))))
+    audited_refs = set(session.scalars(select(AuditEntry.entity_ref).where(
+        AuditEntry.entity == "planned_visit", AuditEntry.at >= since)))
+    adult_ids |= set(session.scalars(select(Adult.id).where(Adult.updated_at >= since)))
+    # The clients of every visit that changed, on any day (tomorrow's first visit is the
+    # next planned start of today's last).
+    adult_ids |= set(session.scalars(select(PlannedVisit.adult_id).where(or_(
+        PlannedVisit.id.in_(planned_ids), PlannedVisit.ref.in_(audited_refs),
+        PlannedVisit.updated_at >= since))))
+    windows = settings.kpi
+    reach = timedelta(minutes=max(windows.late_after, windows.missed_after)) + CHANGE_MARGIN
+    return set(session.scalars(select(PlannedVisit.id).where(
+        PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end,
+        or_(PlannedVisit.adult_id.in_(adult_ids),
+            PlannedVisit.planned_start.between(kept.built_at - reach, now)))))
+
+
+def update_index(session: Session, kept: BoardDayIndex, settings: Settings, now: datetime,
+                 alerts: AlertSource, version: str, changes: list[VisitChange]) -> DayIndex:
+    """The kept index with the visits that may have moved judged again (the domain's verdict,
+    as build_index has it); the day's few unplanned visits are all judged again."""
+    day = kept.day
+    index = decode(day, kept.version, kept.built_at, kept.entries)
+    start, end = local_day_bounds(day, settings)
+    on_day = set(session.scalars(select(PlannedVisit.ref).where(
+        PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end)))
+    entries = {key: entry for key, entry in index.entries.items()
+               if key.startswith("p:") and key[2:] in on_day}  # gone: moved off the day
+    missing = {ref for ref in on_day if f"p:{ref}" not in entries}
+    ids = _touched(session, day, settings, kept, changes, now)
+    planned = list(session.scalars(
+        select(PlannedVisit).where(or_(PlannedVisit.id.in_(ids), PlannedVisit.ref.in_(missing)))
+        .options(selectinload(PlannedVisit.care_workers), selectinload(PlannedVisit.adult))))
+    summaries = summaries_of(session, planned, settings, now) \
+        + unplanned_for_day(session, day, settings)
+    rows = board_rows(session, summaries, day, settings, alerts)
+    entries.update((entry.key, entry) for entry in map(entry_of, rows))
+    refs = {ref for entry in entries.values() for ref in entry.carers}
+    names = {ref: f"{given} {family}" for ref, given, family in session.execute(
+        select(CareWorker.ref, CareWorker.given_name, CareWorker.family_name)
+        .where(CareWorker.ref.in_(refs)))}
+    carers = sorted(((ref, names.get(ref, ref)) for ref in refs), key=lambda c: (c[1], c[0]))
+    return DayIndex(day, version, now, entries, carers)
 
 
 _stored: dict[date, DayIndex] = {}
@@ -240,18 +338,34 @@ def take_index_lock(session: Session) -> bool:
 
 
 def refresh_day(session: Session, day: date, settings: Settings, now: datetime,
-                alerts: AlertSource, *, force: bool = False) -> bool:
-    """Rebuild the day's stored index if its data changed or it is REJUDGE_AFTER old (always,
-    with `force`); True if it was rebuilt. Call under take_index_lock."""
+                alerts: AlertSource, *, force: bool = False) -> str | None:
+    """Bring the day's stored index up to date; how ("whole" or "changes"), or None if it was
+    current (its data unchanged and it is under REJUDGE_AFTER old). Call under take_index_lock.
+
+    The whole day is judged when there is no index, with `force`, when the last whole
+    judgement is WHOLE_EVERY old (a backstop for anything the change rules did not foresee),
+    or when more than MOST_CHANGES entries of the feed came since; else only the visits that
+    may have moved (update_index).
+    """
     version = day_version(session, day, settings)
-    if not force:
-        kept = session.execute(select(BoardDayIndex.version, BoardDayIndex.built_at)
-                               .where(BoardDayIndex.day == day)).first()
-        if kept is not None and kept.version == version \
-                and timedelta(0) <= now - kept.built_at < REJUDGE_AFTER:
-            return False
-    save_index(session, build_index(session, day, settings, now, alerts, version))
-    return True
+    kept = session.get(BoardDayIndex, day)
+    if not force and kept is not None and kept.version == version \
+            and timedelta(0) <= now - kept.built_at < REJUDGE_AFTER:
+        return None
+    if force or kept is None or not timedelta(0) <= now - kept.whole_built_at < WHOLE_EVERY:
+        feed = last_position(session)  # before judging: what commits meanwhile comes next time
+        save_index(session, build_index(session, day, settings, now, alerts, version), feed,
+                   whole=True)
+        return "whole"
+    changes = changes_after(session, Position(kept.feed_xact_id, kept.feed_id),
+                            MOST_CHANGES + 1)
+    if len(changes) > MOST_CHANGES:
+        return refresh_day(session, day, settings, now, alerts, force=True)
+    feed = Position(changes[-1].xact_id, changes[-1].id) if changes else Position(
+        kept.feed_xact_id, kept.feed_id)
+    save_index(session, update_index(session, kept, settings, now, alerts, version, changes),
+               feed, whole=False)
+    return "changes"
 
 
 def indexed_days(now: datetime, settings: Settings) -> list[date]:
@@ -272,7 +386,7 @@ def run_board_index(database: Database, settings: Settings, clock: Clock,
             if not take_index_lock(session):
                 log.info("board index: another scheduler holds the lock; skipped")
                 return rebuilt
-            if refresh_day(session, day, settings, now, alerts):
+            if refresh_day(session, day, settings, now, alerts) is not None:
                 rebuilt.append(day)
     return rebuilt
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, Integer, String, Text, false
+from sqlalchemy import BigInteger, Boolean, Date, Enum, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ivr_gateway.db import Base, UTCDateTime
@@ -87,5 +87,8 @@ class BoardDayIndex(Base):
     built_at: Mapped[datetime] = mapped_column(UTCDateTime())
     whole_built_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[str] = mapped_column(String(40))  # the day's data version it was built from
+    # The change feed read up to (visits/feed.py Position): what changed after it is re-judged.
+    feed_xact_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    feed_id: Mapped[int] = mapped_column(BigInteger, default=0)
     visits: Mapped[int] = mapped_column(Integer)
     entries: Mapped[str] = mapped_column(Text)

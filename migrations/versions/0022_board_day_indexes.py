@@ -23,6 +23,8 @@ def upgrade() -> None:
         sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("whole_built_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.String(length=40), nullable=False),
+        sa.Column("feed_xact_id", sa.BigInteger(), nullable=False),
+        sa.Column("feed_id", sa.BigInteger(), nullable=False),
         sa.Column("visits", sa.Integer(), nullable=False),
         sa.Column("entries", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_board_day_indexes")),
