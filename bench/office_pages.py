@@ -19,7 +19,9 @@ and the ratio 10,000 / 1,000, with the load average (the machine is shared).
 Before timing, the board's day index is built as the scheduler's `board-index` job builds it
 (office/board_index.py: the whole day judged, kept in board_day_indexes); the job is not running
 while the pages are timed (in production it is its own process). The index's own figures are
-printed apart: a whole-day rebuild, and the job's tick when nothing changed. "board, first
+printed apart: a whole-day rebuild, a rebuild from what changed (one visit changed, a minute
+later: it re-judges that client's visits and those the clock can move), and the job's tick when
+nothing changed. "board, first
 request of a process" is a new process's first board with the stored index; "..., no scheduler"
 is the same with no stored index (the fallback: the process judges the day itself).
 """
@@ -131,26 +133,37 @@ def timed(client: FlaskClient, path: str, repeat: int, headers: dict[str, str] |
     return statistics.median(times), size / 1024, status
 
 
-def index_figures(database: Database, settings: Settings, clock: FixedClock
+def index_figures(database: Database, settings: Settings, clock: FixedClock, visit_ref: str
                   ) -> dict[str, tuple[float, float, int]]:
-    """Build the day index as the scheduler does, timing a whole-day rebuild and a tick that
-    finds nothing changed."""
+    """Build the day index as the scheduler does, timing a whole-day rebuild, a rebuild from
+    what changed (a visit changed, a minute later), and a tick that finds nothing changed."""
     alerts = EscalationAlertSource(settings)
     figures: dict[str, tuple[float, float, int]] = {}
-    began = time.perf_counter()
-    with database.unit_of_work() as session:
-        assert take_index_lock(session)
-        refresh_day(session, TODAY, settings, clock.now(), alerts, force=True)
-    whole = (time.perf_counter() - began) * 1000
-    run_board_index(database, settings, clock, alerts)  # yesterday too, as the job does
-    began = time.perf_counter()
-    assert run_board_index(database, settings, clock, alerts) == []
-    idle = (time.perf_counter() - began) * 1000
+
+    def rebuild(at: FixedClock, force: bool) -> tuple[float, str | None]:
+        began = time.perf_counter()
+        with database.unit_of_work() as session:
+            assert take_index_lock(session)
+            how = refresh_day(session, TODAY, settings, at.now(), alerts, force=force)
+        return (time.perf_counter() - began) * 1000, how
+
+    whole, _ = rebuild(clock, True)
     with database.unit_of_work() as session:
         stored = session.get(BoardDayIndex, TODAY)
         assert stored is not None
         size = len(stored.entries) / 1024
+    with database.unit_of_work() as session:  # the rota changes one visit of the day
+        session.execute(update(PlannedVisit).where(PlannedVisit.ref == visit_ref)
+                        .values(updated_at=NOW + timedelta(seconds=30)))
+    changes, how = rebuild(FixedClock(NOW + timedelta(seconds=61)), False)
+    assert how == "changes", how
+    rebuild(clock, True)  # the pages are timed at NOW: the index as of NOW
+    run_board_index(database, settings, clock, alerts)  # yesterday too, as the job does
+    began = time.perf_counter()
+    assert run_board_index(database, settings, clock, alerts) == []
+    idle = (time.perf_counter() - began) * 1000
     figures["index rebuild, whole day"] = (whole, size, 0)
+    figures["index rebuild, what changed"] = (changes, size, 0)
     figures["index tick, nothing changed"] = (idle, 0.0, 0)
     return figures
 
@@ -176,7 +189,7 @@ def measure(url: str, visits: int, repeat: int
                                                      len(cold.get_data()) / 1024,
                                                      cold.status_code)
     settled()
-    indexing = index_figures(database, settings, clock)
+    indexing = index_figures(database, settings, clock, visit_ref)
     forget_indexes()  # a new web process: nothing parsed, nothing judged
     began = time.perf_counter()
     cold = client.get("/office/")

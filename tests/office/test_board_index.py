@@ -17,7 +17,7 @@ from ivr_gateway.config import Settings
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert
 from ivr_gateway.escalation.tick import run_escalation_tick
-from ivr_gateway.models import VisitException
+from ivr_gateway.models import PlannedVisit, VisitException, VisitStatus
 from ivr_gateway.office import board, board_index, board_page
 from ivr_gateway.office import reason_codes as office_reason_codes
 from ivr_gateway.office.board import board_rows, count_rows
@@ -90,9 +90,25 @@ def _assert_index_is_a_fresh_judgement(database: Database, settings: Settings,
     return stored.entries
 
 
+@pytest.fixture(params=["whole", "changes"])
+def rebuilds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: every rebuild judging the whole day, and every rebuild after the first
+    judging only what changed (refresh_day's two ways)."""
+    monkeypatch.setattr(board_index, "WHOLE_EVERY",
+                        timedelta(0) if request.param == "whole" else timedelta(days=1))
+    return str(request.param)
+
+
+def _judged_whole_at(database: Database) -> datetime:
+    with database.unit_of_work() as db:
+        row = db.get(BoardDayIndex, DAY)
+        assert row is not None
+        return row.whole_built_at
+
+
 def test_the_index_follows_log_ins_corrections_alerts_reason_codes_checks_and_the_clock(
         as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
-        database: Database, settings: Settings) -> None:
+        database: Database, settings: Settings, rebuilds: str) -> None:
     _morning(session)
     make_ladder(session, SEVEN_AM - timedelta(hours=1))
     clock.set(SEVEN_AM - timedelta(minutes=5))
@@ -142,12 +158,16 @@ def test_the_index_follows_log_ins_corrections_alerts_reason_codes_checks_and_th
     _tick(database, settings, clock)
     entries = _assert_index_is_a_fresh_judgement(database, settings, clock)
     assert entries["p:V3"].outcome == "missed"
+    assert _judged_whole_at(database) == (
+        clock.now() if rebuilds == "whole" else SEVEN_AM - timedelta(minutes=5))
 
 
-def test_an_unverified_log_in_and_its_check_move_the_index(
+def test_an_unverified_log_in_its_check_and_a_rota_change_move_the_index(
         as_coordinator: Office, twilio: TwilioClient, session: Session, clock: FixedClock,
-        database: Database, settings: Settings) -> None:
+        database: Database, settings: Settings, rebuilds: str) -> None:
     _morning(session)
+    clock.set(SEVEN_AM)
+    _tick(database, settings, clock)
     clock.set(SEVEN_AM + timedelta(minutes=1))
     play(twilio, "anonymous", "100001", "1234", "5678")  # withheld: keys the client number
     _tick(database, settings, clock)
@@ -160,6 +180,23 @@ def test_an_unverified_log_in_and_its_check_move_the_index(
     _tick(database, settings, clock)
     assert "unverified" not in _assert_index_is_a_fresh_judgement(
         database, settings, clock)["p:V1"].matches
+    # The rota: a visit moves to tomorrow, another is cancelled, a new one arrives.
+    clock.advance(minutes=1)
+    with database.unit_of_work() as db:
+        moved, cancelled = (db.scalars(select(PlannedVisit).where(PlannedVisit.ref == ref))
+                            .one() for ref in ("V4", "V3"))
+        moved.planned_start += timedelta(days=1)
+        moved.planned_end += timedelta(days=1)
+        moved.updated_at = cancelled.updated_at = clock.now()
+        cancelled.status = VisitStatus.CANCELLED
+    make_planned_visit(session, make_adult(session, ref="A8", given_name="Nora",
+                                           landlines=("+441134960008",)),
+                       [], start=SEVEN_AM + timedelta(hours=3), ref="NEW")
+    session.commit()
+    _tick(database, settings, clock)
+    entries = _assert_index_is_a_fresh_judgement(database, settings, clock)
+    assert "p:V4" not in entries and "p:NEW" in entries
+    assert entries["p:V3"].outcome == "cancelled"
 
 
 def _count(page: str, name: str) -> int:
