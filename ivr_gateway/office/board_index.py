@@ -233,8 +233,10 @@ def _touched(session: Session, day: date, settings: Settings, kept: BoardDayInde
       transaction may commit after the build read).
     - Every other visit of the same clients: a visit's verdict reads its client's other visits
       (the next planned start, a visit merged into another).
-    - Visits the clock can move: planned to start between the KPI windows before the last build
-      and now (late at +30 minutes, missed at +2 hours, both halved for a red client).
+    - Visits the clock can move: nobody has logged in to them yet, and they were planned to
+      start between the KPI windows before the last build and now (late at +30 minutes, missed
+      at +2 hours, both halved for a red client; the council's window closes within them). A
+      visit somebody started moves with its evidence, which the feed names.
     """
     start, end = local_day_bounds(day, settings)
     since = kept.built_at - CHANGE_MARGIN
@@ -262,10 +264,12 @@ def _touched(session: Session, day: date, settings: Settings, kept: BoardDayInde
         PlannedVisit.updated_at >= since))))
     windows = settings.kpi
     reach = timedelta(minutes=max(windows.late_after, windows.missed_after)) + CHANGE_MARGIN
+    started = select(ActualVisit.id).where(ActualVisit.planned_visit_id == PlannedVisit.id,
+                                           ActualVisit.started_at.is_not(None)).exists()
     return set(session.scalars(select(PlannedVisit.id).where(
         PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end,
         or_(PlannedVisit.adult_id.in_(adult_ids),
-            PlannedVisit.planned_start.between(kept.built_at - reach, now)))))
+            PlannedVisit.planned_start.between(kept.built_at - reach, now) & ~started))))
 
 
 def update_index(session: Session, kept: BoardDayIndex, settings: Settings, now: datetime,
