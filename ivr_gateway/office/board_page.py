@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -159,16 +160,12 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _planned_keys(session: Session, query: BoardQuery, settings: Settings
-                  ) -> list[tuple[str, str, str]]:
-    """(key, carer ref, carer name) of the day's planned visits asked for, in board order.
-
-    The carer is the group heading (grouped by carer, a double-up is under each of its carers).
-    """
+def _planned_conditions(query: BoardQuery, settings: Settings) -> tuple[list[Any], bool]:
+    """The conditions picking the day's planned visits asked for, and whether they read the
+    client's name (the search does)."""
     start, end = local_day_bounds(query.day, settings)
-    on_day = (PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end)
+    conditions: list[Any] = [PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end]
     q = query.q.strip()
-    conditions = []
     if q:
         pattern = _like(q.lower())
         booked_carer = select(PlannedVisitCareWorker.planned_visit_id).join(
@@ -190,6 +187,17 @@ def _planned_keys(session: Session, query: BoardQuery, settings: Settings
             PlannedVisit.id.in_(select(ActualVisit.planned_visit_id).join(
                 CareWorker, CareWorker.id == ActualVisit.care_worker_id)
                 .where(CareWorker.ref == query.carer))))
+    return conditions, bool(q)
+
+
+def _planned_keys(session: Session, query: BoardQuery, settings: Settings,
+                  offset: int = 0, limit: int | None = None) -> list[tuple[str, str, str]]:
+    """(key, carer ref, carer name) of the day's planned visits asked for, in board order
+    (only rows offset to offset + limit, when limit is given).
+
+    The carer is the group heading (grouped by carer, a double-up is under each of its carers).
+    """
+    conditions, by_name = _planned_conditions(query, settings)
     if query.group == "carer":
         rows = session.execute(
             select(PlannedVisit.ref, CareWorker.ref, CareWorker.given_name,
@@ -198,16 +206,27 @@ def _planned_keys(session: Session, query: BoardQuery, settings: Settings
             .join(PlannedVisitCareWorker,
                   PlannedVisitCareWorker.planned_visit_id == PlannedVisit.id)
             .join(CareWorker, CareWorker.id == PlannedVisitCareWorker.care_worker_id)
-            .where(*on_day, *conditions)
+            .where(*conditions)
             .order_by(CareWorker.family_name, CareWorker.given_name, CareWorker.ref,
-                      PlannedVisit.planned_start, PlannedVisit.ref))
+                      PlannedVisit.planned_start, PlannedVisit.ref)
+            .offset(offset).limit(limit))
         return [(f"p:{ref}", carer, f"{given} {family}") for ref, carer, given, family in rows]
     keys = select(PlannedVisit.ref)
-    if q:  # the client's name is only needed to search by it
+    if by_name:
         keys = keys.join(Adult, Adult.id == PlannedVisit.adult_id)
-    refs = session.scalars(keys.where(*on_day, *conditions)
-                           .order_by(PlannedVisit.planned_start, PlannedVisit.ref))
+    refs = session.scalars(keys.where(*conditions)
+                           .order_by(PlannedVisit.planned_start, PlannedVisit.ref)
+                           .offset(offset).limit(limit))
     return [(f"p:{ref}", "", "") for ref in refs]
+
+
+def _planned_count(session: Session, query: BoardQuery, settings: Settings) -> int:
+    """How many of the day's planned visits the query asks for (counted by the database)."""
+    conditions, by_name = _planned_conditions(query, settings)
+    counted = select(func.count(PlannedVisit.id))
+    if by_name:
+        counted = counted.join(Adult, Adult.id == PlannedVisit.adult_id)
+    return session.scalar(counted.where(*conditions)) or 0
 
 
 def _unplanned_keys(session: Session, query: BoardQuery, settings: Settings
@@ -246,14 +265,29 @@ def _unplanned_keys(session: Session, query: BoardQuery, settings: Settings
 def build_board_page(session: Session, query: BoardQuery, settings: Settings, now: datetime,
                      alerts: AlertSource, viewer: str, version: str,
                      rebuild: Callable[[], None] | None = None) -> BoardPage:
-    """The board as asked: the page's rows judged now, the day's counts from the index."""
-    keyed = _planned_keys(session, query, settings)
-    start, end = local_day_bounds(query.day, settings)
-    size = len(keyed) if not (query.q or query.carer or query.group) else session.scalar(
-        select(func.count()).where(PlannedVisit.planned_start >= start,
-                                   PlannedVisit.planned_start < end)) or 0
+    """The board as asked: the page's rows judged now, the day's counts from the index.
+
+    By planned time with no status filter, the database pages the planned visits (a 10,000-row
+    day sends 100 references, not 10,000); a status filter or grouping by carer reads every
+    key the query picks and pages them here.
+    """
+    unplanned = _unplanned_keys(session, query, settings)
+    day_size = (BoardQuery(query.day) if query.q or query.carer else query)
+    if query.status == "all" and query.group != "carer":
+        planned = _planned_count(session, query, settings)
+        size = planned if day_size is query else _planned_count(session, day_size, settings)
+        index = day_index(session, query.day, settings, now, alerts, version, size, rebuild)
+        pages = max(1, -(-(planned + len(unplanned)) // PAGE_SIZE))
+        page = min(max(1, query.page), pages)
+        first = (page - 1) * PAGE_SIZE
+        shown = (_planned_keys(session, query, settings, first, PAGE_SIZE)
+                 + unplanned[max(0, first - planned):max(0, first + PAGE_SIZE - planned)])
+        return _page(session, query, settings, now, alerts, viewer, version, index, shown,
+                     planned + len(unplanned), pages)
+    lines = _planned_keys(session, query, settings)
+    size = _planned_count(session, day_size, settings)
     index = day_index(session, query.day, settings, now, alerts, version, size, rebuild)
-    lines = keyed + _unplanned_keys(session, query, settings)
+    lines += unplanned
     if query.group == "carer":
         lines.sort(key=lambda line: (line[2].split(" ")[-1], line[2], line[1]))
     if query.status != "all":
@@ -265,6 +299,14 @@ def build_board_page(session: Session, query: BoardQuery, settings: Settings, no
     pages = max(1, -(-len(lines) // PAGE_SIZE))
     page = min(max(1, query.page), pages)
     shown = lines[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    return _page(session, query, settings, now, alerts, viewer, version, index, shown,
+                 len(lines), pages)
+
+
+def _page(session: Session, query: BoardQuery, settings: Settings, now: datetime,
+          alerts: AlertSource, viewer: str, version: str, index: DayIndex,
+          shown: list[tuple[str, str, str]], matching: int, pages: int) -> BoardPage:
+    """The page of these lines, each judged now, with the index's counts."""
     refs = {key[2:] for key, _, _ in shown if key.startswith("p:")}
     unplanned_ids = {int(key[2:]) for key, _, _ in shown if key.startswith("u:")}
     planned = list(session.scalars(
@@ -286,5 +328,5 @@ def build_board_page(session: Session, query: BoardQuery, settings: Settings, no
     carers = index.carers if len(index.carers) <= CARER_LIST_LONGEST else [
         c for c in index.carers if c[0] == query.carer]
     return BoardPage(query=query, rows=out, counts=index.counts(viewer), carers=carers,
-                     matching=len(lines), pages=pages, counts_at=index.built_at,
+                     matching=matching, pages=pages, counts_at=index.built_at,
                      version=version, keys=[key for key, _, _ in shown])

@@ -240,6 +240,10 @@ def test_a_web_process_with_a_stored_index_never_judges_the_day_not_even_its_fir
     assert "Unplanned, in progress" in as_coordinator.get("/office/?q=olga").get_data(
         as_text=True)
     assert as_coordinator.get("/office/board/live").status_code == 200
+    # Paged by the database: the unplanned visit follows the planned ones onto the next page.
+    monkeypatch.setattr(board_page, "PAGE_SIZE", 3)
+    second = as_coordinator.get("/office/?page=2").get_data(as_text=True)
+    assert _refs(second) == ["V4", ""] and "Unplanned, in progress" in second
 
     # A minute on, the rows are judged now and the counts say they are the index's.
     clock.set(SEVEN_AM + timedelta(minutes=32))
