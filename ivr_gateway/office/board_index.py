@@ -43,7 +43,7 @@ from datetime import date, datetime, timedelta
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Integer, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.sql import column, table
+from sqlalchemy.sql import ColumnElement, column, table
 
 from ivr_gateway.clock import Clock
 from ivr_gateway.config import Settings
@@ -60,6 +60,8 @@ from ivr_gateway.models import (
 from ivr_gateway.office.board import FILTERS, BoardRow, board_rows, row_matches
 from ivr_gateway.office.models import BoardDayIndex
 from ivr_gateway.office.providers import AlertSource
+from ivr_gateway.visits.council import TIME_CRITICAL_WINDOW, eleven_pm
+from ivr_gateway.visits.deadlines import late_delay, missed_delay
 from ivr_gateway.visits.feed import Position, changes_after, last_position
 from ivr_gateway.visits.models import VisitChange
 from ivr_gateway.visits.queries import (
@@ -233,10 +235,10 @@ def _touched(session: Session, day: date, settings: Settings, kept: BoardDayInde
       transaction may commit after the build read).
     - Every other visit of the same clients: a visit's verdict reads its client's other visits
       (the next planned start, a visit merged into another).
-    - Visits the clock can move: nobody has logged in to them yet, and they were planned to
-      start between the KPI windows before the last build and now (late at +30 minutes, missed
-      at +2 hours, both halved for a red client; the council's window closes within them). A
-      visit somebody started moves with its evidence, which the feed names.
+    - Visits the clock moved: nobody has logged in to them yet, and one of their deadlines
+      (visits/deadlines.py late_at and missed_at, halved for a red client; the council's KPI 3
+      window closing, visits/council.py) fell since the last build. A visit somebody started
+      moves with its evidence, which the feed names.
     """
     start, end = local_day_bounds(day, settings)
     since = kept.built_at - CHANGE_MARGIN
@@ -262,14 +264,23 @@ def _touched(session: Session, day: date, settings: Settings, kept: BoardDayInde
     adult_ids |= set(session.scalars(select(PlannedVisit.adult_id).where(or_(
         PlannedVisit.id.in_(planned_ids), PlannedVisit.ref.in_(audited_refs),
         PlannedVisit.updated_at >= since))))
-    windows = settings.kpi
-    reach = timedelta(minutes=max(windows.late_after, windows.missed_after)) + CHANGE_MARGIN
+    # The clock: a visit nobody has logged in to moves at the domain's deadlines (late_at,
+    # missed_at, for either rating; a time-critical visit's window; KPI 3's close at the
+    # client's next planned start or 11 pm); re-judged when one fell since the last build.
+    delays = {late_delay(settings.kpi, red) for red in (False, True)} \
+        | {missed_delay(settings.kpi, red) for red in (False, True)} | {TIME_CRITICAL_WINDOW}
+    due: list[ColumnElement[bool]] = [
+        PlannedVisit.planned_start.between(since - delay, now - delay) for delay in delays]
+    next_started = select(PlannedVisit.adult_id).where(
+        PlannedVisit.planned_start.between(since, now)).scalar_subquery()
+    due.append(PlannedVisit.adult_id.in_(next_started) & (PlannedVisit.planned_start < now))
+    if since <= eleven_pm(start, settings.tz) <= now:
+        due.append(PlannedVisit.planned_start < now)
     started = select(ActualVisit.id).where(ActualVisit.planned_visit_id == PlannedVisit.id,
                                            ActualVisit.started_at.is_not(None)).exists()
     return set(session.scalars(select(PlannedVisit.id).where(
         PlannedVisit.planned_start >= start, PlannedVisit.planned_start < end,
-        or_(PlannedVisit.adult_id.in_(adult_ids),
-            PlannedVisit.planned_start.between(kept.built_at - reach, now) & ~started))))
+        or_(PlannedVisit.adult_id.in_(adult_ids), or_(*due) & ~started))))
 
 
 def update_index(session: Session, kept: BoardDayIndex, settings: Settings, now: datetime,
