@@ -42,7 +42,7 @@ from datetime import date, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Integer, func, or_, select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.sql import ColumnElement, column, table
 
 from ivr_gateway.clock import Clock
@@ -56,6 +56,7 @@ from ivr_gateway.models import (
     LogEvent,
     PlannedVisit,
     VisitException,
+    VisitStatus,
 )
 from ivr_gateway.office.board import FILTERS, BoardRow, board_rows, row_matches
 from ivr_gateway.office.models import BoardDayIndex
@@ -271,9 +272,16 @@ def _touched(session: Session, day: date, settings: Settings, kept: BoardDayInde
         | {missed_delay(settings.kpi, red) for red in (False, True)} | {TIME_CRITICAL_WINDOW}
     due: list[ColumnElement[bool]] = [
         PlannedVisit.planned_start.between(since - delay, now - delay) for delay in delays]
-    next_started = select(PlannedVisit.adult_id).where(
-        PlannedVisit.planned_start.between(since, now)).scalar_subquery()
-    due.append(PlannedVisit.adult_id.in_(next_started) & (PlannedVisit.planned_start < now))
+    # KPI 3 closes at the client's next planned start: the visit just before one that began.
+    began, between = aliased(PlannedVisit), aliased(PlannedVisit)
+    due.append(select(began.id).where(
+        began.adult_id == PlannedVisit.adult_id, began.planned_start.between(since, now),
+        began.planned_start > PlannedVisit.planned_start,
+        ~select(between.id).where(
+            between.adult_id == PlannedVisit.adult_id,
+            between.status == VisitStatus.PLANNED,
+            between.planned_start > PlannedVisit.planned_start,
+            between.planned_start < began.planned_start).exists()).exists())
     if since <= eleven_pm(start, settings.tz) <= now:
         due.append(PlannedVisit.planned_start < now)
     started = select(ActualVisit.id).where(ActualVisit.planned_visit_id == PlannedVisit.id,
