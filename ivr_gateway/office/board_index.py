@@ -281,7 +281,8 @@ def _touched(session: Session, day: date, settings: Settings, kept: BoardDayInde
             between.adult_id == PlannedVisit.adult_id,
             between.status == VisitStatus.PLANNED,
             between.planned_start > PlannedVisit.planned_start,
-            between.planned_start < began.planned_start).exists()).exists())
+            between.planned_start < began.planned_start)
+        .correlate(PlannedVisit, began).exists()).correlate(PlannedVisit).exists())
     if since <= eleven_pm(start, settings.tz) <= now:
         due.append(PlannedVisit.planned_start < now)
     started = select(ActualVisit.id).where(ActualVisit.planned_visit_id == PlannedVisit.id,
