@@ -14,7 +14,7 @@ work and the bytes it sends, no network), the median of --repeat requests of: th
 page), the board's live refresh with nothing changed (If-None-Match: 304), the live refresh
 after a visit changed, a search, the board grouped by carer, one visit page, the carers and the
 clients pages (the first page, page 20 and a search; 50 a page). Prints ms and KB for each size
-and the ratio 10,000 / 1,000.
+and the ratio 10,000 / 1,000, with the load average (the machine is shared).
 
 The KPI page (ecc/kept_reports.py) for today and for the last 7 days (--kpi-days of visits are
 written, today's size each): as it was, the report worked out in the request (the baseline); its
@@ -23,6 +23,16 @@ once the report is kept, and the page after a visit of the range changed (the ol
 "as of" while the next one is worked out, a single request each time, waiting for that worker
 before the next). It also prints how long each background report took and the 7-day visits CSV
 from the kept report (a file, not a page: no target).
+
+Before timing, the board's day index is built as the scheduler's `board-index` job builds it
+(office/board_index.py: the whole day judged, kept in board_day_indexes); the job is not running
+while the pages are timed (in production it is its own process). The index's own figures are
+printed apart: a whole-day rebuild, a rebuild from what changed (one visit changed, a minute
+later: it re-judges that client's visits and those the clock can move), and the job's tick when
+nothing changed. "board, first
+request of a process" is a new app and engine's first board (templates not compiled, no
+connection open, nothing parsed) with the stored index; "..., no scheduler" is a first board
+with no stored index (the fallback: the process judges the day itself).
 """
 
 from __future__ import annotations
@@ -49,8 +59,10 @@ from ivr_gateway.ecc.kept_reports import INLINE_VISITS
 from ivr_gateway.ecc.models import KeptKpiReport
 from ivr_gateway.models import ActualVisitState, PlannedVisit
 from ivr_gateway.office.auth import hash_password
+from ivr_gateway.office.board_index import refresh_day, run_board_index, take_index_lock
 from ivr_gateway.office.board_page import forget_indexes, rebuilding
-from ivr_gateway.office.models import OfficeRole, OfficeUser
+from ivr_gateway.office.escalation_alerts import EscalationAlertSource
+from ivr_gateway.office.models import BoardDayIndex, OfficeRole, OfficeUser
 from ivr_gateway.visits.changes import record_planned_visit_changed
 
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # a Sunday afternoon: half the day is done
@@ -89,6 +101,10 @@ def write_day(url: str, visits: int, days: int = 1) -> tuple[Database, str]:
                    and e["event_time"] <= NOW]
     with database.unit_of_work() as session:
         rota.write(session)
+        # The mix stamps a visit as updated the day before it: none of what is planned after
+        # NOW changed after NOW (the board index looks at visits changed since its last build).
+        session.execute(update(PlannedVisit).where(PlannedVisit.updated_at > NOW)
+                        .values(updated_at=NOW - timedelta(days=1)))
         stamp = datetime(2026, 1, 1, tzinfo=UTC)
         session.add(OfficeUser(username="bench", display_name="Bench",
                                password_hash=hash_password(PASSWORD),
@@ -117,21 +133,67 @@ def settled() -> None:
         time.sleep(0.05)
 
 
+Figure = tuple[float, float, int, float]  # ms, KB, HTTP status, CPU ms of this process
+
+
+def once(client: FlaskClient, path: str, headers: dict[str, str] | None = None) -> Figure:
+    """ms, KB of the body, the status and this process's CPU ms of one GET."""
+    began, cpu = time.perf_counter(), time.process_time()
+    answer = client.get(path, headers=headers)
+    body = answer.get_data()
+    return ((time.perf_counter() - began) * 1000, len(body) / 1024, answer.status_code,
+            (time.process_time() - cpu) * 1000)
+
+
 def timed(client: FlaskClient, path: str, repeat: int, headers: dict[str, str] | None = None,
-          before: Any = None) -> tuple[float, float, int]:
-    """Median ms, KB of the body and the status of `repeat` GETs (after one warm-up)."""
+          before: Any = None) -> Figure:
+    """Median ms, KB of the body, the status and median CPU ms of `repeat` GETs (after one
+    warm-up). The CPU time is the gateway's own work in this process (not PostgreSQL's), which
+    the machine's load does not inflate as it does the wall-clock time."""
     client.get(path, headers=headers)
-    times, size, status = [], 0, 0
+    runs = []
     for _ in range(repeat):
         settled()
         if before is not None:
             before()
+        runs.append(once(client, path, headers))
+    return (statistics.median(r[0] for r in runs), runs[-1][1], runs[-1][2],
+            statistics.median(r[3] for r in runs))
+
+
+def index_figures(database: Database, settings: Settings, clock: FixedClock, visit_ref: str
+                  ) -> dict[str, Figure]:
+    """Build the day index as the scheduler does, timing a whole-day rebuild, a rebuild from
+    what changed (a visit changed, a minute later), and a tick that finds nothing changed."""
+    alerts = EscalationAlertSource(settings)
+    figures: dict[str, Figure] = {}
+
+    def rebuild(at: FixedClock, force: bool) -> tuple[float, str | None]:
         began = time.perf_counter()
-        answer = client.get(path, headers=headers)
-        body = answer.get_data()
-        times.append((time.perf_counter() - began) * 1000)
-        size, status = len(body), answer.status_code
-    return statistics.median(times), size / 1024, status
+        with database.unit_of_work() as session:
+            assert take_index_lock(session)
+            how = refresh_day(session, TODAY, settings, at.now(), alerts, force=force)
+        return (time.perf_counter() - began) * 1000, how
+
+    whole, _ = rebuild(clock, True)
+    with database.unit_of_work() as session:
+        stored = session.get(BoardDayIndex, TODAY)
+        assert stored is not None
+        size = len(stored.entries) / 1024
+    with database.unit_of_work() as session:  # the rota changes one visit of the day
+        session.execute(update(PlannedVisit).where(PlannedVisit.ref == visit_ref)
+                        .values(updated_at=NOW + timedelta(seconds=30)))
+    changes, how = rebuild(FixedClock(NOW + timedelta(seconds=61)), False)
+    assert how == "changes", how
+    rebuild(clock, True)  # the pages are timed at NOW: the index as of NOW
+    run_board_index(database, settings, clock, alerts)  # yesterday too, as the job does
+    began = time.perf_counter()
+    assert run_board_index(database, settings, clock, alerts) == []
+    idle = (time.perf_counter() - began) * 1000
+    figures["index rebuild, whole day"] = (whole, size, 0, 0.0)
+    figures["index rebuild, what changed"] = (changes, size, 0, 0.0)
+    figures["index tick, nothing changed"] = (idle, 0.0, 0, 0.0)
+    return figures
 
 
 def kept_ready(client: FlaskClient, query: str) -> None:
@@ -143,16 +205,17 @@ def kept_ready(client: FlaskClient, query: str) -> None:
         time.sleep(0.2)
 
 
-def once(client: FlaskClient, path: str) -> tuple[float, float, int, bytes]:
-    """One GET: ms, KB, status and the body."""
-    began = time.perf_counter()
+def once_with_body(client: FlaskClient, path: str) -> tuple[Figure, bytes]:
+    """One GET: its figure and the body."""
+    began, cpu = time.perf_counter(), time.process_time()
     answer = client.get(path)
     body = answer.get_data()
-    return (time.perf_counter() - began) * 1000, len(body) / 1024, answer.status_code, body
+    return ((time.perf_counter() - began) * 1000, len(body) / 1024, answer.status_code,
+            (time.process_time() - cpu) * 1000), body
 
 
 def kpi_pages(client: FlaskClient, database: Database, repeat: int,
-              figures: dict[str, tuple[float, float, int]]) -> None:
+              figures: dict[str, Figure]) -> None:
     """The KPI page for today and the last 7 days: first request, kept, after a change."""
     ranges = {"1 day": (TODAY, TODAY), "7 days": (TODAY - timedelta(days=6), TODAY)}
     for name, (first, last) in ranges.items():
@@ -160,12 +223,11 @@ def kpi_pages(client: FlaskClient, database: Database, repeat: int,
         path = f"/office/kpi?{query}"
         # The baseline, as the page was: the report worked out inside the request.
         client.application.config["KPI_INLINE_VISITS"] = 10**9
-        ms, kb, status, _ = once(client, path)
-        figures[f"KPI page {name}, in the request"] = (ms, kb, status)
+        figures[f"KPI page {name}, in the request"] = once(client, path)
         client.application.config["KPI_INLINE_VISITS"] = INLINE_VISITS
-        ms, kb, status, body = once(client, path)
+        figure, body = once_with_body(client, path)
         assert b"Working out the report" in body, "the first request did not start a report"
-        figures[f"KPI page {name}, first request"] = (ms, kb, status)
+        figures[f"KPI page {name}, first request"] = figure
         kept_ready(client, query)
         figures[f"KPI page {name}, kept"] = timed(client, path, repeat)
         changed = []
@@ -176,12 +238,13 @@ def kpi_pages(client: FlaskClient, database: Database, repeat: int,
                     .order_by(PlannedVisit.planned_start).limit(1)).one()
                 visit.updated_at = NOW + timedelta(seconds=n + 1)
                 record_planned_visit_changed(session, visit, NOW)
-            ms, kb, status, body = once(client, path)
+            figure, body = once_with_body(client, path)
             assert b"The visits have changed since" in body, "the change was not seen"
-            changed.append((ms, kb, status))
+            changed.append(figure)
             kept_ready(client, query)
         figures[f"KPI page {name}, after a change"] = (
-            statistics.median(c[0] for c in changed), changed[-1][1], changed[-1][2])
+            statistics.median(c[0] for c in changed), changed[-1][1], changed[-1][2],
+            statistics.median(c[3] for c in changed))
     with database.unit_of_work() as session:
         for first, last, seconds, visits in session.execute(
                 select(KeptKpiReport.first_day, KeptKpiReport.last_day,
@@ -196,22 +259,33 @@ def kpi_pages(client: FlaskClient, database: Database, repeat: int,
 
 
 def measure(url: str, visits: int, repeat: int, kpi_days: int = 7
-            ) -> dict[str, tuple[float, float, int]]:
-    """Write the day, then time each page."""
+            ) -> tuple[dict[str, Figure], dict[str, Figure]]:
+    """Write the day, build its index as the scheduler does, then time each page."""
     began = time.perf_counter()
     database, visit_ref = write_day(url, visits, kpi_days)
     print(f"{visits} visits a day for {max(kpi_days, 2) + 1} days written in "
           f"{time.perf_counter() - began:.1f} s; load average {os.getloadavg()}")
     forget_indexes()  # the previous size's index is another database's
     clock = FixedClock(NOW)
-    app = create_app(Settings(database_url=database.url), database, clock)
+    settings = Settings(database_url=database.url)
+    app = create_app(settings, database, clock)
     client = app.test_client()
     log_in(client)
-    figures: dict[str, tuple[float, float, int]] = {}
-    began = time.perf_counter()
-    cold = client.get("/office/")
-    figures["board, first in a process"] = ((time.perf_counter() - began) * 1000,
-                                            len(cold.get_data()) / 1024, cold.status_code)
+    load = os.getloadavg()
+    figures: dict[str, Figure] = {}
+    # No scheduler yet: the process judges the day itself (the old first request).
+    figures["board, first request, no scheduler"] = once(client, "/office/")
+    settled()
+    indexing = index_figures(database, settings, clock, visit_ref)
+    # A new web process: its own app (templates not yet compiled), its own engine (no
+    # connection, no statement compiled), no index parsed or judged; logged in, then its
+    # first board.
+    forget_indexes()
+    fresh_database = Database(database.url)
+    fresh = create_app(settings, fresh_database, clock).test_client()
+    log_in(fresh)
+    figures["board, first request of a process"] = once(fresh, "/office/")
+    fresh_database.dispose()
     figures["board"] = timed(client, "/office/", repeat)
     figures["board, page 50"] = timed(client, "/office/?page=50", repeat)
     figures["board, late only"] = timed(client, "/office/?status=late", repeat)
@@ -242,7 +316,10 @@ def measure(url: str, visits: int, repeat: int, kpi_days: int = 7
     kpi_pages(client, database, repeat, figures)
     print(f"  {visits} visits measured; load average {os.getloadavg()}")
     database.dispose()
-    return figures
+    after = os.getloadavg()
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the start, "
+          f"{after[0]:.1f} {after[1]:.1f} {after[2]:.1f} at the end")
+    return figures, indexing
 
 
 def main() -> None:
@@ -259,18 +336,26 @@ def main() -> None:
         raise SystemExit("set OFFICE_BENCH_DATABASE_URL (or --database-url) to a PostgreSQL "
                          "database of the bench's own")
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {n: measure(args.database_url, n, args.repeat, args.kpi_days) for n in sizes}
+    measured = {n: measure(args.database_url, n, args.repeat, args.kpi_days) for n in sizes}
+    results = {n: pages for n, (pages, _) in measured.items()}
     small, large = sizes[0], sizes[-1]
-    print(f"\n{'page':<32}" + "".join(f"{f'{n} ms':>10}{f'{n} KB':>10}" for n in sizes)
+    print(f"\n{'page':<38}" + "".join(f"{f'{n} ms':>10}{f'{n} KB':>10}{f'{n} CPU':>10}"
+                                        for n in sizes)
           + f"{'ratio ms':>10}  target < {TARGET_MS} ms, < {TARGET_KB} KB")
     for name in results[small]:
         cells = "".join(f"{results[n][name][0]:>10.0f}{results[n][name][1]:>10.1f}"
-                        for n in sizes)
-        ms, kb, status = results[large][name]
+                        f"{results[n][name][3]:>10.0f}" for n in sizes)
+        ms, kb, status, _ = results[large][name]
         ok = "PASS" if ms < TARGET_MS and kb < TARGET_KB else "FAIL"
-        print(f"{name:<32}{cells}{ms / results[small][name][0]:>10.2f}  "
+        print(f"{name:<38}{cells}{ms / results[small][name][0]:>10.2f}  "
               f"{ok} (HTTP {status})")
-
+    print(f"\n{'the day index (scheduler job)':<38}"
+          + "".join(f"{f'{n} ms':>10}{f'{n} KB':>10}" for n in sizes))
+    for name in measured[small][1]:
+        print(f"{name:<38}" + "".join(
+            f"{measured[n][1][name][0]:>10.0f}{measured[n][1][name][1]:>10.1f}" for n in sizes))
+    load = os.getloadavg()
+    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,13 @@ from ivr_gateway.config import (
     INSTANCE_DIR,
     default_sqlite_url,
 )
+
+if TYPE_CHECKING:  # the scheduler's types only: `ivr-gateway --help` imports none of it
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from ivr_gateway.clock import Clock
+    from ivr_gateway.config import Settings
+    from ivr_gateway.db import Database
 
 # Each package's commands (its commands.py `commands` list), by name, imported only when one of
 # them runs: `codes now` loads the SMS package, not the council's, the office's and Flask (a
@@ -156,15 +163,26 @@ def web(host: str, port: int) -> None:
     create_app(cli_context().settings).run(host=host, port=port, threaded=True)
 
 
+def scheduler_with_every_job(settings: Settings, database: Database, clock: Clock,
+                             **options: Any) -> BaseScheduler:
+    """The scheduler's own jobs, and the office board's day index (the office sits above the
+    scheduler, so its job is added here, where both are composed)."""
+    from ivr_gateway.office.board_index import schedule_board_index
+    from ivr_gateway.office.escalation_alerts import EscalationAlertSource
+    from ivr_gateway.scheduler import build_scheduler
+
+    scheduler = build_scheduler(settings, database, clock, **options)
+    schedule_board_index(scheduler, settings, database, clock, EscalationAlertSource(settings))
+    return scheduler
+
+
 @main.command()
 def scheduler() -> None:
     """Run the scheduler process (Procfile `scheduler`). Stop with Ctrl-C."""
-    from ivr_gateway.scheduler import build_scheduler
-
     cli = cli_context()
     click.echo(f"Scheduler running in {cli.settings.timezone}. Ctrl-C to stop.")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        build_scheduler(cli.settings, cli.database, cli.clock).start()
+        scheduler_with_every_job(cli.settings, cli.database, cli.clock).start()
 
 
 @main.command()
@@ -181,7 +199,6 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     from ivr_gateway.demo.banner import demo_banner
     from ivr_gateway.escalation.demo import load_demo_contacts
     from ivr_gateway.migrate import upgrade_database
-    from ivr_gateway.scheduler import build_scheduler
     from ivr_gateway.telephony.senders import RecordingSender
 
     cli = cli_context()
@@ -223,8 +240,9 @@ def demo(port: int, no_serve: bool, database_path: str | None) -> None:
     click.echo(f"Every change is also pushed as a signed webhook to a mock receiver; see what "
                f"it verified and received:\n    {receiver}\n")
     # The scheduler in a thread (its own process in production), printing what it would send.
-    scheduler = build_scheduler(settings, database, clock, background=True,
-                                sender=RecordingSender(echo=lambda line: click.echo(f"\n{line}")))
+    scheduler = scheduler_with_every_job(
+        settings, database, clock, background=True,
+        sender=RecordingSender(echo=lambda line: click.echo(f"\n{line}")))
     scheduler.start()
     try:
         create_app(settings, database, clock).run(host="127.0.0.1", port=port, threaded=True)

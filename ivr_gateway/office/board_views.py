@@ -18,13 +18,12 @@ from ivr_gateway import extensions
 from ivr_gateway.bounds import day_in_range
 from ivr_gateway.office.auth import current_user, requires, role_refusal
 from ivr_gateway.office.board import FILTERS
+from ivr_gateway.office.board_index import build_index, day_version
 from ivr_gateway.office.board_page import (
     GROUPS,
     PAGE_SIZE,
     BoardQuery,
     build_board_page,
-    build_index,
-    day_version,
     store_index,
 )
 from ivr_gateway.office.models import OfficeRole
@@ -60,7 +59,8 @@ def board_query() -> BoardQuery:
 
 
 def _rebuild(day: date) -> Any:
-    """A background job that judges the whole day again (big days: see board_page)."""
+    """A background job that judges the whole day again (big days with no scheduler keeping
+    the stored index: see board_page)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def job() -> None:

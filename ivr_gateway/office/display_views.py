@@ -18,13 +18,8 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from ivr_gateway import extensions
 from ivr_gateway.office.auth import current_user, requires
 from ivr_gateway.office.board import FILTERS
-from ivr_gateway.office.board_page import (
-    GROUPS,
-    PAGE_SIZE,
-    BoardQuery,
-    build_board_page,
-    day_version,
-)
+from ivr_gateway.office.board_index import day_version
+from ivr_gateway.office.board_page import GROUPS, PAGE_SIZE, BoardQuery, build_board_page
 from ivr_gateway.office.board_views import _rebuild
 from ivr_gateway.office.display import (
     DisplayRefused,

@@ -1,11 +1,12 @@
-"""Office tables: the dashboard's users (reason codes are the domain's: visits/reasons.py)."""
+"""Office tables: the dashboard's users, its wall-screen links and the board's day index (reason
+codes are the domain's: visits/reasons.py)."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Enum, Integer, String, false
+from sqlalchemy import BigInteger, Boolean, Date, Enum, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ivr_gateway.db import Base, UTCDateTime
@@ -67,3 +68,27 @@ class DisplayLink(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+
+class BoardDayIndex(Base):
+    """The board's verdicts for one day, judged by the scheduler and read by every web process.
+
+    One row a day: `entries` holds every visit's verdict as the board's counts and status
+    filters need it (compact JSON, office/board_index.py), judged at `built_at` by the domain
+    (visits_for_day); `whole_built_at` is when the whole day was last judged afresh. The web
+    reads it with one SELECT and judges nothing for its counts; a row older than a couple of
+    minutes means no scheduler is running, and the board falls back to judging the day itself.
+    """
+
+    __tablename__ = "board_day_indexes"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    whole_built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[str] = mapped_column(String(40))  # the day's data version it was built from
+    # The change feed read up to (visits/feed.py Position): what changed after it is re-judged.
+    feed_xact_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    feed_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[str] = mapped_column(Text)

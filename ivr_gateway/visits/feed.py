@@ -154,17 +154,23 @@ def read_changes(session: Session, after: Position, limit: int, settings: Settin
                  now: datetime) -> FeedPage:
     """Up to `limit` entries after `after`, in feed order, each judged at `now`."""
     limit = max(1, min(limit, MAX_LIMIT))
-    rows = list(session.scalars(
-        select(VisitChange)
-        .where(or_(VisitChange.xact_id > after.xact_id,
-                   and_(VisitChange.xact_id == after.xact_id, VisitChange.id > after.id)),
-               _visible(session))
-        .order_by(VisitChange.xact_id, VisitChange.id).limit(limit + 1)))
+    rows = changes_after(session, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     entries = render_entries(session, rows, settings, now)
     last = Position(rows[-1].xact_id, rows[-1].id) if rows else after
     return FeedPage(entries, last, more)
+
+
+def changes_after(session: Session, after: Position, limit: int) -> list[VisitChange]:
+    """Up to `limit` raw entries after `after`, in feed order, as they are stored (not judged:
+    for a reader that only needs to know what changed, e.g. the board's day index)."""
+    return list(session.scalars(
+        select(VisitChange)
+        .where(or_(VisitChange.xact_id > after.xact_id,
+                   and_(VisitChange.xact_id == after.xact_id, VisitChange.id > after.id)),
+               _visible(session))
+        .order_by(VisitChange.xact_id, VisitChange.id).limit(limit)))
 
 
 def render_entries(session: Session, rows: list[VisitChange], settings: Settings,

@@ -97,6 +97,18 @@ def unplanned_for_day(session: Session, day: date, settings: Settings) -> list[V
     return [_unplanned_summary(actual, refs) for actual in actuals]
 
 
+def unplanned_of(session: Session, actual_visit_ids: Sequence[int]) -> list[VisitSummary]:
+    """These unplanned visits (actual visits with no rota entry), as visits_for_day has them."""
+    actuals = session.scalars(
+        select(ActualVisit)
+        .where(ActualVisit.id.in_(set(actual_visit_ids)),
+               ActualVisit.planned_visit_id.is_(None))
+        .options(selectinload(ActualVisit.exceptions), selectinload(ActualVisit.adult))
+        .order_by(ActualVisit.started_at, ActualVisit.id)).all()
+    refs = _carer_refs(session, actuals)
+    return [_unplanned_summary(actual, refs) for actual in actuals]
+
+
 def summaries_of(session: Session, planned: list[PlannedVisit], settings: Settings,
                  now: datetime) -> list[VisitSummary]:
     """The summaries (status, the council's verdict, the reason code) of these planned visits."""

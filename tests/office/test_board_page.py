@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ivr_gateway.clock import FixedClock
-from ivr_gateway.office import board, board_page
+from ivr_gateway.office import board, board_index, board_page
 from ivr_gateway.office import reason_codes as office_reason_codes
 from ivr_gateway.office.board_page import PAGE_SIZE
 from ivr_gateway.visits import queries
@@ -166,7 +166,7 @@ def test_a_visit_page_judges_its_own_visit_and_never_loads_the_whole_day(
 
     def whole_day(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the visit page loaded the whole day")
-    for module in (board, board_page, office_reason_codes, queries):
+    for module in (board, board_index, office_reason_codes, queries):
         monkeypatch.setattr(module, "visits_for_day", whole_day)
     page = as_coordinator.get("/office/visits/V0003")
     assert page.status_code == 200
