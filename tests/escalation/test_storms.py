@@ -85,11 +85,11 @@ def test_a_storm_gives_each_phone_one_summary_then_one_update_and_the_ladder_kee
         assert "Smith" not in summary and "J.S." in summary  # initials only
     assert escalation.calls() == []  # office hours: texts only
 
+    alerts = escalation.alerts()
+    assert {n.status for n in escalation.notifications()} == {SUMMARISED}  # none left held
     with escalation.database.sessionmaker() as s:
-        notifications = list(s.scalars(select(AlertNotification)))
-        assert {n.status for n in notifications} == {SUMMARISED}  # nothing left held
         told = _messages_by_level(s)
-        for alert in escalation.alerts():
+        for alert in alerts:
             levels = told[alert.id]
             assert sorted(levels) == [1, 2, 3], alert.id  # every rung told of every alert
             for lower, higher in ((1, 2), (2, 3)):
@@ -99,8 +99,7 @@ def test_a_storm_gives_each_phone_one_summary_then_one_update_and_the_ladder_kee
                 assert levels[higher].created_at >= levels[lower].sent_at, alert.id
         # The 40 that fell due at once were told within the tick: the summary is their first
         # message (deadline -> summary queued), well under a minute.
-        first_forty = [a for a in escalation.alerts()
-                       if a.deadline_at == TUESDAY_9AM + timedelta(minutes=30)]
+        first_forty = [a for a in alerts if a.deadline_at == TUESDAY_9AM + timedelta(minutes=30)]
         assert len(first_forty) == 40
         for alert in first_forty:
             assert (told[alert.id][1].created_at - alert.deadline_at) <= HALF_MINUTE
