@@ -553,6 +553,7 @@ class AlertLags:
     in_update: list[float] = field(default_factory=list)  # joined a running storm: its update
     messages: int = 0  # alert texts and calls sent (a storm's summary is one)
     phones: int = 0
+    alerts: int = 0  # raised; those not in either list were not texted yet (held for an update)
 
 
 def alert_lag(database: Database) -> AlertLags:
@@ -574,6 +575,7 @@ def alert_lag(database: Database) -> AlertLags:
                    OutboxMessage.status == OutboxStatus.SENT)) or 0
         result.phones = session.scalar(
             select(func.count(func.distinct(AlertNotification.to_number)))) or 0
+        result.alerts = session.scalar(select(func.count()).select_from(Alert)) or 0
     first: dict[int, tuple[float, bool]] = {}
     for alert_id, deadline, sent_at, payload in rows:
         lag = (sent_at - deadline).total_seconds()
@@ -798,7 +800,10 @@ def main() -> int:
              alerts.at_once)
         lags("  joined a running storm (on the board at once; texted in the next update)",
              alerts.in_update)
-        print(f"  alert texts and calls sent: {alerts.messages} to {alerts.phones} phones")
+        print(f"  alert texts and calls sent: {alerts.messages} to {alerts.phones} phones; "
+              f"{alerts.alerts} alerts raised, "
+              f"{alerts.alerts - len(alerts.at_once) - len(alerts.in_update)} not texted yet "
+              "(held for a storm's next update when the bench stopped)")
         council_values, deliveries, records = council_lag(database, store)
         lags("council lag (log-in committed -> received at the council)", council_values)
         print(f"  council records held: {records}; deliveries by answer: {dict(deliveries)}")

@@ -255,17 +255,21 @@ def storm_text(alerts: list[Alert], resolved: int = 0, *, waiting: int | None = 
         extras.append(f"{waiting} waiting")
     if extras:
         head += ", " + ", ".join(extras)
-    tail = ". See the board; reply ACK and a number."
+    tail = "See the board; reply ACK and a number."
+
+    def whole(listed: str) -> str:
+        return f"EHM: {head}{listed}{' ' if listed.endswith('.') else '. '}{tail}"
+
     listed = ""
     for alert in alerts:
         initials = _INITIALS.search(alert.summary)
         item = f"{alert.number} {initials.group(0) if initials else ''}".strip()
         more = f"{listed}, {item}" if listed else f": {item}"
-        if len(f"EHM: {head}{more}...{tail}") > SEGMENT:
-            listed += "..." if listed else ""
+        if len(whole(more + ", ...")) > SEGMENT:
+            listed += ", ..." if listed else ""
             break
         listed = more
-    return fit(f"EHM: {head}{listed}{tail}")
+    return fit(whole(listed))
 
 
 def spoken_storm(alerts: list[Alert]) -> str:
