@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.escalation.models import (
     Alert,
@@ -59,6 +59,15 @@ def opted_out(session: Session, number: str) -> bool:
 def storm_ordering_key(number: str) -> str:
     """The outbox ordering key of a phone's storm texts (indexed: the last one is one lookup)."""
     return f"storm:{number}"
+
+
+def last_storm_text(session: Session, number: str, now: datetime) -> datetime | None:
+    """When the phone's last storm text (summary or update) was queued, within a day."""
+    return session.scalar(
+        select(OutboxMessage.created_at)
+        .where(OutboxMessage.ordering_key == storm_ordering_key(number),
+               OutboxMessage.created_at > now - STORM_HORIZON)
+        .order_by(OutboxMessage.id.desc()).limit(1))
 
 
 @dataclass
@@ -126,24 +135,22 @@ class StormGuard:
             if number in opened:
                 continue
             last = self._last_storm_text(number)
-            if last is not None and last <= self.now - self.update_every and self._held(number):
+            if (last is not None and last <= self.now - self.update_every
+                    and self._held(number, any_one=True)):
                 queued += self._storm_text(number, opening=False, since=last)
         return queued
 
     def _last_storm_text(self, number: str) -> datetime | None:
-        return self.session.scalar(
-            select(OutboxMessage.created_at)
-            .where(OutboxMessage.ordering_key == storm_ordering_key(number),
-                   OutboxMessage.created_at > self.now - STORM_HORIZON)
-            .order_by(OutboxMessage.id.desc()).limit(1))
+        return last_storm_text(self.session, number, self.now)
 
-    def _held(self, number: str) -> list[AlertNotification]:
-        return list(self.session.scalars(
-            select(AlertNotification).where(
-                AlertNotification.to_number == number,
-                AlertNotification.created_at > self.now - STORM_HORIZON,
-                AlertNotification.status == HELD)
-            .order_by(AlertNotification.id)))
+    def _held(self, number: str, *, any_one: bool = False) -> list[AlertNotification]:
+        query = (select(AlertNotification).where(
+            AlertNotification.to_number == number,
+            AlertNotification.created_at > self.now - STORM_HORIZON,
+            AlertNotification.status == HELD).order_by(AlertNotification.id))
+        if any_one:
+            return list(self.session.scalars(query.limit(1)))
+        return list(self.session.scalars(query.options(selectinload(AlertNotification.alert))))
 
     def _in_storm(self, number: str) -> bool:
         """A storm text went to this phone less than an interval ago, or something waits for
@@ -151,7 +158,7 @@ class StormGuard:
         last = self._last_storm_text(number)
         if last is None:
             return False
-        return last > self.now - self.update_every or bool(self._held(number))
+        return last > self.now - self.update_every or bool(self._held(number, any_one=True))
 
     def _recent(self, number: str) -> int:
         """Texts and calls sent to the phone on their own in the last minute."""

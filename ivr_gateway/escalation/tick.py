@@ -42,6 +42,7 @@ from ivr_gateway.escalation.notifications import (
     STORM_HORIZON,
     UNREACHABLE,
     StormGuard,
+    last_storm_text,
     notify,
 )
 from ivr_gateway.escalation.rules import (
@@ -209,12 +210,7 @@ def rung_still_going_out(session: Session, alert: Alert, now: datetime) -> bool:
     was not reached, and the next one should hear."""
     if alert.level == 0:
         return False
-    if session.scalar(select(AlertNotification.id).where(
-            AlertNotification.alert_id == alert.id, AlertNotification.level == alert.level,
-            AlertNotification.purpose == NotificationPurpose.ALERT,
-            AlertNotification.status == HELD,
-            AlertNotification.created_at > now - STORM_HORIZON)
-            .limit(1)) is not None:
+    if held_for_storm_update(session, alert, now) is not None:
         return True
     return session.scalar(
         select(OutboxMessage.id)
@@ -226,6 +222,15 @@ def rung_still_going_out(session: Session, alert: Alert, now: datetime) -> bool:
                OutboxMessage.last_error.is_(None)).limit(1)) is not None
 
 
+def held_for_storm_update(session: Session, alert: Alert, now: datetime) -> str | None:
+    """The phone whose next storm update this alert's current rung waits for, if any."""
+    return session.scalar(select(AlertNotification.to_number).where(
+        AlertNotification.alert_id == alert.id, AlertNotification.level == alert.level,
+        AlertNotification.purpose == NotificationPurpose.ALERT,
+        AlertNotification.status == HELD,
+        AlertNotification.created_at > now - STORM_HORIZON).limit(1))
+
+
 def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
           storm: StormGuard | None = None) -> int:
     """Tell the next rung with anyone on it; return how many messages were queued now (with a
@@ -234,6 +239,12 @@ def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
     tz = settings.tz
     if alert.kind not in ladder.URGENT and not policy.office_hours.is_open(now, tz):
         alert.next_escalation_at = policy.office_hours.next_opening(now, tz)
+        return 0
+    if alert.level > 0 and (phone := held_for_storm_update(session, alert, now)) is not None:
+        # Held for that phone's next storm update: looked at again when it is due, not every
+        # tick (a storm holds hundreds; re-reading each every tick cost seconds a tick).
+        last = last_storm_text(session, phone, now)
+        alert.next_escalation_at = max(now, (last or now) + policy.storm_update_time())
         return 0
     if rung_still_going_out(session, alert, now):
         return 0  # still due: looked at again next tick, once this rung's messages have left
