@@ -139,9 +139,13 @@ class EscalationPolicy:
     # most the longest normal visit (DESIGN.md: shifts of up to 8 hours), then chased as a planned
     # one is. Kept under the 12-hour stale-open rule (visits/recording.py, STALE_OPEN_VISIT).
     unplanned_visit_minutes: int = 480
-    # In a storm (nobody logged in by 9 am) an office phone gets this many texts a minute, then
-    # one summary text a tick ("37 more alerts ... see the board"); 0: no limit.
+    # A storm (nobody logged in by 9 am): past this many alert texts and calls to an office phone
+    # in a minute, the phone gets one summary text ("40 alerts ... see the board") instead, then
+    # an update at most every storm_update_minutes while alerts keep coming; 0: no storms.
     texts_per_minute: int = 5
+    # A phone's storm updates come this far apart, and the storm passes (individual texts resume)
+    # once a whole interval goes by with nothing new for it. See docs/escalation.md for the choice.
+    storm_update_minutes: int = 30
 
     def level_time(self, red: bool) -> timedelta:
         """Time at one ladder level: half for red-rated clients."""
@@ -154,6 +158,10 @@ class EscalationPolicy:
     def carer_reminder_time(self, red: bool) -> timedelta:
         """Time the carer has to answer 'did you forget to log out?' before the office hears."""
         return _halved(timedelta(minutes=self.carer_reminder_minutes), red)
+
+    def storm_update_time(self) -> timedelta:
+        """The least time between two storm texts to one phone."""
+        return timedelta(minutes=self.storm_update_minutes)
 
 
 def _halved(delta: timedelta, red: bool) -> timedelta:
@@ -198,6 +206,7 @@ def load_policy(env: Mapping[str, str], production: bool) -> EscalationPolicy:
         office_hours=_office_hours(env),
         sender=sender,
         texts_per_minute=_number(env, "ALERT_TEXTS_PER_MINUTE", 5),
+        storm_update_minutes=_number(env, "ALERT_STORM_UPDATE_MINUTES", 30, minimum=1),
     )
 
 

@@ -19,7 +19,7 @@ from ivr_gateway.escalation.models import (
     NotificationChannel,
     NotificationPurpose,
 )
-from ivr_gateway.escalation.notifications import FAILED_STATUSES
+from ivr_gateway.escalation.notifications import FAILED_STATUSES, SUMMARISED
 from ivr_gateway.outbox.relay import Delivery
 from ivr_gateway.telephony.status import StatusReport
 
@@ -61,7 +61,24 @@ def record_delivery_status(session: Session, notification_id: int, status: str, 
         notification.error = error[:2000]
     if status in FAILED_STATUSES:
         _move_on_if_rung_unreached(session, notification, now)
+        for other in _storm_siblings(session, notification):
+            # A storm's one call spoke for every alert in it: none of them reached this rung.
+            other.status, other.status_at = status, now
+            other.error = f"the storm call for it: {error or status}"[:2000]
+            _move_on_if_rung_unreached(session, other, now)
     return notification
+
+
+def _storm_siblings(session: Session, notification: AlertNotification
+                    ) -> list[AlertNotification]:
+    """The calls summarised into this one (a storm's single call), if it is one."""
+    if (notification.channel is not NotificationChannel.VOICE
+            or notification.outbox_message_id is None):
+        return []
+    return list(session.scalars(select(AlertNotification).where(
+        AlertNotification.outbox_message_id == notification.outbox_message_id,
+        AlertNotification.id != notification.id,
+        AlertNotification.status == SUMMARISED)))
 
 
 def _move_on_if_rung_unreached(session: Session, failed: AlertNotification, now: datetime

@@ -34,11 +34,15 @@ from ivr_gateway.escalation.models import (
     AlertState,
     NotificationChannel,
     NotificationPurpose,
+    OfficeContact,
 )
 from ivr_gateway.escalation.notifications import (
     FAILED_STATUSES,
+    HELD,
+    STORM_HORIZON,
     UNREACHABLE,
     StormGuard,
+    last_storm_text,
     notify,
 )
 from ivr_gateway.escalation.rules import (
@@ -152,7 +156,8 @@ def _continue_from(session: Session, alert: Alert, kinds: tuple[AlertKind, ...])
 
 def resolve_alert(session: Session, alert: Alert, reason: str, now: datetime, settings: Settings,
                   tell: bool = True, storm: StormGuard | None = None) -> int:
-    """Mark an alert resolved and tell each office number that was told of it; return texts."""
+    """Mark an alert resolved and tell each office number that was told of it; return the
+    texts queued now (with a storm guard, it queues them at the tick's end)."""
     alert.state = AlertState.RESOLVED
     alert.resolved_at = now
     alert.resolved_reason = reason
@@ -164,7 +169,8 @@ def resolve_alert(session: Session, alert: Alert, reason: str, now: datetime, se
         if notify(session, alert, purpose=NotificationPurpose.RESOLVED, level=alert.level,
                   step="resolved", to_number=number, recipient=name, contact_id=contact_id,
                   channel=NotificationChannel.SMS, body=wording.resolved_text(alert, reason),
-                  now=now, secret_key=settings.secret_key, storm=storm, storm_word="resolved"):
+                  now=now, secret_key=settings.secret_key, storm=storm,
+                  storm_word="resolved") is not None and storm is None:
             sent += 1
     return sent
 
@@ -195,13 +201,17 @@ def _carer_mobile(session: Session, care_worker_id: int | None) -> str | None:
                           .order_by(CareWorkerMobile.id).limit(1))
 
 
-def rung_still_going_out(session: Session, alert: Alert) -> bool:
+def rung_still_going_out(session: Session, alert: Alert, now: datetime) -> bool:
     """True while a text or call of the alert's current rung waits in the outbox untried or is
     being sent: the next rung must not be told before it (a slow or killed sender once let the
-    on-call person hear of an alert before the coordinator). A send that failed does not hold
-    the ladder: the rung was not reached, and the next one should hear."""
+    on-call person hear of an alert before the coordinator). In a storm, a notification held
+    for the phone's next storm update holds the ladder the same way, until that update is
+    queued (and then until it has left). A send that failed does not hold the ladder: the rung
+    was not reached, and the next one should hear."""
     if alert.level == 0:
         return False
+    if held_for_storm_update(session, alert, now) is not None:
+        return True
     return session.scalar(
         select(OutboxMessage.id)
         .join(AlertNotification, AlertNotification.outbox_message_id == OutboxMessage.id)
@@ -212,15 +222,31 @@ def rung_still_going_out(session: Session, alert: Alert) -> bool:
                OutboxMessage.last_error.is_(None)).limit(1)) is not None
 
 
+def held_for_storm_update(session: Session, alert: Alert, now: datetime) -> str | None:
+    """The phone whose next storm update this alert's current rung waits for, if any."""
+    return session.scalar(select(AlertNotification.to_number).where(
+        AlertNotification.alert_id == alert.id, AlertNotification.level == alert.level,
+        AlertNotification.purpose == NotificationPurpose.ALERT,
+        AlertNotification.status == HELD,
+        AlertNotification.created_at > now - STORM_HORIZON).limit(1))
+
+
 def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
           storm: StormGuard | None = None) -> int:
-    """Tell the next rung with anyone on it; return how many messages were queued."""
+    """Tell the next rung with anyone on it; return how many messages were queued now (with a
+    storm guard, the office's are queued, summarised or held at the end of the tick)."""
     policy = settings.escalation
     tz = settings.tz
     if alert.kind not in ladder.URGENT and not policy.office_hours.is_open(now, tz):
         alert.next_escalation_at = policy.office_hours.next_opening(now, tz)
         return 0
-    if rung_still_going_out(session, alert):
+    if alert.level > 0 and (phone := held_for_storm_update(session, alert, now)) is not None:
+        # Held for that phone's next storm update: looked at again when it is due, not every
+        # tick (a storm holds hundreds; re-reading each every tick cost seconds a tick).
+        last = last_storm_text(session, phone, now)
+        alert.next_escalation_at = max(now, (last or now) + policy.storm_update_time())
+        return 0
+    if rung_still_going_out(session, alert, now):
         return 0  # still due: looked at again next tick, once this rung's messages have left
     carer_mobile = (_carer_mobile(session, alert.care_worker_id)
                     if alert.kind is AlertKind.MISSING_LOG_OUT else None)
@@ -248,6 +274,7 @@ def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
         if not recipients:
             continue  # nobody on this rung now: on to the next
         reachable = False
+        own = 0  # messages queued now; the storm guard queues the rest at the tick's end
         for person in recipients:
             for channel in person.channels:
                 body = (wording.alert_text(alert) if channel is NotificationChannel.SMS
@@ -259,13 +286,14 @@ def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
                               storm_word=wording.KIND_WORDS[alert.kind])
                 if made is not None:
                     queued += 1
+                    own += made.outbox_message_id is not None
                     reachable = reachable or made.status != UNREACHABLE
         alert.level = index + 1
         if queued and not reachable:
             continue  # everyone on this rung texted STOP (and no call goes in hours): next rung
         alert.next_escalation_at = (now + policy.level_time(alert.red)
                                     if index + 1 < len(steps) else None)
-        return queued
+        return own
     if alert.level == 0:
         # Nobody on any rung (no contacts yet): keep the alert and look again later.
         log.warning("alert %s (%s): no office contact to tell", alert.number, alert.kind.value)
@@ -295,7 +323,11 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
         alert = raise_alert(session, found, now, numbers)
         if alert is not None:
             result.raised.append(alert.id)
-    storm = StormGuard(session, now, settings.escalation.texts_per_minute)
+    policy = settings.escalation
+    storm = StormGuard(session, now, policy.texts_per_minute, policy.storm_update_time(),
+                       tz=settings.tz, secret_key=settings.secret_key,
+                       phones=list(session.scalars(select(OfficeContact.mobile)
+                                                   .where(OfficeContact.active.is_(True)))))
     result.resolved.extend(settle_past_their_day(session, now))
     for alert in may_have_settled(session):
         outcome = settled(session, alert, settings, now)
@@ -308,7 +340,7 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
                           .order_by(Alert.next_escalation_at, Alert.id))
     for alert in list(due):
         result.notified += climb(session, alert, now, settings, storm)
-    result.notified += storm.send_summaries()
+    result.notified += storm.flush()
     return result
 
 

@@ -51,6 +51,16 @@ def alert_call(notification_id: int) -> Any:
         notification = session.get(AlertNotification, notification_id)
         if notification is None:
             return _say_and_hang_up("This alert no longer exists. Goodbye.")
+        if request.args.get("storm") == "1":
+            # A storm's one call: it says the storm and the board (its words were stored as
+            # the call's body), twice, and asks nothing: there is no single alert to take.
+            response = VoiceResponse()
+            for _ in range(2):
+                response.say(notification.body, **VOICE)
+                response.pause(length=1)
+            response.say("Goodbye.", **VOICE)
+            response.hangup()
+            return _twiml(response)
         alert = notification.alert
         if alert.state is not AlertState.OPEN:
             return _say_and_hang_up(f"{spoken_alert(alert)} It is already {alert.state.value}. "

@@ -50,6 +50,7 @@ def test_office_hours_are_read_from_the_setting(text: str, opens: time, days: se
     # Past the 12-hour stale-open rule the next call from that home is a new log-in anyway.
     ({"ESCALATION_UNPLANNED_VISIT_MINUTES": "721"}, "at most 720"),
     ({"ESCALATION_UNPLANNED_VISIT_MINUTES": "0"}, "ESCALATION_UNPLANNED_VISIT_MINUTES"),
+    ({"ALERT_STORM_UPDATE_MINUTES": "0"}, "ALERT_STORM_UPDATE_MINUTES"),
 ])
 def test_a_wrong_escalation_setting_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
@@ -63,6 +64,8 @@ def test_settings_carry_the_policy() -> None:
     assert settings.escalation.unplanned_visit_minutes == 480  # DESIGN.md: shifts up to 8 hours
     shorter = load_settings({"ESCALATION_UNPLANNED_VISIT_MINUTES": "90"})
     assert shorter.escalation.unplanned_visit_minutes == 90
+    assert settings.escalation.storm_update_minutes == 30
+    assert load_settings({"ALERT_STORM_UPDATE_MINUTES": "20"}).escalation.storm_update_minutes == 20
 
 
 def test_the_office_is_shut_on_england_s_bank_holidays_and_opens_after_them() -> None:
