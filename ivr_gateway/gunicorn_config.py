@@ -3,6 +3,8 @@
 - Prometheus' multiprocess mode: with PROMETHEUS_MULTIPROC_DIR set (the Procfile sets one
   directory per process type), the directory is emptied when gunicorn starts (figures of a
   previous run would be added to this one's) and a dead worker's live files are let go.
+- each worker warmed up (templates compiled, a database connection open) before it takes its
+  first request (ivr_gateway/warm_up.py).
 - gunicorn's own lines (booting, worker timeouts) in the gateway's LOG_FORMAT, through the root
   logger the app's records use too; no access log (the app logs each request itself, without
   the query string).
@@ -33,6 +35,16 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """The worker has loaded the app: warm it up before it accepts a request."""
+    from flask import Flask
+
+    from ivr_gateway.warm_up import warm_up
+
+    if isinstance(worker.wsgi, Flask):
+        warm_up(worker.wsgi)
 
 
 logconfig_dict = {

@@ -107,7 +107,17 @@ def test_web_twilio_serves_webhooks_and_sums_its_workers_metrics(
 
 def test_web_serves_the_dashboard_the_api_and_the_webhooks(tmp_path: Path,
                                                             sqlite_template: Path) -> None:
-    with procfile_process("web", tmp_path, sqlite_template) as (base, _log):
+    with procfile_process("web", tmp_path, sqlite_template) as (base, log):
+        # Each of the two workers warms up (templates compiled) before its first request.
+        deadline = time.monotonic() + 30
+        while len(warmed := [json.loads(line)["message"]
+                             for line in log.read_text().splitlines()
+                             if line.startswith("{") and '"ivr_gateway.warm_up"' in line]) < 2:
+            assert time.monotonic() < deadline, warmed
+            time.sleep(0.2)
+        assert len(warmed) == 2 and all(re.fullmatch(r"warmed up: \d+ templates compiled "
+                                                     r"in [\d.]+ s", m) for m in warmed), warmed
+        assert int(warmed[0].split()[2]) > 20  # the dashboard's pages, not only the errors
         assert requests.get(f"{base}/office/login", timeout=10).status_code == 200
         assert requests.get(f"{base}/api/v1/openapi.json", timeout=10).status_code == 200
         params = {"MessageSid": "SM" + "9" * 32, "From": "+447700900123",
