@@ -15,6 +15,7 @@ sleep, to be killed there.
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,28 +29,34 @@ from tests.escalation.scheduler_process import ScaledClock
 
 
 class PausingSender(RecordingSender):
-    """The recording sender, stopping for good after its Nth send."""
+    """The recording sender, stopping for good after its Nth send.
+
+    The relay sends on several threads at once; the sends pass one at a time through a gate,
+    and the pause holds the gate, so exactly N have left when the scheduler is killed."""
 
     def __init__(self, log_file: Path, pause_after: int, marker: Path | None) -> None:
         super().__init__(log_file=log_file)
         self.pause_after, self.marker = pause_after, marker
+        self.gate = threading.Lock()
 
     def send_text(self, to: str, body: str, status_callback: str, key: str) -> str:
         """Record the text; pause after the Nth."""
-        sid = super().send_text(to, body, status_callback, key)
-        self._maybe_pause()
-        return sid
+        with self.gate:
+            sid = super().send_text(to, body, status_callback, key)
+            self._maybe_pause()
+            return sid
 
     def place_call(self, to: str, twiml_url: str, status_callback: str, key: str) -> str:
         """Record the call; pause after the Nth."""
-        sid = super().place_call(to, twiml_url, status_callback, key)
-        self._maybe_pause()
-        return sid
+        with self.gate:
+            sid = super().place_call(to, twiml_url, status_callback, key)
+            self._maybe_pause()
+            return sid
 
     def _maybe_pause(self) -> None:
         if self.pause_after and len(self.sent) == self.pause_after and self.marker:
             self.marker.write_text("sent, not yet marked sent")
-            time.sleep(3600)
+            time.sleep(3600)  # holding the gate: no other send leaves
 
 
 def main() -> None:

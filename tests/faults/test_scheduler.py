@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from ivr_gateway.db import Database
 from ivr_gateway.escalation.models import Alert, AlertNotification
+from ivr_gateway.escalation.notifications import HELD, UNREACHABLE
+from ivr_gateway.outbox.models import OutboxMessage
 from tests.escalation.conftest import TUESDAY_9AM, make_ladder
 from tests.factories import make_adult, make_care_worker, make_planned_visit
 from tests.faults.processes import ROOT, wait_for
@@ -60,8 +62,14 @@ def _sent_keys(sent_log: Path) -> list[str]:
 
 
 def _notification_keys(database: Database) -> set[str]:
+    """The outbox key of the message that tells each notification: its own text or call, or
+    the storm summary or update it was put in. Not those held for a storm's next update (they
+    wait for it, on the board) or to a phone that texted STOP (never sent)."""
     with database.sessionmaker() as session:
-        return set(session.scalars(select(AlertNotification.outbox_key)))
+        rows = session.execute(
+            select(AlertNotification.status, OutboxMessage.idempotency_key)
+            .outerjoin(OutboxMessage, OutboxMessage.id == AlertNotification.outbox_message_id))
+        return {key for status, key in rows if status not in (HELD, UNREACHABLE)}
 
 
 def _finish(database: Database, sent_log: Path, epoch: float, until: datetime) -> None:
@@ -90,7 +98,7 @@ def test_scheduler_killed_at_random_points_of_its_ticks_loses_no_alert_text(
         late = check.scalars(select(Alert).where(Alert.kind == "late_start")).all()
     assert len(late) == 10
     notifications = _notification_keys(database)
-    assert len(notifications) >= 10
+    assert len(notifications) >= 2  # a storm's summary, or the texts one by one
     # Every text the ladder wrote down went out at least once: nothing was lost by a kill.
     assert notifications - set(_sent_keys(sent_log)) == set()
     assert set(_sent_keys(sent_log)) <= notifications
