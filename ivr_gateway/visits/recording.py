@@ -359,9 +359,14 @@ def _late_log_in(session: Session, request: LogRequest, windows: KpiWindows,
         match = match_log_in(request.care_worker_id, at,
                              _candidates(session, request.adult_id, at, window), window)
         planned_visit_id = match.candidate.planned_visit_id if match.candidate else None
-        visit.planned_visit_id = planned_visit_id
         if match.candidate is not None:
+            # The log-out, its flags and the visit now belong to the planned visit matched.
+            visit.planned_visit_id = planned_visit_id
             visit.match_reason = match.reason
+            session.execute(update(LogEvent).where(LogEvent.actual_visit_id == visit.id)
+                            .values(planned_visit_id=planned_visit_id))
+            for exception in visit.exceptions:
+                exception.planned_visit_id = planned_visit_id
     visit.started_at = at
     visit.in_verification = request.verification
     event_id = _insert_event(session, request, LogKind.IN, visit.id, planned_visit_id)

@@ -17,6 +17,7 @@ from ivr_gateway.models import (
     CareWorker,
     Channel,
     ExceptionCode,
+    LogEvent,
     LogKind,
     Verification,
     VisitException,
@@ -152,3 +153,21 @@ def test_pressing_9_after_a_late_log_in_leaves_the_log_out_alone_again(
     assert alone.started_at is None and alone.in_verification is None
     assert [(e.code, e.reviewed_at) for e in alone.exceptions] == [
         (ExceptionCode.MISSING_LOG_IN, None)]  # open again for the office
+
+
+def test_a_late_log_in_brings_a_lone_log_out_it_completes_onto_the_planned_visit(
+        session: Session) -> None:
+    carer, adult = make_care_worker(session), make_adult(session)
+    planned = make_planned_visit(session, adult, [carer], start=NINE)
+    # A log-out 8 hours after the visit's start: too far to be matched to it on its own.
+    out = _log(session, carer.id, adult.id, NINE + timedelta(hours=8), LogKind.OUT)
+    assert out.planned_visit_ref is None
+    late = _log(session, carer.id, adult.id, NINE + timedelta(minutes=2), LogKind.IN)
+    assert late.actual_visit_id == out.actual_visit_id
+    assert late.planned_visit_ref == planned.ref
+    session.expire_all()
+    visit = session.get_one(ActualVisit, out.actual_visit_id)
+    assert visit.planned_visit_id == planned.id
+    assert {e.planned_visit_id for e in visit.exceptions} == {planned.id}
+    assert set(session.scalars(select(LogEvent.planned_visit_id).where(
+        LogEvent.actual_visit_id == visit.id))) == {planned.id}
