@@ -71,7 +71,8 @@ def test_a_log_event_is_moved_from_the_visit_page_with_the_original_kept(
     assert link, "the visit page offers to move the log-in"
     move_page = as_coordinator.get(link.group(1)).get_data(as_text=True)
     assert "V2: Joan Smith, 09:00–09:30 (Amy Jones; same client)" in move_page
-    assert "V3" not in move_page  # Olga's visit is neither Joan's nor Amy's
+    offered = re.findall(r'name="to" id="to-[^"]*" value="([^"]+)"', move_page)
+    assert offered == ["V2"]  # Olga's V3 is neither Joan's nor Amy's
 
     clock.set(EIGHT + timedelta(minutes=40))
     response = as_coordinator.post(link.group(1), {
