@@ -29,10 +29,12 @@ Before timing, the board's day index is built as the scheduler's `board-index` j
 while the pages are timed (in production it is its own process). The index's own figures are
 printed apart: a whole-day rebuild, a rebuild from what changed (one visit changed, a minute
 later: it re-judges that client's visits and those the clock can move), and the job's tick when
-nothing changed. "board, first
-request of a process" is a new app and engine's first board (templates not compiled, no
-connection open, nothing parsed) with the stored index; "..., no scheduler" is a first board
-with no stored index (the fallback: the process judges the day itself).
+nothing changed. "board, first request of a process" is a new app and engine's first board
+(templates not compiled, no connection open, nothing parsed) with the stored index, and "... of
+a warmed-up worker" the same after ivr_gateway/warm_up.py (what gunicorn_config.post_worker_init
+runs before a worker's first request: templates compiled, a connection open, today's index
+parsed); "..., no scheduler" is a first board with no stored index (the fallback: the process
+judges the day itself).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from ivr_gateway.office.board_page import forget_indexes, rebuilding
 from ivr_gateway.office.escalation_alerts import EscalationAlertSource
 from ivr_gateway.office.models import BoardDayIndex, OfficeRole, OfficeUser
 from ivr_gateway.visits.changes import record_planned_visit_changed
+from ivr_gateway.warm_up import warm_up
 
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # a Sunday afternoon: half the day is done
 TODAY = date(2026, 11, 29)
@@ -285,6 +288,15 @@ def measure(url: str, visits: int, repeat: int, kpi_days: int = 7
     fresh = create_app(settings, fresh_database, clock).test_client()
     log_in(fresh)
     figures["board, first request of a process"] = once(fresh, "/office/")
+    fresh_database.dispose()
+    # The same for a gunicorn worker: gunicorn_config.post_worker_init warms it up first.
+    forget_indexes()
+    fresh_database = Database(database.url)
+    worker = create_app(settings, fresh_database, clock)
+    warm_up(worker)
+    fresh = worker.test_client()
+    log_in(fresh)
+    figures["board, first request of a warmed-up worker"] = once(fresh, "/office/")
     fresh_database.dispose()
     figures["board"] = timed(client, "/office/", repeat)
     figures["board, page 50"] = timed(client, "/office/?page=50", repeat)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import Integer, String, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from ivr_gateway.config import Settings
@@ -192,25 +192,9 @@ def _planned_conditions(query: BoardQuery, settings: Settings) -> tuple[list[Any
 
 def _planned_keys(session: Session, query: BoardQuery, settings: Settings,
                   offset: int = 0, limit: int | None = None) -> list[tuple[str, str, str]]:
-    """(key, carer ref, carer name) of the day's planned visits asked for, in board order
-    (only rows offset to offset + limit, when limit is given).
-
-    The carer is the group heading (grouped by carer, a double-up is under each of its carers).
-    """
+    """(key, "", "") of the day's planned visits asked for, by planned time (only rows offset
+    to offset + limit, when limit is given)."""
     conditions, by_name = _planned_conditions(query, settings)
-    if query.group == "carer":
-        rows = session.execute(
-            select(PlannedVisit.ref, CareWorker.ref, CareWorker.given_name,
-                   CareWorker.family_name)
-            .join(Adult, Adult.id == PlannedVisit.adult_id)
-            .join(PlannedVisitCareWorker,
-                  PlannedVisitCareWorker.planned_visit_id == PlannedVisit.id)
-            .join(CareWorker, CareWorker.id == PlannedVisitCareWorker.care_worker_id)
-            .where(*conditions)
-            .order_by(CareWorker.family_name, CareWorker.given_name, CareWorker.ref,
-                      PlannedVisit.planned_start, PlannedVisit.ref)
-            .offset(offset).limit(limit))
-        return [(f"p:{ref}", carer, f"{given} {family}") for ref, carer, given, family in rows]
     keys = select(PlannedVisit.ref)
     if by_name:
         keys = keys.join(Adult, Adult.id == PlannedVisit.adult_id)
@@ -218,6 +202,58 @@ def _planned_keys(session: Session, query: BoardQuery, settings: Settings,
                            .order_by(PlannedVisit.planned_start, PlannedVisit.ref)
                            .offset(offset).limit(limit))
     return [(f"p:{ref}", "", "") for ref in refs]
+
+
+def _carer_lines(query: BoardQuery, settings: Settings) -> Any:
+    """The day's lines asked for, grouped by carer, as one SELECT: a planned visit once under
+    each carer booked on it (a double-up is under both), and each unplanned visit under its
+    carer; columns planned ref (or NULL), unplanned id (or NULL), carer ref, given and family
+    names, and the line's time (planned start, or when the unplanned visit began or ended)."""
+    conditions, by_name = _planned_conditions(query, settings)
+    planned = select(PlannedVisit.ref.label("planned_ref"),
+                     cast(null(), Integer).label("actual_id"),
+                     CareWorker.ref.label("carer_ref"), CareWorker.given_name.label("given"),
+                     CareWorker.family_name.label("family"),
+                     PlannedVisit.planned_start.label("at"))
+    if by_name:
+        planned = planned.join(Adult, Adult.id == PlannedVisit.adult_id)
+    planned = (planned.join(PlannedVisitCareWorker,
+                            PlannedVisitCareWorker.planned_visit_id == PlannedVisit.id)
+               .join(CareWorker, CareWorker.id == PlannedVisitCareWorker.care_worker_id)
+               .where(*conditions))
+    unplanned = (_unplanned_select(query, settings)
+                 .with_only_columns(cast(null(), String), ActualVisit.id, CareWorker.ref,
+                                    CareWorker.given_name, CareWorker.family_name,
+                                    func.coalesce(ActualVisit.started_at, ActualVisit.ended_at)))
+    return union_all(planned, unplanned).subquery("lines")
+
+
+def _carer_page(session: Session, query: BoardQuery, settings: Settings,
+                offset: int = 0, limit: int | None = None) -> list[tuple[str, str, str]]:
+    """(key, carer ref, carer name) of the lines grouped by carer, by family name, given name,
+    then time; the database pages them (offset to offset + limit, when limit is given)."""
+    lines = _carer_lines(query, settings)
+    rows = session.execute(
+        select(lines.c.planned_ref, lines.c.actual_id, lines.c.carer_ref, lines.c.given,
+               lines.c.family)
+        .order_by(lines.c.family, lines.c.given, lines.c.carer_ref, lines.c.at,
+                  lines.c.planned_ref, lines.c.actual_id)
+        .offset(offset).limit(limit))
+    return [(f"p:{ref}" if ref is not None else f"u:{visit_id}", carer, f"{given} {family}")
+            for ref, visit_id, carer, given, family in rows]
+
+
+def _carer_count(session: Session, query: BoardQuery, settings: Settings) -> int:
+    """How many lines grouped by carer the query asks for (counted by the database, with no
+    more joins than the search needs): a carer booked on a planned visit is a line."""
+    conditions, by_name = _planned_conditions(query, settings)
+    planned = select(func.count()).select_from(PlannedVisitCareWorker).join(
+        PlannedVisit, PlannedVisit.id == PlannedVisitCareWorker.planned_visit_id)
+    if by_name:
+        planned = planned.join(Adult, Adult.id == PlannedVisit.adult_id)
+    unplanned = _unplanned_select(query, settings).subquery()
+    return ((session.scalar(planned.where(*conditions)) or 0)
+            + (session.scalar(select(func.count()).select_from(unplanned)) or 0))
 
 
 def _planned_count(session: Session, query: BoardQuery, settings: Settings) -> int:
@@ -229,13 +265,11 @@ def _planned_count(session: Session, query: BoardQuery, settings: Settings) -> i
     return session.scalar(counted.where(*conditions)) or 0
 
 
-def _unplanned_keys(session: Session, query: BoardQuery, settings: Settings
-                    ) -> list[tuple[str, str, str]]:
-    """(key, carer ref, carer name) of the day's unplanned visits asked for, by SQL alone.
+def _unplanned_select(query: BoardQuery, settings: Settings) -> Any:
+    """The day's unplanned visits asked for, with their carer, by SQL alone.
 
     The same visits as unplanned_for_day (begun on the day, or only ended on it), the same
-    search (client or carer, name or reference) and carer filter as the planned visits; only
-    the ones on the page shown are judged.
+    search (client or carer, name or reference) and carer filter as the planned visits.
     """
     start, end = local_day_bounds(query.day, settings)
     keys = (select(ActualVisit.id, CareWorker.ref, CareWorker.given_name,
@@ -257,7 +291,15 @@ def _unplanned_keys(session: Session, query: BoardQuery, settings: Settings
             func.lower(CareWorker.ref).like(pattern, escape="\\")))
     if query.carer:
         keys = keys.where(CareWorker.ref == query.carer)
-    rows = session.execute(keys.order_by(ActualVisit.started_at, ActualVisit.id))
+    return keys
+
+
+def _unplanned_keys(session: Session, query: BoardQuery, settings: Settings
+                    ) -> list[tuple[str, str, str]]:
+    """(key, carer ref, carer name) of the day's unplanned visits asked for, in the order
+    they began; only the ones on the page shown are judged."""
+    rows = session.execute(_unplanned_select(query, settings)
+                           .order_by(ActualVisit.started_at, ActualVisit.id))
     return [(f"u:{visit_id}", ref, f"{given} {family}")
             for visit_id, ref, given, family in rows]
 
@@ -267,35 +309,40 @@ def build_board_page(session: Session, query: BoardQuery, settings: Settings, no
                      rebuild: Callable[[], None] | None = None) -> BoardPage:
     """The board as asked: the page's rows judged now, the day's counts from the index.
 
-    By planned time with no status filter, the database pages the planned visits (a 10,000-row
-    day sends 100 references, not 10,000); a status filter or grouping by carer reads every
-    key the query picks and pages them here.
+    With no status filter the database pages the lines, by planned time or grouped by carer (a
+    10,000-row day sends 100 references, not 10,000); a status filter reads every key the
+    query picks and pages them here, by the index's verdicts.
     """
-    unplanned = _unplanned_keys(session, query, settings)
     day_size = (BoardQuery(query.day) if query.q or query.carer else query)
-    if query.status == "all" and query.group != "carer":
+    by_carer = query.group == "carer"
+    if query.status == "all":
+        unplanned = [] if by_carer else _unplanned_keys(session, query, settings)
         planned = _planned_count(session, query, settings)
-        size = planned if day_size is query else _planned_count(session, day_size, settings)
+        size = (planned if day_size is query
+                else _planned_count(session, day_size, settings))
         index = day_index(session, query.day, settings, now, alerts, version, size, rebuild)
-        pages = max(1, -(-(planned + len(unplanned)) // PAGE_SIZE))
+        matching = (_carer_count(session, query, settings) if by_carer
+                    else planned + len(unplanned))
+        pages = max(1, -(-matching // PAGE_SIZE))
         page = min(max(1, query.page), pages)
         first = (page - 1) * PAGE_SIZE
-        shown = (_planned_keys(session, query, settings, first, PAGE_SIZE)
-                 + unplanned[max(0, first - planned):max(0, first + PAGE_SIZE - planned)])
+        if by_carer:
+            shown = _carer_page(session, query, settings, first, PAGE_SIZE)
+        else:
+            shown = (_planned_keys(session, query, settings, first, PAGE_SIZE)
+                     + unplanned[max(0, first - planned):max(0, first + PAGE_SIZE - planned)])
         return _page(session, query, settings, now, alerts, viewer, version, index, shown,
-                     planned + len(unplanned), pages)
-    lines = _planned_keys(session, query, settings)
+                     matching, pages)
+    lines = (_carer_page(session, query, settings) if by_carer
+             else _planned_keys(session, query, settings)
+             + _unplanned_keys(session, query, settings))
     size = _planned_count(session, day_size, settings)
     index = day_index(session, query.day, settings, now, alerts, version, size, rebuild)
-    lines += unplanned
-    if query.group == "carer":
-        lines.sort(key=lambda line: (line[2].split(" ")[-1], line[2], line[1]))
-    if query.status != "all":
-        # The filter is the index's verdict (current, or as of counts_at on a big day); the
-        # rows shown are judged now, so a row may already say it moved on.
-        entries = index.entries
-        lines = [line for line in lines
-                 if line[0] in entries and entries[line[0]].passes(query.status, viewer)]
+    # The filter is the index's verdict (current, or as of counts_at on a big day); the rows
+    # shown are judged now, so a row may already say it moved on.
+    entries = index.entries
+    lines = [line for line in lines
+             if line[0] in entries and entries[line[0]].passes(query.status, viewer)]
     pages = max(1, -(-len(lines) // PAGE_SIZE))
     page = min(max(1, query.page), pages)
     shown = lines[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]

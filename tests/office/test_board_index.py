@@ -212,6 +212,10 @@ def _refs(page: str) -> list[str]:
     return re.findall(r'<tr class="row-[^"]*" data-ref="([^"]*)"', page)
 
 
+def _heads(page: str) -> list[str]:
+    return re.findall(r'<th scope="rowgroup" colspan="7">([^<]*)</th>', page)
+
+
 def _never_the_whole_day(monkeypatch: pytest.MonkeyPatch) -> None:
     def whole_day(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the web process judged the whole day")
@@ -245,6 +249,15 @@ def test_a_web_process_with_a_stored_index_never_judges_the_day_not_even_its_fir
     monkeypatch.setattr(board_page, "PAGE_SIZE", 3)
     second = as_coordinator.get("/office/?page=2").get_data(as_text=True)
     assert _refs(second) == ["V4", ""] and "Unplanned, in progress" in second
+    # Grouped by carer, paged by the database too: the double-up V4 under both carers, Ben's
+    # unplanned visit at Olga's (07:03) under Ben, in time order; a heading on each page.
+    grouped = as_coordinator.get("/office/?group=carer").get_data(as_text=True)
+    assert _refs(grouped) == ["V2", "V1", "V4"] and _heads(grouped) == ["Amy Jones"]
+    assert "page 1 of 2" in grouped
+    grouped = as_coordinator.get("/office/?group=carer&page=2").get_data(as_text=True)
+    assert _refs(grouped) == ["V3", "", "V4"] and _heads(grouped) == ["Ben Taylor"]
+    late = as_coordinator.get("/office/?group=carer&status=late").get_data(as_text=True)
+    assert _refs(late) == ["V1", "V3"] and _heads(late) == ["Amy Jones", "Ben Taylor"]
 
     # A minute on, the rows are judged now and the counts say they are the index's.
     clock.set(SEVEN_AM + timedelta(minutes=32))

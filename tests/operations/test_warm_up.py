@@ -1,15 +1,27 @@
-"""A worker's warm-up: every template compiled and a connection opened before its first request."""
+"""A worker's warm-up: every template compiled, a connection opened and today's board index parsed
+before its first request."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from ivr_gateway import gunicorn_config
+from ivr_gateway.clock import FixedClock
+from ivr_gateway.config import Settings
+from ivr_gateway.db import Database
+from ivr_gateway.office import board_index
+from ivr_gateway.office.board_index import run_board_index
+from ivr_gateway.office.escalation_alerts import EscalationAlertSource
 from ivr_gateway.warm_up import warm_up
+from tests.factories import make_adult, make_care_worker, make_planned_visit
 
 
 @contextmanager
@@ -47,3 +59,27 @@ def test_gunicorn_warms_the_loaded_app_before_its_first_request(app: Flask) -> N
         gunicorn_config.post_worker_init(SimpleNamespace(wsgi=app))
     assert "office/board.html" in read
     gunicorn_config.post_worker_init(SimpleNamespace(wsgi=object()))  # not a Flask app: left
+
+
+def test_warm_up_parses_todays_stored_board_index_so_the_first_board_does_not(
+        app: Flask, database: Database, settings: Settings, clock: FixedClock,
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    carer = make_care_worker(session)
+    make_planned_visit(session, make_adult(session), [carer], start=clock.now())
+    session.commit()
+    assert run_board_index(database, settings, clock, EscalationAlertSource(settings))
+    board_index.forget_stored()  # a new worker's process: nothing parsed yet
+    parsed: list[date] = []
+    real = board_index.decode
+
+    def decode(day: date, *rest: Any) -> board_index.DayIndex:
+        parsed.append(day)
+        return real(day, *rest)
+    monkeypatch.setattr(board_index, "decode", decode)
+    warm_up(app)
+    today = clock.now().astimezone(settings.tz).date()
+    assert parsed == [today]
+    with database.unit_of_work() as reading:
+        index = board_index.stored_index(reading, today, clock.now())
+    assert index is not None and len(index.entries) == 1
+    assert parsed == [today]  # the request's read found it parsed
