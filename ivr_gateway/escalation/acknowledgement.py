@@ -28,7 +28,7 @@ from ivr_gateway.escalation.models import (
     NotificationChannel,
     NotificationPurpose,
 )
-from ivr_gateway.escalation.notifications import check_call_token, notify
+from ivr_gateway.escalation.notifications import check_call_token, in_storm, notify
 from ivr_gateway.models import AuditEntry, PlannedVisit, initials_of
 from ivr_gateway.phones import try_normalise
 
@@ -92,6 +92,7 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datet
     parts = [w for w in by.split("(")[0].split() if w[:1].isalpha()]
     by_initials = initials_of(parts[0], parts[-1]) if len(parts) > 1 else by[:20]
     told: set[str] = set()
+    update_every = settings.escalation.storm_update_time()
     for n in session.scalars(select(AlertNotification).where(
             AlertNotification.alert_id == alert.id,
             AlertNotification.purpose == NotificationPurpose.ALERT)
@@ -103,7 +104,9 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, now: datet
                step="acknowledged", to_number=n.to_number, recipient=n.recipient,
                contact_id=n.contact_id, channel=NotificationChannel.SMS,
                body=wording.acknowledged_text(alert, by_initials, now, settings.tz), now=now,
-               secret_key=settings.secret_key)
+               secret_key=settings.secret_key,
+               # in a storm, 37 alerts taken one by one are one line of the next update
+               held=in_storm(session, n.to_number, now, update_every))
     _audit(session, alert, actor=actor or f"{via}:{by}", via=via, now=now)
     done = "acknowledged and closed" if closed else "acknowledged"
     return AckResult(alert, True, f"Thank you. Alert {alert.number} {done}: "

@@ -70,6 +70,19 @@ def last_storm_text(session: Session, number: str, now: datetime) -> datetime | 
         .order_by(OutboxMessage.id.desc()).limit(1))
 
 
+def in_storm(session: Session, number: str, now: datetime, update_every: timedelta) -> bool:
+    """A storm text went to this phone less than `update_every` ago, or something held waits
+    for its next one: a message for it now would be held for that update."""
+    last = last_storm_text(session, number, now)
+    if last is None:
+        return False
+    return last > now - update_every or session.scalar(
+        select(AlertNotification.id).where(
+            AlertNotification.to_number == number,
+            AlertNotification.created_at > now - STORM_HORIZON,
+            AlertNotification.status == HELD).limit(1)) is not None
+
+
 @dataclass
 class _Taken:
     notification: AlertNotification
@@ -153,12 +166,7 @@ class StormGuard:
         return list(self.session.scalars(query.options(selectinload(AlertNotification.alert))))
 
     def _in_storm(self, number: str) -> bool:
-        """A storm text went to this phone less than an interval ago, or something waits for
-        the next one."""
-        last = self._last_storm_text(number)
-        if last is None:
-            return False
-        return last > self.now - self.update_every or bool(self._held(number, any_one=True))
+        return in_storm(self.session, number, self.now, self.update_every)
 
     def _recent(self, number: str) -> int:
         """Texts and calls sent to the phone on their own in the last minute."""
@@ -178,8 +186,10 @@ class StormGuard:
         told = [alerts[i] for i in dict.fromkeys(
             n.alert_id for n in held if n.purpose is NotificationPurpose.ALERT)]
         resolved = len({n.alert_id for n in held if n.purpose is NotificationPurpose.RESOLVED})
+        acknowledged = len({n.alert_id for n in held
+                            if n.purpose is NotificationPurpose.ACKNOWLEDGED})
         waiting = None if opening else self._waiting(number)
-        body = storm_text(told, resolved, waiting=waiting,
+        body = storm_text(told, resolved, acknowledged=acknowledged, waiting=waiting,
                           since=None if since is None else hhmm(since, self.tz))
         key = f"storm:{number}:{self.now.isoformat()}"
         enqueue(self.session, kind=SMS_KIND, idempotency_key=key, now=self.now,
@@ -239,8 +249,8 @@ def _set_status(notification: AlertNotification, status: str, now: datetime) -> 
 _INITIALS = re.compile(r"\b(?:[A-Z]\.){2,3}")
 
 
-def storm_text(alerts: list[Alert], resolved: int = 0, *, waiting: int | None = None,
-               since: str | None = None) -> str:
+def storm_text(alerts: list[Alert], resolved: int = 0, *, acknowledged: int = 0,
+               waiting: int | None = None, since: str | None = None) -> str:
     """A storm's one text: how many alerts of which kinds, as many of their numbers and
     initials as fit, and the board. `since` and `waiting` make it an update.
 
@@ -258,6 +268,8 @@ def storm_text(alerts: list[Alert], resolved: int = 0, *, waiting: int | None = 
     extras = []
     if resolved:
         extras.append(f"{resolved} resolved")
+    if acknowledged:
+        extras.append(f"{acknowledged} acknowledged")
     if waiting is not None:
         extras.append(f"{waiting} waiting")
     if extras:
@@ -308,13 +320,14 @@ def outbox_key(alert_id: int, purpose: NotificationPurpose, level: int,
 def notify(session: Session, alert: Alert, *, purpose: NotificationPurpose, level: int,
            step: str, to_number: str, recipient: str, channel: NotificationChannel, body: str,
            now: datetime, secret_key: str, contact_id: int | None = None,
-           storm: StormGuard | None = None, storm_word: str = "alert"
+           storm: StormGuard | None = None, storm_word: str = "alert", held: bool = False
            ) -> AlertNotification | None:
     """Record a notification and queue its message; None if this one was already made.
 
     A text to an opted-out phone is recorded as unreachable and not queued; with a StormGuard,
     the message is kept back for the end of the tick, when the guard sends it, or puts it in a
-    storm's summary (summarised) or holds it for the storm's next update (held).
+    storm's summary (summarised) or holds it for the storm's next update (held). `held` holds
+    it at once for the phone's running storm (made outside a tick: an acknowledgement).
     """
     key = outbox_key(alert.id, purpose, level, channel, to_number)
     if session.scalar(select(AlertNotification.id).where(AlertNotification.outbox_key == key)):
@@ -331,6 +344,9 @@ def notify(session: Session, alert: Alert, *, purpose: NotificationPurpose, leve
         return notification
     if storm is not None:
         storm.take(notification, alert, storm_word)  # sent, summarised or held at the tick's end
+        return notification
+    if held:
+        _set_status(notification, HELD, now)  # told in the storm's next update
         return notification
     queue_message(session, notification, alert, secret_key)
     return notification

@@ -186,3 +186,28 @@ def test_at_night_a_storm_rings_each_person_once_and_an_unanswered_call_climbs_t
     assert escalation.calls() == [ON_CALL, MANAGER]
     [manager_summary] = escalation.texts(MANAGER)
     assert manager_summary.startswith("EHM: 12 alerts (12 late start): ")
+
+
+def test_alerts_acknowledged_in_a_storm_are_one_line_of_the_next_update_not_a_text_each(
+        session: Session, escalation: Escalation, twilio: TwilioClient) -> None:
+    make_ladder(session, TUESDAY_9AM)
+    _visits(session, [TUESDAY_9AM] * 8)
+    escalation.tick()
+    # 09:30 the coordinator's storm summary; a rung (15 minutes) on, the on-call person's.
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=50), step=HALF_MINUTE)
+    [on_call_summary] = escalation.texts(ON_CALL)
+    assert on_call_summary.startswith("EHM: 8 alerts (8 late start): ")
+    numbers = sorted(a.number for a in escalation.alerts())
+    for number in numbers[:5]:  # the coordinator takes five, one reply each
+        [reply] = _sms(twilio, COORDINATOR, f"ACK {number}")
+        assert reply.startswith(f"Thank you. Alert {number} acknowledged")
+    escalation.run_until(TUESDAY_9AM + timedelta(minutes=80), step=HALF_MINUTE)
+    texts = escalation.texts(ON_CALL)
+    assert not [t for t in texts if "acknowledged by" in t]  # not five texts of their own
+    assert len(texts) == 2 and re.match(
+        r"EHM: no new alerts since \d\d:\d\d, 5 acknowledged, 3 waiting\. See the board",
+        texts[1]), texts
+    acknowledged = [n for n in escalation.notifications()
+                    if n.purpose is NotificationPurpose.ACKNOWLEDGED]
+    assert {n.to_number for n in acknowledged} == {ON_CALL}
+    assert {n.status for n in acknowledged} == {SUMMARISED}  # told, in that update
