@@ -270,6 +270,7 @@ def storm(database: Database, settings: Settings, scale: float, per_text: float)
     relay = alert_relay(database, settings, clock, sender)
     sent_at: dict[str, datetime] = {}  # idempotency key -> fake time it left
     tick_ms: list[float] = []
+    phase_ms: dict[str, list[float]] = {}
     now = clock.now()
     sender_free = now
     # On past the last deadline until every storm's last update has gone (texts held for a
@@ -279,9 +280,11 @@ def storm(database: Database, settings: Settings, scale: float, per_text: float)
         now += TICK
         clock.set(now)
         began = time.perf_counter()
-        run_escalation_tick(database, settings, clock)
+        ticked = run_escalation_tick(database, settings, clock)
         took = time.perf_counter() - began
         tick_ms.append(took * 1000)
+        for name, seconds in ticked.phases.items():
+            phase_ms.setdefault(name, []).append(seconds * 1000)
         start = max(now + timedelta(seconds=took), sender_free)
         clock.set(start)
         drain_began = time.perf_counter()
@@ -324,6 +327,9 @@ def storm(database: Database, settings: Settings, scale: float, per_text: float)
     print(f"storm: {visits} visits 07:00-09:00, nobody logged in; {len(tick_ms)} ticks; tick "
           f"median {statistics.median(tick_ms):.0f} ms, p99 "
           f"{tick_ms[int(0.99 * (len(tick_ms) - 1))]:.0f} ms, max {tick_ms[-1]:.0f} ms")
+    print("storm: tick by phase (median / p99 / max ms): " + "; ".join(
+        f"{name} {statistics.median(v):.0f} / {sorted(v)[int(0.99 * (len(v) - 1))]:.0f} / "
+        f"{max(v):.0f}" for name, v in phase_ms.items()))
     print(f"storm: deadline -> first text (or the summary opening a storm) to the first rung, "
           f"{len(lags)} late-start alerts: median {statistics.median(lags):.1f} s, p99 "
           f"{p99:.1f} s, max {lags[-1]:.1f} s (requirement < 60 s) {verdict}")

@@ -16,6 +16,7 @@ The messages leave through the outbox relay after commit (at-least-once, keyed).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,6 +72,9 @@ class TickResult:
     raised: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
     notified: int = 0
+    # Seconds spent in each phase (raise, settle, climb, flush): bench/escalation_tick.py
+    # reports them, and the log names the slow phase of a slow tick.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def take_tick_lock(session: Session) -> bool:
@@ -306,6 +310,13 @@ def climb(session: Session, alert: Alert, now: datetime, settings: Settings,
 def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
     """One tick's work inside the caller's transaction."""
     result = TickResult()
+    began = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal began
+        ended = time.perf_counter()
+        result.phases[name] = ended - began
+        began = ended
     lookback = timedelta(hours=settings.escalation.first_tick_lookback_hours)
     numbers: AlertNumbers | None = None
     for name, rule in DEADLINE_RULES:
@@ -323,6 +334,7 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
         alert = raise_alert(session, found, now, numbers)
         if alert is not None:
             result.raised.append(alert.id)
+    phase("raise")
     policy = settings.escalation
     storm = StormGuard(session, now, policy.texts_per_minute, policy.storm_update_time(),
                        tz=settings.tz, secret_key=settings.secret_key,
@@ -335,12 +347,15 @@ def escalate(session: Session, now: datetime, settings: Settings) -> TickResult:
             result.notified += resolve_alert(session, alert, outcome.reason, now, settings,
                                              tell=outcome.tell, storm=storm)
             result.resolved.append(alert.id)
+    phase("settle")
     due = session.scalars(select(Alert).where(Alert.state == AlertState.OPEN,
                                               Alert.next_escalation_at <= now)
                           .order_by(Alert.next_escalation_at, Alert.id))
     for alert in list(due):
         result.notified += climb(session, alert, now, settings, storm)
+    phase("climb")
     result.notified += storm.flush()
+    phase("flush")
     return result
 
 
@@ -354,6 +369,7 @@ def run_escalation_tick(database: Database, settings: Settings, clock: Clock, *,
         if before_commit is not None:
             before_commit()  # tests: a chance to kill the process before the commit
     if result.raised or result.resolved or result.notified:
-        log.info("escalation tick: %d raised, %d resolved, %d messages queued",
-                 len(result.raised), len(result.resolved), result.notified)
+        log.info("escalation tick: %d raised, %d resolved, %d messages queued (%s)",
+                 len(result.raised), len(result.resolved), result.notified,
+                 ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.phases.items()))
     return result

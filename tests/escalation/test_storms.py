@@ -70,6 +70,13 @@ def test_a_storm_gives_each_phone_one_summary_then_one_update_and_the_ladder_kee
     _visits(session, [TUESDAY_9AM] * 40)
     _visits(session, [TUESDAY_9AM + HALF_MINUTE * (n + 1) for n in range(40)])
     escalation.tick()
+    storming = escalation.tick()
+    while not storming.raised:  # on to the tick where the first forty fall due
+        escalation.clock.advance(seconds=HALF_MINUTE.total_seconds())
+        storming = escalation.tick()
+    assert len(storming.raised) == 40 and storming.notified == 1  # one summary text
+    assert list(storming.phases) == ["raise", "settle", "climb", "flush"]  # the bench's phases
+    assert all(seconds >= 0 for seconds in storming.phases.values())
     escalation.run_until(TUESDAY_9AM + timedelta(minutes=110), step=HALF_MINUTE)
 
     assert len(escalation.alerts()) == 80
