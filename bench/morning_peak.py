@@ -110,7 +110,8 @@ GAP = 180  # seconds between one carer's visits: the longest visit (late, 100 s 
 VISIT_SECONDS = 60  # planned length (one "minute" of the compressed morning)
 STAY = 70  # seconds a carer stays after logging in
 PACE = 1.0
-LANDLINE_PREFIXES = [*DRAMA_PREFIXES, "+441632960"]  # 11,000 drama numbers
+# 11,000 drama numbers (Manchester's: 01632 960 is drama too, but no valid UK number)
+LANDLINE_PREFIXES = [*DRAMA_PREFIXES, "+441614960"]
 KINDS = ["/twilio/voice", "/twilio/voice/step", "/twilio/status", "/twilio/sms"]
 SETTINGS_ENV = {
     # The compressed morning: whole minutes are the settings' unit.
@@ -651,10 +652,16 @@ def checks(database: Database, carers: list[BenchCarer], run: Run, base_url: str
     missing_at_council = [a for a in actual_ids if f"ecc:actual_visit:AV-{a}" not in council]
     council_twice = len(council_keys) - len(set(council_keys))
     day = datetime.now(UTC).astimezone(Settings().tz).date().isoformat()
-    response = requests.get(f"{base_url}/api/v1/visits?date={day}", timeout=120,
-                            headers={"Authorization": f"Bearer {api_token}"})
-    response.raise_for_status()
-    outcomes = {v["ref"]: v for v in response.json()["visits"] if v["ref"]}
+    outcomes: dict[str, Any] = {}
+    cursor: str | None = ""
+    while cursor is not None:  # every page of the day (1,000 visits a page)
+        response = requests.get(f"{base_url}/api/v1/visits", timeout=120,
+                                params={"date": day, **({"cursor": cursor} if cursor else {})},
+                                headers={"Authorization": f"Bearer {api_token}"})
+        response.raise_for_status()
+        body = response.json()
+        outcomes.update((v["ref"], v) for v in body["visits"] if v["ref"])
+        cursor = body.get("next_cursor")
     wrong: list[str] = []
     for ref, plan in plans.items():
         got = outcomes.get(ref)
