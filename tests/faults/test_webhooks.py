@@ -44,20 +44,34 @@ def _log_ins(database: Database) -> Counter[int]:
 
 def _assert_each_logged_in_once(database: Database, carers: list[RotaCarer],
                                 outcomes: Outcomes) -> None:
+    """One visit per carer, begun at her first log-in, and nobody left logged out.
+
+    A carer whose call was cut after her log-in was recorded rings again: the new call is
+    read back as a log-out and she presses 9 (or, within the late window, it is a repeat
+    log-in). Either way the second call's log-in is kept as evidence on the same visit
+    (visits/recording.py `_repeat_log_in`), the visit keeps its first time, and any log-out
+    she did not mean is superseded: her log-in is recorded once, as one visit and one time.
+    """
     with database.sessionmaker() as session:
-        # A call cut after its log-in was recorded, rung again, is read back as a log-out; the
-        # carer presses 9 and it becomes the log-in it was: kept as evidence, superseded.
         outs = session.scalars(select(LogEvent.care_worker_id)
                                .where(LogEvent.kind == LogKind.OUT,
                                       LogEvent.superseded_by_id.is_(None))).all()
-        visits = Counter(session.scalars(select(ActualVisit.care_worker_id)))
-    log_ins = _log_ins(database)
+        visits = {v.care_worker_id: v for v in session.scalars(select(ActualVisit))}
+        visit_count = Counter(session.scalars(select(ActualVisit.care_worker_id)))
+        ins = session.execute(select(LogEvent.care_worker_id, LogEvent.actual_visit_id,
+                                     LogEvent.event_time)
+                              .where(LogEvent.kind == LogKind.IN,
+                                     LogEvent.superseded_by_id.is_(None))).all()
     assert outs == []  # nobody is left logged out by a retry
-    assert {c.care_worker_id: log_ins[c.care_worker_id] for c in carers} == {
+    assert {c.care_worker_id: visit_count[c.care_worker_id] for c in carers} == {
         c.care_worker_id: 1 for c in carers}
-    assert sum(log_ins.values()) == len(carers)
-    assert {c.care_worker_id: visits[c.care_worker_id] for c in carers} == {
-        c.care_worker_id: 1 for c in carers}
+    assert len(visit_count) == len(carers)  # nobody else's visit made by a retry
+    first_in: dict[int, datetime] = {}
+    for carer_id, visit_id, at in ins:
+        assert visit_id == visits[carer_id].id, carer_id  # a repeat is on the same visit
+        first_in[carer_id] = min(at, first_in.get(carer_id, at))
+    assert {c.care_worker_id: visits[c.care_worker_id].started_at for c in carers} == {
+        c.care_worker_id: first_in[c.care_worker_id] for c in carers}  # the first time kept
     told = {who: heard for who, heard in outcomes.heard.items()
             if any(h.startswith(("Logged in", "That code has been used", "Changed. Logged in",
                                  "Noted at")) for h in heard)}
